@@ -60,7 +60,44 @@ describe('train stage (e2e)', () => {
     expect(new Set(splits)).toEqual(new Set(['train', 'dev', 'test']));
     expect(dyn.numRows).toBe(nTrain * m.epochs_run);
     expect(emb.numRows).toBe(preds.numRows);
-    const model = readTableFile((await p.conno(['show', 'train:model', '--path'])).stdout.trim());
+    // The logits column agrees with p_given of the same rows (softmax at the given label).
+    const labelOf = new Map<string, number>();
+    for (let i = 0; i < preds.numRows; i++) labelOf.set(preds.getChild('clip_id')!.get(i) as string, preds.getChild('label')!.get(i) as number);
+    const dLogits = dyn.getChild('logits')!;
+    for (const row of [0, 7, dyn.numRows - 1]) {
+      const z = Array.from(dLogits.get(row)!.toArray() as Float32Array);
+      expect(z).toHaveLength(4);
+      const e = z.map((v) => Math.exp(v - Math.max(...z)));
+      const given = labelOf.get(dyn.getChild('clip_id')!.get(row) as string)!;
+      expect(e[given]! / e.reduce((a, b) => a + b, 0)).toBeCloseTo(dyn.getChild('p_given')!.get(row) as number, 5);
+    }
+
+    // The model output loads back (src/ml/load.ts) and predicts what the stage predicted.
+    const modelPath = (await p.conno(['show', 'train:model', '--path'])).stdout.trim();
+    const { initBackend } = await import('../src/ml/backend.js');
+    const { loadTrainedModel } = await import('../src/ml/load.js');
+    const { flatFloat32 } = await import('../src/arrow/io.js');
+    const tf = await import('@tensorflow/tfjs-core');
+    await initBackend('wasm');
+    const loaded = await loadTrainedModel(modelPath);
+    try {
+      const feats = flatFloat32(readTableFile((await p.conno(['show', 'features:features', '--path'])).stdout.trim()), 'features');
+      const rows = 5;
+      const size = feats.shape[0]! * feats.shape[1]!;
+      const x = tf.tensor4d(feats.values.slice(0, rows * size), [rows, feats.shape[0]!, feats.shape[1]!, 1]);
+      const out = loaded.model.predict(x) as import('@tensorflow/tfjs-core').Tensor;
+      const got = await out.data();
+      tf.dispose([x, out]);
+      const want = preds.getChild('logits')!;
+      for (let i = 0; i < rows; i++) {
+        const w = want.get(i)!.toArray() as Float32Array;
+        for (let c = 0; c < w.length; c++) expect(got[i * w.length + c]).toBeCloseTo(w[c]!, 4);
+      }
+      expect(loaded.classes).toHaveLength(4);
+    } finally {
+      loaded.model.dispose();
+    }
+    const model = readTableFile(modelPath);
     expect(JSON.parse(model.schema.metadata.get('conno.model')!)).toMatchObject({ name: 'cnn4' });
     expect(model.schema.metadata.get('conno.best_epoch')).toBe(String(m.best_epoch));
 

@@ -17,6 +17,8 @@ export interface EpochDynamics {
   correctOrig: boolean[];
   /** logit[given] − max over the other classes' logits (AUM's margin; > 0 iff predicted as given). */
   margin: Float32Array;
+  /** The logits themselves [n × k] (EL2N, confident learning and other scores downstream). */
+  logits: Float32Array;
 }
 
 /** logits [n × k] row-major; given, orig [n]. */
@@ -30,6 +32,7 @@ export function epochDynamics(logits: Float32Array, k: number, given: ArrayLike<
     pOrig: new Float32Array(n),
     correctOrig: new Array<boolean>(n),
     margin: new Float32Array(n),
+    logits: Float32Array.from(logits),
   };
   const p = new Float64Array(k);
   for (let i = 0; i < n; i++) {

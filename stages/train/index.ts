@@ -12,7 +12,8 @@
  *                conno.input_shape, conno.backend, conno.best_epoch — enough for buildModel + setWeights
  *   dynamics     long format, one row per (train sample, epoch): clip_id, [patch,] epoch, loss
  *                (CE on the given label), p_given, correct_given, p_orig, correct_orig, margin
- *                (logit[given] − max other logit), flipped — inference mode after each epoch
+ *                (logit[given] − max other logit), flipped, logits (FixedSizeList<Float32>[K]) —
+ *                inference mode after each epoch
  *   curves       one row per epoch (see EpochCurve in src/ml/train.ts); NaN where undefined
  *   embeddings   clip_id, split, label, [patch,] embedding: the final model's `embedding` layer
  *   predictions  clip_id, split, label, label_orig, [patch,] logits, for every sample of every split
@@ -118,6 +119,11 @@ export const stage = defineStage({
         r.dynamics.forEach((d, e) => out.set(pick(d), e * nt));
         return out;
       };
+      const perEpochLogits = (): Float32Array => {
+        const out = new Float32Array(nt * epochs * classes.length);
+        r.dynamics.forEach((d, e) => out.set(d.logits, e * nt * classes.length));
+        return out;
+      };
       await writeTableFile(
         ctx.outPath('dynamics'),
         makeTable([
@@ -131,7 +137,8 @@ export const stage = defineStage({
           ['correct_orig', { type: 'bool', values: r.dynamics.flatMap((d) => d.correctOrig) }],
           ['margin', { type: 'float32', values: perEpoch((d) => d.margin) }],
           ['flipped', { type: 'bool', values: rep((i) => samples.flipped[i]!) }],
-        ]),
+          ['logits', { type: 'fixedSizeList', values: perEpochLogits(), size: classes.length }],
+        ], { 'conno.classes': JSON.stringify(classes) }),
       );
 
       // ---- curves
