@@ -17,6 +17,10 @@ export interface StageInput {
   hash: string;
   /** The upstream instance's matrix values. */
   item: Record<string, string | number | boolean>;
+  /** Only for stages that set `upstreamRecords`: the upstream instance's fingerprint … */
+  fingerprint?: string;
+  /** … and its parameters (a built-in stage's `with` after defaults, or its params keys). */
+  params?: Record<string, unknown>;
 }
 
 export interface StageContext<P> {
@@ -47,6 +51,18 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
   outputs: readonly string[];
   /** Shared source files (relative to the package root) whose code decides this stage's results. */
   codeFiles?: readonly string[];
+  /**
+   * The stage reads its upstream instances' fingerprints and parameters (e.g. a report's table of
+   * runs): they are given in `inputs` and become part of this stage's fingerprint, so a changed
+   * upstream fingerprint reruns it even when the upstream's outputs came out the same.
+   */
+  upstreamRecords?: boolean;
+  /**
+   * Outputs the engine also places in the project, at these project-relative paths (e.g.
+   * `{ html: 'report/index.html' }`), whenever the stage is up to date: after it runs, is
+   * restored, or is found fresh with the copy changed or gone. They are copies of cache objects.
+   */
+  workspace?: Readonly<Record<string, string>>;
   /** Tool versions and settings that change results (e.g. a training backend). */
   environment?(params: z.infer<S>): Record<string, string>;
   run(ctx: StageContext<z.infer<S>>): Promise<void>;
