@@ -104,6 +104,6 @@ export function backendFingerprint(): string[] {
     `tfjs-core=${current.version}`,
     `simd=${current.simd}`,
     // Bump when a kernel in src/ml/kernels changes its arithmetic (summation order, algorithm).
-    ...(current.name === 'wasm' ? ['conno-wasm-kernels=1'] : []),
+    ...(current.name === 'wasm' ? ['conno-wasm-kernels=2'] : []),
   ];
 }

@@ -45,6 +45,8 @@ function seedOf(seed: number, i: number): number {
 
 export async function buildModel(cfg: ModelConfig, inputShape: readonly number[], numClasses: number, seed: number): Promise<tfl.LayersModel> {
   const tf = await import('@tensorflow/tfjs-layers');
+  const { batchNormalization } = await import('./batchnorm.js');
+  const bn = () => batchNormalization(tf.layers);
   let n = 0;
   const kernel = () => tf.initializers.glorotUniform({ seed: seedOf(seed, n++) });
   const dropoutSeed = () => seedOf(seed, n++);
@@ -69,7 +71,7 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
       for (const filters of cfg.filters) {
         // No conv bias before batchnorm: its shift makes the bias redundant.
         x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: !cfg.batchnorm, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
-        if (cfg.batchnorm) x = tf.layers.batchNormalization().apply(x) as tfl.SymbolicTensor;
+        if (cfg.batchnorm) x = bn().apply(x) as tfl.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
         x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
       }
@@ -86,12 +88,12 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
       x = tf.layers.conv1d({ filters: ch(16), kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
       for (const c of [24, 32, 48]) {
         const shortcut1 = tf.layers.conv1d({ filters: ch(c), kernelSize: 1, strides: 2, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
-        const shortcut = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.batchNormalization().apply(shortcut1)) as tfl.SymbolicTensor;
+        const shortcut = tf.layers.activation({ activation: 'relu' }).apply(bn().apply(shortcut1)) as tfl.SymbolicTensor;
         let y = tf.layers.conv1d({ filters: ch(c), kernelSize: 9, strides: 2, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
-        y = tf.layers.batchNormalization().apply(y) as tfl.SymbolicTensor;
+        y = bn().apply(y) as tfl.SymbolicTensor;
         y = tf.layers.activation({ activation: 'relu' }).apply(y) as tfl.SymbolicTensor;
         y = tf.layers.conv1d({ filters: ch(c), kernelSize: 9, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(y) as tfl.SymbolicTensor;
-        y = tf.layers.batchNormalization().apply(y) as tfl.SymbolicTensor;
+        y = bn().apply(y) as tfl.SymbolicTensor;
         x = tf.layers.add().apply([y, shortcut]) as tfl.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
       }
