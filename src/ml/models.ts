@@ -28,6 +28,19 @@ export const ModelSchema = z.discriminatedUnion('name', [
     name: z.literal('tcresnet8'),
     width: z.number().positive().default(1),
   }),
+  /** A small transformer over spectrogram patches (src/ml/transformer.ts). */
+  z
+    .strictObject({
+      name: z.literal('transformer'),
+      /** [mel bands, frames] per patch (non-overlapping; a remainder of the input is dropped). */
+      patch: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([8, 10]),
+      dim: z.number().int().positive().default(64),
+      depth: z.number().int().positive().default(2),
+      heads: z.number().int().positive().default(4),
+      mlp: z.number().int().positive().default(128),
+      dropout: z.number().min(0).max(1).default(0.1),
+    })
+    .refine((m) => m.dim % m.heads === 0, { message: 'dim must be a multiple of heads', path: ['heads'] }),
   /** A linear (hidden: []) or MLP head, e.g. on frozen embeddings. */
   z.strictObject({
     name: z.literal('mlp'),
@@ -98,6 +111,11 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
       }
       x = tf.layers.globalAveragePooling1d({ name: 'embedding' }).apply(x) as tfl.SymbolicTensor;
+      break;
+    }
+    case 'transformer': {
+      const { transformerBody } = await import('./transformer.js');
+      x = transformerBody(tf, input, inputShape, cfg, kernel, dropoutSeed);
       break;
     }
     case 'mlp': {
