@@ -17,8 +17,8 @@ import {
   macroF1,
   negativeLogLikelihood,
   NLL_PROB_FLOOR,
-  softmaxRows,
 } from './metrics.js';
+import { softmaxRows } from '../difficulty/linear.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'sklearn-eval');
 
@@ -44,7 +44,7 @@ describe('metrics against scikit-learn', () => {
   for (const [name, fx] of cases) {
     it(`${name}: ${fx.note}`, () => {
       const y = Int32Array.from(fx.y_true);
-      const probs = softmaxRows(fx.logits, fx.k);
+      const probs = softmaxRows(fx.logits, fx.y_true.length, fx.k);
       const pred = argmaxRows(probs, fx.k);
       expect(Array.from(pred)).toEqual(fx.y_pred);
       expect(accuracy(y, pred)).toBeCloseTo(fx.expected.accuracy, 14);
@@ -108,7 +108,7 @@ describe('metrics by hand', () => {
   it('names the problem with bad input', () => {
     expect(() => confusionMatrix([0, 3], [0, 1], 3)).toThrow(/true label 3 is not a class index in 0..2/);
     expect(() => accuracy([0, 1], [0])).toThrow(/2 true labels but 1 predictions/);
-    expect(() => softmaxRows([1, 2, 3], 2)).toThrow(/3 values do not make rows of 2 classes/);
+    expect(() => negativeLogLikelihood([0, 1], [0.5, 0.5, 1], 2)).toThrow(/3 values do not make rows of 2 classes/);
   });
 
   it('an empty set gives NaN, not 0', () => {

@@ -30,24 +30,6 @@ export const NLL_PROB_FLOOR = 1e-7;
 /** Confidence bins of the ECE. */
 export const ECE_BINS = 15;
 
-/** Row-wise softmax of logits [n × k] in float64 (max-subtracted). */
-export function softmaxRows(logits: ArrayLike<number>, k: number): Float64Array {
-  const n = rowsOf(logits.length, k);
-  const out = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) max = Math.max(max, logits[i * k + c]!);
-    let sum = 0;
-    for (let c = 0; c < k; c++) {
-      const e = Math.exp(logits[i * k + c]! - max);
-      out[i * k + c] = e;
-      sum += e;
-    }
-    for (let c = 0; c < k; c++) out[i * k + c]! /= sum;
-  }
-  return out;
-}
-
 /** The arg max of each row [n] (the first on ties, as numpy's argmax). */
 export function argmaxRows(scores: ArrayLike<number>, k: number): Int32Array {
   const n = rowsOf(scores.length, k);
