@@ -58,7 +58,7 @@ export async function gradientSaliency(
 ): Promise<{ map: Float32Array; probs: Float64Array }> {
   const [mels, frames] = shape;
   const x = tf.tensor4d(input, [1, mels, frames, 1]);
-  const pTarget = (t: tf.Tensor4D): tf.Scalar => {
+  const pTarget = (t: tf.Tensor): tf.Scalar => {
     const logits = model.apply(t, { training: false }) as tf.Tensor2D; // [1, k]
     return tf.sum(tf.slice(tf.softmax(logits), [0, target], [1, 1]));
   };
