@@ -39,13 +39,14 @@ export const stage = defineStage({
     const { makeTable, writeTableFile, readTableFile } = await import('../../src/arrow/io.js');
     const { initBackend } = await import('../../src/ml/backend.js');
     const { loadTrainedModel } = await import('../../src/ml/load.js');
-    const { readFeatureTable, gatherRows, rowsOfSplit, checkShape } = await import('./tables.js');
+    const { readFeatureTable, gatherRows, rowsOfSplit, checkShape, bandMeans } = await import('./tables.js');
     const { runModel, probabilityFn, gradientSaliency } = await import('../../src/eval/model.js');
     const M = await import('../../src/eval/metrics.js');
     const S = await import('../../src/eval/sets.js');
     const { occlusionMap, pickSaliencyRows } = await import('../../src/eval/saliency.js');
     const { linearCka } = await import('../../src/eval/cka.js');
-    const { fitSoftmaxRegression, softmaxRows } = await import('../../src/difficulty/linear.js');
+    const { softmaxRows } = await import('../../src/difficulty/linear.js');
+    const { linearProbe } = await import('../../src/eval/probe.js');
     const p = ctx.params;
 
     const src = resolveInputs(ctx.inputs, ctx.item, p, ctx.id);
@@ -149,11 +150,7 @@ export const stage = defineStage({
         const candidates = Array.from(S.groupByClip(inSplit.map((r) => own.clipIds[r]!)).firstRow, (i) => inSplit[i]!);
         const picked = pickSaliencyRows(candidates.map((r) => own.clipIds[r]!), candidates.map((r) => own.labels[r]!), k, q.clips).map((i) => candidates[i]!);
         // The occluder: each band's mean over the train split (0 for normalised features).
-        const trainRows = rowsOfSplit(own, 'train');
-        const fill = new Float32Array(shape[0]);
-        if (trainRows.length > 0) {
-          for (const r of trainRows) for (let m = 0; m < shape[0]; m++) for (let f = 0; f < shape[1]; f++) fill[m]! += own.x[r * size + m * shape[1] + f]! / (trainRows.length * shape[1]);
-        }
+        const fill = bandMeans(own, rowsOfSplit(own, 'train'));
         const predict = probabilityFn(trained.model, shape, k, p.batch_size);
         for (const r of picked) {
           const input = own.x.slice(r * size, (r + 1) * size);
@@ -207,25 +204,20 @@ export const stage = defineStage({
           const rows = rowsOfSplit(table, split);
           if (rows.length === 0) throw new Error(`probe.${param}: '${split}' is not a split of ${table.from}:features (its splits: ${[...new Set(table.splits)].join(', ')})`);
           const out = await runModel(trained.model, gatherRows(table, rows), rows.length, shape, k, p.batch_size);
-          return { rows, e: out.embeddings, d: out.embeddingSize, y: Int32Array.from(rows, (r) => table.labels[r]!) };
+          return { embeddings: out.embeddings, d: out.embeddingSize, labels: Int32Array.from(rows, (r) => table.labels[r]!) };
         };
         const tr = await embed(probe.train_split, 'train_split');
         const te = await embed(probe.test_split, 'test_split');
-        // Standardise each embedding dimension by the probe's train split (a constant one stays 0).
-        const d = tr.d;
-        const mean = new Float64Array(d);
-        const sd = new Float64Array(d);
-        for (let i = 0; i < tr.rows.length; i++) for (let j = 0; j < d; j++) mean[j]! += tr.e[i * d + j]! / tr.rows.length;
-        for (let i = 0; i < tr.rows.length; i++) for (let j = 0; j < d; j++) sd[j]! += (tr.e[i * d + j]! - mean[j]!) ** 2 / tr.rows.length;
-        const z = (e: Float32Array, n: number) => Float64Array.from({ length: n * d }, (_, i) => (e[i]! - mean[i % d]!) / (Math.sqrt(sd[i % d]!) || 1));
-        const fit = fitSoftmaxRegression(z(tr.e, tr.rows.length), tr.rows.length, d, tr.y, table.classes.length, { l2: probe.l2 });
-        const pred = M.argmaxRows(fit.predictLogits(z(te.e, te.rows.length), te.rows.length), table.classes.length);
-        const acc = M.accuracy(te.y, pred);
-        ctx.log(`probe on ${table.from}: ${d}-d embeddings, ${tr.rows.length} train / ${te.rows.length} test rows, ${table.classes.length} classes; L-BFGS ${fit.iterations} iterations${fit.converged ? '' : ' (not converged)'}; accuracy ${acc.toFixed(4)}`);
+        const fit = linearProbe(tr, te, tr.d, table.classes.length, probe.l2);
+        const acc = fit.accuracy;
+        ctx.log(
+          `probe on ${table.from}: ${tr.d}-d embeddings, ${tr.labels.length} train / ${te.labels.length} test rows, ${table.classes.length} classes; ` +
+            `L-BFGS ${fit.iterations} iterations${fit.converged ? '' : ' (not converged)'}; accuracy ${acc.toFixed(4)}`,
+        );
         rep.kind.push('probe');
         rep.other.push(table.from);
         rep.value.push(acc);
-        rep.n.push(te.rows.length);
+        rep.n.push(te.labels.length);
         ctx.metric('probe_acc', round6(acc));
       }
       if (p.cka !== null && src.ckaModels.length > 0) {

@@ -68,3 +68,11 @@ export function gatherRows(table: FeatureTable, rows: readonly number[]): Float3
   rows.forEach((r, i) => out.set(table.x.subarray(r * size, (r + 1) * size), i * size));
   return out;
 }
+
+/** Each mel band's mean over `rows` and all frames [mels] (zeros when there are no rows). */
+export function bandMeans(table: FeatureTable, rows: readonly number[]): Float32Array {
+  const [mels, frames] = [table.shape[0]!, table.shape[1] ?? 1];
+  const sum = new Float64Array(mels);
+  for (const r of rows) for (let m = 0; m < mels; m++) for (let f = 0; f < frames; f++) sum[m]! += table.x[(r * mels + m) * frames + f]!;
+  return Float32Array.from(sum, (v) => (rows.length === 0 ? 0 : v / (rows.length * frames)));
+}
