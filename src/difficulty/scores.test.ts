@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../util/random.js';
 import {
   confidentLearning,
   cumulativeError,
@@ -103,6 +104,24 @@ describe('other scores', () => {
     const final = Int32Array.from([0, 0, 0, 1, 1, 1, 1]);
     const probes = [Int32Array.from([1, 0, 1, 1, 0, 1, 1]), Int32Array.from([0, 1, 0, 1, 0, 1, 0]), pred];
     expect(Array.from(predictionDepth(probes, final))).toEqual([1, 2, 1, 0, 2, 0, 2]);
+  });
+
+  it('k-NN equals a full sort by (distance, index) on integer points with many tied distances', () => {
+    const rng = new Rng(11);
+    const n = 60;
+    const d = 2;
+    const x = Array.from({ length: n * d }, () => rng.int(4));
+    const y = Int32Array.from({ length: n }, () => rng.int(3));
+    const k = 7;
+    const got = knnPredict(x, n, d, y, 3, k);
+    for (let i = 0; i < n; i++) {
+      const dist = (o: number) => (x[i * d]! - x[o * d]!) ** 2 + (x[i * d + 1]! - x[o * d + 1]!) ** 2;
+      const near = Array.from({ length: n }, (_, o) => o).filter((o) => o !== i).sort((a, b) => dist(a) - dist(b) || a - b).slice(0, k);
+      const votes = [0, 0, 0];
+      near.forEach((o) => votes[y[o]!]!++);
+      const top = Math.max(...votes);
+      expect(got[i], `sample ${i}`).toBe(y[near.find((o) => votes[y[o]!] === top)!]);
+    }
   });
 
   it('confident learning flags the confidently mislabelled sample and not the unsure ones', () => {

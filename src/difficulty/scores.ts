@@ -136,8 +136,8 @@ export function negativeMargin(logits: ArrayLike<number>, labels: Int32Array, k:
  */
 export function knnPredict(x: ArrayLike<number>, n: number, d: number, labels: Int32Array, numClasses: number, k: number): Int32Array {
   const kk = Math.min(k, n - 1);
-  const out = new Int32Array(n);
-  const dist = new Float64Array(n);
+  const out = new Int32Array(n).fill(-1);
+  if (kk <= 0) return out;
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
@@ -145,30 +145,39 @@ export function knnPredict(x: ArrayLike<number>, n: number, d: number, labels: I
     norms[i] = s;
   }
   const votes = new Int32Array(numClasses);
-  const order = new Int32Array(n - 1);
+  // The kk nearest so far, ascending by (distance, index): a partial insertion sort, O(n·kk) at worst.
+  const nearDist = new Float64Array(kk);
+  const nearIdx = new Int32Array(kk);
   for (let i = 0; i < n; i++) {
-    let m = 0;
+    let count = 0;
     for (let o = 0; o < n; o++) {
       if (o === i) continue;
       let dot = 0;
       for (let j = 0; j < d; j++) dot += x[i * d + j]! * x[o * d + j]!;
-      dist[o] = norms[i]! + norms[o]! - 2 * dot;
-      order[m++] = o;
+      const dist = norms[i]! + norms[o]! - 2 * dot;
+      if (count === kk && !(dist < nearDist[kk - 1]!)) continue; // o only grows: an equal distance stays behind
+      let at = count < kk ? count++ : kk - 1;
+      while (at > 0 && nearDist[at - 1]! > dist) {
+        nearDist[at] = nearDist[at - 1]!;
+        nearIdx[at] = nearIdx[at - 1]!;
+        at--;
+      }
+      nearDist[at] = dist;
+      nearIdx[at] = o;
     }
-    order.sort((a, b) => dist[a]! - dist[b]! || a - b);
     votes.fill(0);
-    for (let r = 0; r < kk; r++) votes[labels[order[r]!]!]!++;
-    let best = -1;
-    for (let c = 0; c < numClasses; c++) if (best < 0 || votes[c]! > votes[best]!) best = c;
+    for (let r = 0; r < kk; r++) votes[labels[nearIdx[r]!]!]!++;
+    let best = 0;
+    for (let c = 1; c < numClasses; c++) if (votes[c]! > votes[best]!) best = c;
     // Tied vote: the class among the tied ones whose member is nearest.
     for (let r = 0; r < kk; r++) {
-      const c = labels[order[r]!]!;
+      const c = labels[nearIdx[r]!]!;
       if (votes[c] === votes[best]) {
         best = c;
         break;
       }
     }
-    out[i] = kk === 0 ? -1 : best;
+    out[i] = best;
   }
   return out;
 }
