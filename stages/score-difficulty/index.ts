@@ -325,6 +325,21 @@ export const stage = defineStage({
       const ofEnsembles = ensembles.flatMap((e) => E.summarize(e.scored));
       for (const s of wanted) ctx.metric(`ensemble_auroc_${s}`, mean(ofEnsembles.filter((r) => r.score === s).map((r) => r.auroc)));
     }
+    if (wanted.includes('cleanlab')) {
+      // How well confident learning's bool verdict finds the flips (precision NaN → null when nothing is flagged).
+      const precision: number[] = [];
+      const recall: number[] = [];
+      for (const s of scored) {
+        const flagged = s.clIssue.filter(Boolean).length;
+        const hit = s.clIssue.filter((f, i) => f && s.run.flipped[i]).length;
+        const flips = s.run.flipped.filter(Boolean).length;
+        precision.push(flagged > 0 ? hit / flagged : NaN);
+        recall.push(flips > 0 ? hit / flips : NaN);
+        ctx.log(`${s.run.id}: cl_issue flags ${flagged} clips, ${hit} of the ${flips} flipped`);
+      }
+      ctx.metric('cl_issue_precision', mean(precision));
+      ctx.metric('cl_issue_recall', mean(recall));
+    }
     ctx.metric('runs', scored.length);
     for (const r of ofRuns) if (Number.isFinite(r.auroc)) ctx.log(`${r.run}: ${r.score} AUROC ${r.auroc.toFixed(3)}, AUPRC ${r.auprc.toFixed(3)}`);
   },
