@@ -37,7 +37,7 @@ it('repro on a terminal-less run loads no listr2 and no Arrow', async () => {
   for (const heavy of ['@tensorflow', 'apache-arrow', 'listr2']) expect(mods.filter((m) => m.includes(heavy)), heavy).toEqual([]);
 });
 
-it('status on a pipeline with a train stage loads no TensorFlow.js', async () => {
+it('status on a pipeline with train and score-difficulty stages loads no TensorFlow.js', async () => {
   p = tempProject({
     'pipeline.yaml': `stages:
   data:
@@ -51,9 +51,13 @@ it('status on a pipeline with a train stage loads no TensorFlow.js', async () =>
     uses: train
     needs: [features]
     with: { model: { name: cnn4, filters: [4] }, loss: { name: gce, q: 0.7 }, epochs: 1, mixup: { alpha: 0.2 } }
+  difficulty:
+    uses: score-difficulty
+    needs: [train, features]
 `,
   });
   const mods = await loadedModules(['status']);
   expect(mods.some((m) => m.includes('/dist/stages/train/index.js'))).toBe(true);
+  expect(mods.some((m) => m.includes('/dist/stages/score-difficulty/index.js'))).toBe(true);
   for (const heavy of ['@tensorflow', 'apache-arrow', 'listr2']) expect(mods.filter((m) => m.includes(heavy)), heavy).toEqual([]);
 });

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { NoiseRng } from '../noise/random.js';
+import { NoiseRng, hashText, mix32 } from '../noise/random.js';
 import { unreachable } from '../util/errors.js';
 import type { LrSchedule, TrainParams } from '../../stages/train/params.js';
 import { mixup, mixupActive, specAugment, timeShift } from './augment.js';
@@ -79,6 +79,11 @@ export function rowsOfSplit(samples: Samples, split: string): Int32Array {
     if (s === split) rows.push(i);
   });
   return Int32Array.from(rows);
+}
+
+/** A clip's cross-validation fold in [0, folds): a hash of its id and the fold seed alone. */
+export function crossValidationFold(clipId: string, folds: number, seed: number): number {
+  return hashText(clipId, mix32(seed ^ 0x63762d66)) % folds;
 }
 
 /** The learning rate of epoch e (from 0) of a run of `epochs` epochs. */

@@ -16,13 +16,21 @@
  *                inference mode after each epoch
  *   curves       one row per epoch (see EpochCurve in src/ml/train.ts); NaN where undefined
  *   embeddings   clip_id, split, label, [patch,] embedding: the final model's `embedding` layer
- *   predictions  clip_id, split, label, label_orig, [patch,] logits, for every sample of every split
+ *   predictions  clip_id, split, label, label_orig, [patch,] logits, for every sample of every split;
+ *                with `cv`, also cv_heldout (bool: a train row of the held-out fold, not trained on)
+ *                and the schema metadata conno.cv
+ *
+ * `cv: { folds, fold }` leaves the train rows of one fold out of training and of the dynamics
+ * (crossValidationFold in src/ml/train.ts), for out-of-sample scores downstream.
  */
 import { createRequire } from 'node:module';
 import { defineStage } from '../../src/stages/api.js';
 import { TrainParamsSchema } from './params.js';
 import { wasmSimdSupported } from '../../src/ml/backend.js';
 import type { EpochCurve } from '../../src/ml/train.js';
+
+/** The split name, internal to this stage, of train rows held out by `cv`. */
+const CV_HELDOUT_SPLIT = 'train (cv held out)';
 
 const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
 
@@ -64,6 +72,8 @@ export const stage = defineStage({
     const patch = column<number>('patch');
     const feats = flatFloat32(table, 'features');
     if (feats.shape.length !== 2) throw new Error(`features have shape ${JSON.stringify(feats.shape)}; train expects [n_mels, frames]`);
+    const heldout = p.cv ? splits.map((s, i) => s === 'train' && T.crossValidationFold(clipIds[i]!, p.cv!.folds, p.cv!.seed) === p.cv!.fold) : null;
+    if (heldout) ctx.log(`cv: fold ${p.cv!.fold} of ${p.cv!.folds} holds out ${heldout.filter(Boolean).length} of ${splits.filter((s) => s === 'train').length} train rows`);
     const samples = {
       x: feats.values,
       shape: [feats.shape[0]!, feats.shape[1]!] as const,
@@ -73,7 +83,8 @@ export const stage = defineStage({
       labelsOrig: Int32Array.from(orig ?? labels),
       flipped: orig ? Array.from(labels, (l, i) => l !== orig[i]) : new Array<boolean>(n).fill(false),
       targetEps: eps ? Float32Array.from(eps, (e) => e ?? 0) : null,
-      splits,
+      // Held-out train rows (cv) get a split of their own: trainClassifier learns from 'train' only.
+      splits: heldout ? splits.map((s, i) => (heldout[i] ? CV_HELDOUT_SPLIT : s)) : splits,
       numClasses: classes.length,
     };
 
@@ -195,8 +206,14 @@ export const stage = defineStage({
       await writeTableFile(
         ctx.outPath('predictions'),
         makeTable(
-          [...ident, ['label_orig', { type: 'int32', values: samples.labelsOrig }], ...patchCol, ['logits', { type: 'fixedSizeList', values: final.logits, size: classes.length }]],
-          { 'conno.classes': JSON.stringify(classes) },
+          [
+            ...ident,
+            ['label_orig', { type: 'int32', values: samples.labelsOrig }],
+            ...patchCol,
+            ['logits', { type: 'fixedSizeList', values: final.logits, size: classes.length }],
+            ...(heldout ? ([['cv_heldout', { type: 'bool', values: heldout }]] as const) : []),
+          ],
+          { 'conno.classes': JSON.stringify(classes), ...(p.cv ? { 'conno.cv': canonicalJson(p.cv) } : {}) },
         ),
       );
 

@@ -39,6 +39,20 @@ export const TwoStageSchema = z.discriminatedUnion('method', [
   LossPruningSchema.extend({ method: z.literal('prune'), loss: LossSchema.optional() }),
 ]);
 
+/**
+ * k-fold cross-validation: the train rows of fold `fold` are held out of training (and of the
+ * dynamics) and predicted out of sample. A clip's fold is a hash of its id and `seed` (not the
+ * training seed), so every instance of a `matrix: { fold: [0, …, folds−1] }` agrees on the folds
+ * and all patches of a clip share one.
+ */
+export const CrossValidationSchema = z
+  .strictObject({
+    folds: z.number().int().min(2),
+    fold: z.number().int().nonnegative(),
+    seed: z.number().int().nonnegative().default(0).describe('seed of the fold assignment (independent of the training seed)'),
+  })
+  .refine((cv) => cv.fold < cv.folds, { message: 'cv.fold must be in [0, folds)', path: ['fold'] });
+
 export const TrainParamsSchema = z.strictObject({
   model: ModelSchema.default({ name: 'waspaa19', l2: 1e-3, dropout: 0.5 }),
   loss: LossSchema.default({ name: 'ce', label_smoothing: 0 }),
@@ -66,6 +80,8 @@ export const TrainParamsSchema = z.strictObject({
     .enum(['none', 'backbone'])
     .default('none')
     .describe('backbone: train only the logits layer (a classifier on fixed features; batchnorm in inference mode)'),
+  cv: CrossValidationSchema.nullable().default(null).describe('hold out one fold of the train split (cross-validated scores downstream)'),
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 export type LrSchedule = z.infer<typeof LrScheduleSchema>;
+export type CrossValidation = z.infer<typeof CrossValidationSchema>;
