@@ -17,6 +17,10 @@ export interface StageInput {
   hash: string;
   /** The upstream instance's matrix values. */
   item: Record<string, string | number | boolean>;
+  /** The upstream instance's fingerprint (absent from engines that do not pass it yet). */
+  fingerprint?: string;
+  /** The upstream instance's resolved `with` params, defaults applied (built-in upstreams). */
+  params?: Record<string, unknown>;
 }
 
 export interface StageContext<P> {
@@ -47,6 +51,12 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
   outputs: readonly string[];
   /** Shared source files (relative to the package root) whose code decides this stage's results. */
   codeFiles?: readonly string[];
+  /**
+   * Outputs the engine copies into the project (output name → project-relative path) once the
+   * stage is up to date, so that people find them without `conno show --path` (e.g. a report's
+   * HTML page). The cache object stays the source of truth; the copy is only for reading.
+   */
+  workspace?: Readonly<Record<string, string>>;
   /** Tool versions and settings that change results (e.g. a training backend). */
   environment?(params: z.infer<S>): Record<string, string>;
   run(ctx: StageContext<z.infer<S>>): Promise<void>;
