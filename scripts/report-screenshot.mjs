@@ -7,6 +7,8 @@
 //   node scripts/report-screenshot.mjs report/index.html report.png [--width 1280]
 //
 // Exit 1 when the page logged an error or a request failed (they are printed).
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -30,9 +32,20 @@ export const CHROMIUM = process.env.CONNO_CHROMIUM ?? '/usr/bin/chromium';
  * @param {string} htmlPath
  * @param {string} pngPath
  * @param {{ width?: number }} [options]
- * @returns {Promise<{ problems: string[], svgs: number, sections: string[], title: string }>}
+ * @returns {Promise<{ problems: string[], svgs: number, rasters: number, brokenRasters: number, sections: string[], title: string }>}
  */
 export async function screenshotReport(htmlPath, pngPath, options = {}) {
+  // Chromium takes a file's type from its extension: a cache object (`conno show report:html
+  // --path`) has none, so it is opened through a copy named index.html.
+  if (!/\.html?$/i.test(htmlPath)) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-report-'));
+    try {
+      copyFileSync(htmlPath, path.join(dir, 'index.html'));
+      return await screenshotReport(path.join(dir, 'index.html'), pngPath, options);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const problems = [];
@@ -44,11 +57,30 @@ export async function screenshotReport(htmlPath, pngPath, options = {}) {
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url().slice(0, 120)} (${r.failure()?.errorText ?? '?'})`));
     await page.goto(pathToFileURL(path.resolve(htmlPath)).href, { waitUntil: 'load' });
-    const facts = await page.evaluate(() => ({
-      svgs: document.querySelectorAll('figure svg').length,
-      sections: [...document.querySelectorAll('section[id]')].filter((s) => !s.querySelector('.missing')).map((s) => s.id),
-      title: document.title,
-    }));
+    const facts = await page.evaluate(async () => {
+      // Every raster (an image mark's data: URL) must decode in the browser.
+      const hrefs = [...document.querySelectorAll('svg image')].map((i) => i.getAttribute('href') ?? i.getAttribute('xlink:href') ?? '');
+      const decoded = await Promise.all(
+        hrefs.map(async (src) => {
+          const img = new Image();
+          img.src = src;
+          try {
+            await img.decode();
+            return img.naturalWidth > 0;
+          } catch {
+            return false;
+          }
+        }),
+      );
+      return {
+        svgs: document.querySelectorAll('figure svg').length,
+        rasters: decoded.length,
+        brokenRasters: decoded.filter((ok) => !ok).length,
+        sections: [...document.querySelectorAll('section[id]')].filter((s) => !s.querySelector('.missing')).map((s) => s.id),
+        title: document.title,
+      };
+    });
+    if (facts.brokenRasters > 0) problems.push(`${facts.brokenRasters} of ${facts.rasters} raster images do not decode`);
     await page.screenshot({ path: pngPath, fullPage: true });
     return { problems, ...facts };
   } finally {

@@ -149,7 +149,8 @@ function runsSection(ctx: Context): Section {
   };
   s.tables.push({ caption: `Runs (${runs.length}); test accuracy on split '${ctx.params.in_domain_set}'.`, table });
   if (shared.length > 0) s.notes.push(`Params shared by every run: ${shared.map((k) => `${k}=${flat[0]!.get(k)}`).join(', ')}.`);
-  if (flat.some((f) => f === undefined)) s.notes.push('Params are listed for the runs whose engine passed them.');
+  if (flat.every((f) => f === undefined)) s.notes.push('No params: this engine does not pass the upstream params to the report yet.');
+  else if (flat.some((f) => f === undefined)) s.notes.push('Params are listed for the runs whose engine passed them.');
   return s;
 }
 
