@@ -29,8 +29,6 @@ export interface AccuracyPoint {
   method: string;
   facet: string;
   run: string;
-  /** 1/K: the chance level, drawn as a dashed rule. */
-  chance: number;
 }
 
 export interface AccuracyPlot {
@@ -39,6 +37,8 @@ export interface AccuracyPlot {
   methodTitle: string;
   facet: { title: string; sort: string[] } | null;
   y?: string;
+  /** 1/K: the chance level, drawn as a dashed rule (none when the number of classes is unknown). */
+  chance?: number;
 }
 
 /** Mean accuracy per method (line), every run (dots), chance level (dashed). */
@@ -48,8 +48,19 @@ export function accuracySpec(p: AccuracyPlot): TopLevelSpec {
   if (p.x.type === 'ordinal') x.axis = { labelAngle: 0 };
   const color = { field: 'method', type: 'nominal', title: p.methodTitle };
   const yTitle = p.y ?? 'test accuracy';
+  const chance = p.chance;
+  const rule: Spec[] =
+    chance === undefined
+      ? []
+      : [
+          {
+            // One rule per panel: every row carries the same value, aggregated to one.
+            mark: { type: 'rule', color: '#888', strokeDash: [4, 4] },
+            encoding: { y: { aggregate: 'min', field: 'chance', type: 'quantitative' } },
+          },
+        ];
   return facetedLayers(
-    p.points,
+    chance === undefined ? p.points : p.points.map((x) => ({ ...x, chance })),
     [
       {
         mark: { type: 'line', strokeWidth: 2 },
@@ -59,10 +70,7 @@ export function accuracySpec(p: AccuracyPlot): TopLevelSpec {
         mark: { type: 'point', filled: true, opacity: 0.7, size: 40 },
         encoding: { x, y: { field: 'acc', type: 'quantitative', title: yTitle, scale: ACCURACY_SCALE }, color },
       },
-      {
-        mark: { type: 'rule', color: '#888', strokeDash: [4, 4] },
-        encoding: { y: { aggregate: 'min', field: 'chance', type: 'quantitative' } },
-      },
+      ...rule,
     ],
     p.facet === null ? null : { field: 'facet', ...p.facet },
   );

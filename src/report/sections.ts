@@ -189,7 +189,6 @@ function labelNoiseSection(ctx: Context): Section {
       method: methodOf(r.item, ctx.axes),
       facet: levelOf(r).label,
       run: shortId(r.id),
-      chance: ctx.chance ?? NaN,
     }),
   );
   s.plots.push({
@@ -198,6 +197,7 @@ function labelNoiseSection(ctx: Context): Section {
       points,
       x: { title: ctx.noiseTitle, type: 'quantitative' },
       methodTitle: ctx.methodTitle,
+      chance: ctx.chance,
       facet: { title: `training data (${ctx.axes.snr ?? 'snr'})`, sort: facetSort },
     }),
     caption: 'Test accuracy vs label-noise rate, per method.',
@@ -240,7 +240,6 @@ function snrSection(ctx: Context): Section {
         method: methodOf(r.item, ctx.axes),
         facet: ctx.noiseLabel(r.item),
         run: shortId(r.id),
-        chance: ctx.chance ?? NaN,
       }),
     );
     const sort = orderedLabels(trained, (r) => noiseLevelOf(r.item, ctx.axes)!.label, (r) => noiseLevelOf(r.item, ctx.axes)!.order);
@@ -250,6 +249,7 @@ function snrSection(ctx: Context): Section {
         points,
         x: { title: `training data (${ctx.axes.snr})`, type: 'ordinal', sort },
         methodTitle: ctx.methodTitle,
+        chance: ctx.chance,
         facet: { title: ctx.noiseTitle, sort: noiseSort(points) },
       }),
       caption: 'Test accuracy vs the SNR of the training data, per method.',
@@ -262,7 +262,7 @@ function snrSection(ctx: Context): Section {
     for (const e of evaluated) {
       for (const m of e.metrics!) {
         if (!Number.isFinite(m.snr_db)) continue;
-        tested.push({ x: m.snr_db, acc: m.accuracy, method: methodOf(e.item, ctx.axes), facet: ctx.noiseLabel(e.item), run: shortId(e.id), chance: ctx.chance ?? NaN });
+        tested.push({ x: m.snr_db, acc: m.accuracy, method: methodOf(e.item, ctx.axes), facet: ctx.noiseLabel(e.item), run: shortId(e.id) });
       }
     }
   } else {
@@ -270,7 +270,7 @@ function snrSection(ctx: Context): Section {
       for (const sp of r.splits) {
         const snr = snrOfSplit(sp.split);
         if (snr === undefined || sp.n === 0) continue;
-        tested.push({ x: snr, acc: sp.correct / sp.n, method: methodOf(r.item, ctx.axes), facet: ctx.noiseLabel(r.item), run: shortId(r.id), chance: ctx.chance ?? NaN });
+        tested.push({ x: snr, acc: sp.correct / sp.n, method: methodOf(r.item, ctx.axes), facet: ctx.noiseLabel(r.item), run: shortId(r.id) });
       }
     }
   }
@@ -281,6 +281,7 @@ function snrSection(ctx: Context): Section {
         points: tested,
         x: { title: 'test SNR (dB)', type: 'quantitative' },
         methodTitle: ctx.methodTitle,
+        chance: ctx.chance,
         facet: { title: ctx.noiseTitle, sort: noiseSort(tested) },
         y: 'accuracy',
       }),
