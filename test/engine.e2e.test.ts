@@ -2,7 +2,7 @@
  * End-to-end: the CLI as a user runs it, in temp projects.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, statSync, chmodSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule } from './helpers.js';
@@ -551,4 +551,72 @@ describe('usage errors', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
+});
+
+describe('stages that read upstream records and publish workspace copies', () => {
+  const MODULE = (name: string, extra: string) => `import { z } from ${ZOD_MODULE};
+import { writeFileSync } from 'node:fs';
+export const stage = {
+  version: 1,
+  description: '${name}',
+  params: z.strictObject({ n: z.number().int().default(1), note: z.string().default('') }),
+  outputs: ['out'],
+  ${extra}
+  async run(ctx) {
+    const lines = ctx.inputs.map((i) => [i.from, i.output, i.fingerprint ?? '-', JSON.stringify(i.params ?? null)].join(' '));
+    writeFileSync(ctx.outPath('out'), JSON.stringify({ n: ctx.params.n, lines }) + '\\n');
+  },
+};
+`;
+  const PIPE = (note: string) => `stages:
+  run:
+    uses: ./stages/run.mjs
+    matrix: { n: [1, 2] }
+    with: { n: "\${item.n}", note: ${JSON.stringify(note)} }
+  table:
+    uses: ./stages/table.mjs
+    needs: [run]
+`;
+
+  it('gives upstream fingerprints and params, reruns when they change, and keeps the workspace copy current', async () => {
+    p = tempProject({
+      'stages/run.mjs': MODULE('run', "// writes its n only: 'note' does not change its output"),
+      'stages/table.mjs': MODULE('table', "upstreamRecords: true, workspace: { out: 'published/table.json' },"),
+      'pipeline.yaml': PIPE('a'),
+    });
+    let r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    const lock = parse(p.read('conno.lock'));
+    const published = JSON.parse(p.read('published/table.json')) as { lines: string[] };
+    expect(published.lines).toEqual([
+      `run@n=1 out ${lock.stages['run@n=1'].fingerprint} {"n":1,"note":"a"}`,
+      `run@n=2 out ${lock.stages['run@n=2'].fingerprint} {"n":2,"note":"a"}`,
+    ]);
+    expect(lock.stages.table.upstream).toEqual({ 'run@n=1': lock.stages['run@n=1'].fingerprint, 'run@n=2': lock.stages['run@n=2'].fingerprint });
+    // A stage without upstreamRecords sees neither (and records none).
+    expect(lock.stages['run@n=1'].upstream).toBeUndefined();
+
+    // The workspace copy comes back when deleted or edited, without rerunning anything.
+    rmSync(path.join(p.dir, 'published'), { recursive: true });
+    r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(JSON.parse(p.read('published/table.json'))).toEqual(published);
+    p.write('published/table.json', '{}\n');
+    r = await p.conno(['repro']);
+    expect(JSON.parse(p.read('published/table.json'))).toEqual(published);
+    expect(r.all).not.toContain('running');
+
+    // A param that leaves run's outputs unchanged still changes its fingerprint: the table reruns.
+    p.write('pipeline.yaml', PIPE('b'));
+    r = await p.conno(['status']);
+    expect(r.stdout).toContain('upstream stale: run@n=1');
+    r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    const after = parse(p.read('conno.lock'));
+    expect(after.stages['run@n=1'].outs).toEqual(lock.stages['run@n=1'].outs);
+    expect(after.stages['run@n=1'].fingerprint).not.toBe(lock.stages['run@n=1'].fingerprint);
+    expect(p.read('published/table.json')).toContain('\\"note\\":\\"b\\"');
+    r = await p.conno(['status']);
+    expect(r.stdout).toContain('Everything is up to date');
+  }, 60_000);
 });

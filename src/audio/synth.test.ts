@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Rng } from '../util/random.js';
-import { fft } from '../noise/signal.js';
+import { powerFromOrdered } from '../noise/signal.js';
+import { createRealFft, type RealFft } from './fft.js';
 import { generateSynth, SYNTH_CLASSES, SYNTH_LEVEL_DB, SynthParamsSchema } from './synth.js';
 import { clipTable } from './clips.js';
 import { tableToFileBytes } from '../arrow/io.js';
@@ -15,17 +16,18 @@ const digest = (set: ReturnType<typeof generateSynth>) => createHash('sha256').u
  * 24 log-spaced bands (50 Hz – Nyquist) of 512-point frames (hop 256); per band the mean (level
  * removed), the standard deviation and the mean absolute frame-to-frame change of log energy.
  */
-function coarseLogSpectrum(x: Float32Array, sr: number): number[] {
+function coarseLogSpectrum(fft: RealFft, x: Float32Array, sr: number): number[] {
   const N = 512, B = 24;
   const frames: number[][] = [];
+  const power = new Float64Array(N / 2 + 1);
   for (let s = 0; s + N <= x.length; s += N / 2) {
-    const re = new Float64Array(N), im = new Float64Array(N);
-    for (let i = 0; i < N; i++) re[i] = x[s + i]! * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N));
-    fft(re, im);
+    for (let i = 0; i < N; i++) fft.input[i] = x[s + i]! * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N));
+    fft.forward();
+    powerFromOrdered(fft.output, power);
     const bands = new Array<number>(B).fill(1e-10);
     for (let k = 1; k < N / 2; k++) {
       const b = Math.min(B - 1, Math.floor((B * Math.log((k * sr) / N / 50)) / Math.log(sr / 2 / 50)));
-      if (b >= 0) bands[b]! += re[k]! ** 2 + im[k]! ** 2;
+      if (b >= 0) bands[b]! += power[k]!;
     }
     frames.push(bands.map(Math.log));
   }
@@ -38,8 +40,10 @@ function coarseLogSpectrum(x: Float32Array, sr: number): number[] {
   return [...mean.map((v) => v - mu), ...sd.map(Math.sqrt), ...flux];
 }
 
-function nearestCentroidAccuracy(set: ReturnType<typeof generateSynth>): number {
-  const rows = set.clips.map((c) => ({ f: coarseLogSpectrum(c.audio, c.sampleRate), y: c.label, split: c.split }));
+async function nearestCentroidAccuracy(set: ReturnType<typeof generateSynth>): Promise<number> {
+  const fft = await createRealFft(512);
+  const rows = set.clips.map((c) => ({ f: coarseLogSpectrum(fft, c.audio, c.sampleRate), y: c.label, split: c.split }));
+  fft.dispose();
   const D = rows[0]!.f.length;
   const train = rows.filter((r) => r.split === 'train');
   const mu = new Array<number>(D).fill(0), sd = new Array<number>(D).fill(0);
@@ -130,13 +134,13 @@ describe('synth dataset', () => {
     expect(bad).toBe(0);
   });
 
-  it('is learnable but not trivial: nearest centroid on a coarse log-spectrum', () => {
+  it('is learnable but not trivial: nearest centroid on a coarse log-spectrum', async () => {
     const t0 = performance.now();
     const set = generateSynth({}); // 10 classes × 100 clips × 1 s at 16 kHz
     const ms = performance.now() - t0;
-    const acc = nearestCentroidAccuracy(set);
+    const acc = await nearestCentroidAccuracy(set);
     console.log(`synth: generated 1000 clips × 1 s at 16 kHz in ${ms.toFixed(0)} ms; nearest-centroid test accuracy ${(acc * 100).toFixed(1)}% (chance 10%)`);
-    // Measured: 23.5% on the 200 test clips of the default dataset (seed 0).
+    // Measured: 29.5% on the 200 test clips of the default dataset (seed 0; 23.5% with a float64 FFT).
     expect(acc).toBeGreaterThan(0.18); // chance 10%, binomial sd 2.1% on 200 clips
     expect(acc).toBeLessThan(0.9);
   });

@@ -30,6 +30,8 @@ export interface FingerprintRecord {
   outs: string[];
   /** Environment the stage sees that changes results: its `env:` and tool versions. */
   env: Record<string, string>;
+  /** Stages with `upstreamRecords` only: the fingerprint of every upstream instance. */
+  upstream?: Record<string, Fingerprint>;
 }
 
 export async function fingerprintOf(record: FingerprintRecord): Promise<Fingerprint> {

@@ -105,14 +105,14 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     void flushLock();
   };
 
-  const outputsOf = (id: string) => current.get(id)?.outs;
+  const entryOf = (id: string) => current.get(id);
   const pipeline = project.pipeline;
 
   const runOne = async (id: string, gpus: string[]): Promise<boolean> => {
     const inst = pipeline.instances.get(id)!;
     let computed: Computed;
     try {
-      computed = await computeInstance(project, inst, outputsOf, workRoot);
+      computed = await computeInstance(project, inst, entryOf, workRoot);
     } catch (err) {
       return fail(id, `cannot hash its inputs: ${(err as Error).message}`);
     }
@@ -154,6 +154,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     }
     if (!result.ok) return fail(id, result.error, computed, job.logFile);
     const entry = entryFromRun(computed, result.outs, result.metrics);
+    if (inst.kind === 'builtin' && !(await placeWorkspaceCopies(project, inst, entry, workRoot))) return fail(id, 'an output could not be read back from the cache', computed, job.logFile);
     if (record) {
       for (const m of computed.manifests) await project.store.putManifest(m);
       await project.runs.put({ id, entry });
@@ -234,10 +235,38 @@ async function ensureOutputs(project: Project, inst: StageInstance, entry: LockE
       restored = true;
     } else if (!(await project.store.verify(info.hash as ObjectHash, project.stats))) return 'unavailable';
   }
+  if (inst.kind === 'builtin' && !(await placeWorkspaceCopies(project, inst, entry, workRoot))) return 'unavailable';
   return restored ? 'restored' : 'present';
 }
 
+/**
+ * Puts the outputs a built-in stage lists in `workspace` into the project (copies of their cache
+ * objects), where the file there is missing or differs. False when an object is unreadable.
+ */
+async function placeWorkspaceCopies(project: Project, inst: StageInstance, entry: LockEntry, workRoot: string): Promise<boolean> {
+  for (const [name, rel] of Object.entries(inst.builtin?.def.workspace ?? {})) {
+    const info = entry.outs[name];
+    if (!info) continue;
+    const abs = path.join(workRoot, ...rel.split('/'));
+    const now = await hashPath(abs, project.stats);
+    if (now?.hash === info.hash) continue;
+    try {
+      await project.store.checkout(info.hash as ObjectHash, abs);
+    } catch (err) {
+      if (err instanceof CorruptObjectError) return false;
+      throw err;
+    }
+  }
+  return true;
+}
+
 function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: string[], workRoot: string): StageJob {
+  const records = inst.builtin?.def.upstreamRecords === true;
+  const upstreamRecord = (from: string | undefined) => {
+    const up = from ? project.pipeline.instances.get(from) : undefined;
+    if (!records || !up) return {};
+    return { fingerprint: c.record.upstream?.[up.id], params: up.kind === 'builtin' ? (up.with ?? {}) : up.params };
+  };
   const pathDeps = c.inputs.filter((i) => !i.key.includes(':') || path.isAbsolute(i.key)).filter((i) => !(i.from && i.key.startsWith(`${i.from}:`)));
   return {
     id: inst.id,
@@ -257,6 +286,7 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
       path: i.path,
       hash: i.info.hash,
       item: i.from ? (project.pipeline.instances.get(i.from)?.item ?? {}) : {},
+      ...upstreamRecord(i.from),
     })),
     deps: pathDeps.map((d) => ({ path: d.key, hash: d.info.hash })),
     env: inst.env,

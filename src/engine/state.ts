@@ -34,12 +34,12 @@ export interface Computed {
   manifests: ManifestEntry[][];
 }
 
-/** Output hashes of an upstream instance, as known at this point of a run. */
-export type OutputsOf = (id: string) => Record<string, HashInfo> | undefined;
+/** An upstream instance's lock entry (output hashes, fingerprint), as known at this point of a run. */
+export type EntryOf = (id: string) => Pick<LockEntry, 'outs' | 'fingerprint'> | undefined;
 
 const codeHashes = new Map<string, Promise<string>>();
 
-export async function computeInstance(project: Project, inst: StageInstance, outputsOf: OutputsOf, root = project.root, memo?: Map<string, Promise<HashedPath>>): Promise<Computed> {
+export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: Map<string, Promise<HashedPath>>): Promise<Computed> {
   const deps: Record<string, HashInfo> = {};
   const inputs: ResolvedInput[] = [];
   const missing: string[] = [];
@@ -55,7 +55,7 @@ export async function computeInstance(project: Project, inst: StageInstance, out
     if (up.kind === 'cmd') {
       for (const o of up.outs) if (!depPaths.includes(o)) depPaths.push(o);
     } else {
-      const outs = outputsOf(up.id);
+      const outs = entryOf(up.id)?.outs;
       for (const name of up.builtin?.def.outputs ?? []) {
         const key = `${up.id}:${name}`;
         const info = outs?.[name];
@@ -103,6 +103,14 @@ export async function computeInstance(project: Project, inst: StageInstance, out
     record.code = await code;
     record.with = inst.with;
     Object.assign(record.env, def.environment?.(inst.with) ?? {});
+    if (def.upstreamRecords) {
+      record.upstream = {};
+      for (const edge of inst.upstream) {
+        const fp = entryOf(edge.id)?.fingerprint;
+        if (fp === undefined) missing.push(`${edge.id} (fingerprint)`);
+        else record.upstream[edge.id] = fp;
+      }
+    }
   }
   return { record, fingerprint: await fingerprintOf(record), deps, inputs, missing, manifests };
 }
@@ -121,6 +129,7 @@ export function recordOfEntry(e: LockEntry): FingerprintRecord {
   if (e.uses !== undefined) r.uses = e.uses;
   if (e.code !== undefined) r.code = e.code;
   if (e.with !== undefined) r.with = e.with;
+  if (e.upstream !== undefined) r.upstream = e.upstream;
   return r;
 }
 
@@ -137,6 +146,7 @@ export function entryFromRun(c: Computed, outs: Record<string, HashInfo>, metric
   if (c.record.uses !== undefined) e.uses = c.record.uses;
   if (c.record.code !== undefined) e.code = c.record.code;
   if (c.record.with !== undefined) e.with = c.record.with;
+  if (c.record.upstream !== undefined) e.upstream = c.record.upstream;
   if (metrics && Object.keys(metrics).length) e.metrics = metrics;
   return e;
 }
@@ -169,6 +179,9 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
   }
   if (canonicalJson(was.outs) !== canonicalJson(cur.outs)) reasons.push(`outs changed: [${was.outs.join(', ')}] → [${cur.outs.join(', ')}]`);
   for (const d of diffValues(was.env, cur.env)) reasons.push(`environment changed: ${d}`);
+  for (const id of [...new Set([...Object.keys(was.upstream ?? {}), ...Object.keys(cur.upstream ?? {})])].sort()) {
+    if (was.upstream?.[id] !== cur.upstream?.[id]) reasons.push(`upstream run changed: ${id}`);
+  }
   if (reasons.length === 0 && old.fingerprint !== now.fingerprint) reasons.push('fingerprint format changed');
   return reasons;
 }

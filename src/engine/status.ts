@@ -22,13 +22,13 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
   const lock = project.lock.stages;
   const stale = new Map<string, boolean>();
   const out: InstanceStatus[] = [];
-  const outputsOf = (id: string): Record<string, HashInfo> | undefined => lock[id]?.outs;
+  const entryOf = (id: string) => lock[id];
   // Status changes nothing, so each path needs looking at only once.
   const memo = new Map<string, Promise<HashedPath>>();
   for (const id of project.withUpstream(ids)) {
     const inst = p.instances.get(id)!;
     const reasons: string[] = [];
-    const c = await computeInstance(project, inst, outputsOf, project.root, memo);
+    const c = await computeInstance(project, inst, entryOf, project.root, memo);
     const entry = lock[id];
     const staleUps = inst.upstream.filter((u) => stale.get(u.id)).map((u) => u.id);
     // Inputs an upstream is about to (re)write are not "missing"; the upstream's staleness says it.

@@ -28,6 +28,19 @@ export const ModelSchema = z.discriminatedUnion('name', [
     name: z.literal('tcresnet8'),
     width: z.number().positive().default(1),
   }),
+  /** A small transformer over spectrogram patches (src/ml/transformer.ts). */
+  z
+    .strictObject({
+      name: z.literal('transformer'),
+      /** [mel bands, frames] per patch (non-overlapping; a remainder of the input is dropped). */
+      patch: z.tuple([z.number().int().positive(), z.number().int().positive()]).default([8, 10]),
+      dim: z.number().int().positive().default(64),
+      depth: z.number().int().positive().default(2),
+      heads: z.number().int().positive().default(4),
+      mlp: z.number().int().positive().default(128),
+      dropout: z.number().min(0).max(1).default(0.1),
+    })
+    .refine((m) => m.dim % m.heads === 0, { message: 'dim must be a multiple of heads', path: ['heads'] }),
   /** A linear (hidden: []) or MLP head, e.g. on frozen embeddings. */
   z.strictObject({
     name: z.literal('mlp'),
@@ -45,6 +58,8 @@ function seedOf(seed: number, i: number): number {
 
 export async function buildModel(cfg: ModelConfig, inputShape: readonly number[], numClasses: number, seed: number): Promise<tfl.LayersModel> {
   const tf = await import('@tensorflow/tfjs-layers');
+  const { batchNormalization } = await import('./batchnorm.js');
+  const bn = () => batchNormalization(tf.layers);
   let n = 0;
   const kernel = () => tf.initializers.glorotUniform({ seed: seedOf(seed, n++) });
   const dropoutSeed = () => seedOf(seed, n++);
@@ -69,7 +84,7 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
       for (const filters of cfg.filters) {
         // No conv bias before batchnorm: its shift makes the bias redundant.
         x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: !cfg.batchnorm, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
-        if (cfg.batchnorm) x = tf.layers.batchNormalization().apply(x) as tfl.SymbolicTensor;
+        if (cfg.batchnorm) x = bn().apply(x) as tfl.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
         x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
       }
@@ -86,16 +101,21 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
       x = tf.layers.conv1d({ filters: ch(16), kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
       for (const c of [24, 32, 48]) {
         const shortcut1 = tf.layers.conv1d({ filters: ch(c), kernelSize: 1, strides: 2, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
-        const shortcut = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.batchNormalization().apply(shortcut1)) as tfl.SymbolicTensor;
+        const shortcut = tf.layers.activation({ activation: 'relu' }).apply(bn().apply(shortcut1)) as tfl.SymbolicTensor;
         let y = tf.layers.conv1d({ filters: ch(c), kernelSize: 9, strides: 2, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
-        y = tf.layers.batchNormalization().apply(y) as tfl.SymbolicTensor;
+        y = bn().apply(y) as tfl.SymbolicTensor;
         y = tf.layers.activation({ activation: 'relu' }).apply(y) as tfl.SymbolicTensor;
         y = tf.layers.conv1d({ filters: ch(c), kernelSize: 9, padding: 'same', useBias: false, kernelInitializer: kernel() }).apply(y) as tfl.SymbolicTensor;
-        y = tf.layers.batchNormalization().apply(y) as tfl.SymbolicTensor;
+        y = bn().apply(y) as tfl.SymbolicTensor;
         x = tf.layers.add().apply([y, shortcut]) as tfl.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
       }
       x = tf.layers.globalAveragePooling1d({ name: 'embedding' }).apply(x) as tfl.SymbolicTensor;
+      break;
+    }
+    case 'transformer': {
+      const { transformerBody } = await import('./transformer.js');
+      x = transformerBody(tf, input, inputShape, cfg, kernel, dropoutSeed);
       break;
     }
     case 'mlp': {

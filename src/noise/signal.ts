@@ -4,6 +4,7 @@
  * the instance-dependent label noise and the tests use. All arithmetic in float64; outputs float32.
  */
 import type { NoiseRng } from './random.js';
+import { createRealFft, type RealFft } from '../audio/fft.js';
 
 /** Samples dropped before a coloured-noise stream starts, so its filters are in their stationary state. */
 export const WARMUP = 8192;
@@ -102,51 +103,39 @@ export function achievedSnr(signal: ArrayLike<number>, mixed: ArrayLike<number>)
   return ps > 0 && pn > 0 ? 10 * Math.log10(ps / pn) : null;
 }
 
-/** In-place iterative radix-2 complex FFT (re, im of a power-of-two length). */
-export function fft(re: Float64Array, im: Float64Array): void {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j]!, re[i]!];
-      [im[i], im[j]] = [im[j]!, im[i]!];
-    }
+const ffts = new Map<number, Promise<RealFft>>();
+
+/** A shared real FFT of `size` points (pffft, as the features stage uses), made once per size. */
+function sharedFft(size: number): Promise<RealFft> {
+  let f = ffts.get(size);
+  if (!f) {
+    f = createRealFft(size);
+    ffts.set(size, f);
   }
-  for (let len = 2; len <= n; len <<= 1) {
-    const ang = (-2 * Math.PI) / len;
-    for (let i = 0; i < n; i += len) {
-      for (let k = 0; k < len / 2; k++) {
-        const wr = Math.cos(ang * k);
-        const wi = Math.sin(ang * k);
-        const a = i + k;
-        const b = a + len / 2;
-        const xr = re[b]! * wr - im[b]! * wi;
-        const xi = re[b]! * wi + im[b]! * wr;
-        re[b] = re[a]! - xr;
-        im[b] = im[a]! - xi;
-        re[a] = re[a]! + xr;
-        im[a] = im[a]! + xi;
-      }
-    }
-  }
+  return f;
 }
 
-/** Welch power spectrum: mean |FFT|² of Hann-windowed frames of `size` (power of two), hop size/2; [size/2 + 1]. */
-export function welch(x: ArrayLike<number>, size: number): Float64Array {
+/** |X[k]|² for k = 0 … size/2 from pffft's ordered real spectrum (see RealFft.output). */
+export function powerFromOrdered(spec: Float32Array, out: Float64Array): void {
+  const size = spec.length;
+  out[0] = spec[0]! * spec[0]!;
+  out[size / 2] = spec[1]! * spec[1]!;
+  for (let k = 1; k < size / 2; k++) out[k] = spec[2 * k]! * spec[2 * k]! + spec[2 * k + 1]! * spec[2 * k + 1]!;
+}
+
+/** Welch power spectrum: mean |FFT|² of Hann-windowed frames of `size` (power of two ≥ 32), hop size/2; [size/2 + 1]. */
+export async function welch(x: ArrayLike<number>, size: number): Promise<Float64Array> {
+  const fft = await sharedFft(size);
   const out = new Float64Array(size / 2 + 1);
+  const frame = new Float64Array(size / 2 + 1);
   const win = Float64Array.from({ length: size }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / size));
-  const re = new Float64Array(size);
-  const im = new Float64Array(size);
   let frames = 0;
   for (let start = 0; start + size <= Math.max(x.length, size); start += size / 2) {
-    for (let i = 0; i < size; i++) {
-      re[i] = (x[start + i] ?? 0) * win[i]!;
-      im[i] = 0;
-    }
-    fft(re, im);
-    for (let k = 0; k <= size / 2; k++) out[k]! += re[k]! * re[k]! + im[k]! * im[k]!;
+    const input = fft.input;
+    for (let i = 0; i < size; i++) input[i] = (x[start + i] ?? 0) * win[i]!;
+    fft.forward();
+    powerFromOrdered(fft.output, frame);
+    for (let k = 0; k <= size / 2; k++) out[k]! += frame[k]!;
     frames++;
   }
   for (let k = 0; k < out.length; k++) out[k]! /= frames;
@@ -157,8 +146,8 @@ export function welch(x: ArrayLike<number>, size: number): Float64Array {
  * A clip's coarse log spectrum: log(mean power + 1e-10) in `bands` equal-width bands of a
  * 512-point Welch spectrum. The feature vector of instance-dependent label noise.
  */
-export function coarseLogSpectrum(x: ArrayLike<number>, bands = 16): Float64Array {
-  const spec = welch(x, 512);
+export async function coarseLogSpectrum(x: ArrayLike<number>, bands = 16): Promise<Float64Array> {
+  const spec = await welch(x, 512);
   const out = new Float64Array(bands);
   const per = (spec.length - 1) / bands;
   for (let b = 0; b < bands; b++) {

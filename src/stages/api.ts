@@ -17,9 +17,9 @@ export interface StageInput {
   hash: string;
   /** The upstream instance's matrix values. */
   item: Record<string, string | number | boolean>;
-  /** The upstream instance's fingerprint (absent from engines that do not pass it yet). */
+  /** Only for stages that set `upstreamRecords`: the upstream instance's fingerprint … */
   fingerprint?: string;
-  /** The upstream instance's resolved `with` params, defaults applied (built-in upstreams). */
+  /** … and its parameters (a built-in stage's `with` after defaults, or its params keys). */
   params?: Record<string, unknown>;
 }
 
@@ -52,9 +52,15 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
   /** Shared source files (relative to the package root) whose code decides this stage's results. */
   codeFiles?: readonly string[];
   /**
-   * Outputs the engine copies into the project (output name → project-relative path) once the
-   * stage is up to date, so that people find them without `conno show --path` (e.g. a report's
-   * HTML page). The cache object stays the source of truth; the copy is only for reading.
+   * The stage reads its upstream instances' fingerprints and parameters (e.g. a report's table of
+   * runs): they are given in `inputs` and become part of this stage's fingerprint, so a changed
+   * upstream fingerprint reruns it even when the upstream's outputs came out the same.
+   */
+  upstreamRecords?: boolean;
+  /**
+   * Outputs the engine also places in the project, at these project-relative paths (e.g.
+   * `{ html: 'report/index.html' }`), whenever the stage is up to date: after it runs, is
+   * restored, or is found fresh with the copy changed or gone. They are copies of cache objects.
    */
   workspace?: Readonly<Record<string, string>>;
   /** Tool versions and settings that change results (e.g. a training backend). */

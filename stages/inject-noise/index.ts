@@ -27,7 +27,7 @@ export const stage = defineStage({
   description: 'Label noise (symmetric, pair, matrix, per-class, instance), label smoothing and waveform noise at a target SNR.',
   params: InjectNoiseParamsSchema,
   outputs: ['clips'],
-  codeFiles: ['src/noise', 'src/audio/clips.ts', 'src/arrow', 'src/util/canonical.ts'],
+  codeFiles: ['src/noise', 'src/audio/clips.ts', 'src/audio/fft.ts', 'src/arrow', 'src/util/canonical.ts'],
   async run(ctx) {
     const { readClips, writeClips } = await import('../../src/audio/clips.js');
     const { canonicalJson } = await import('../../src/util/canonical.js');
@@ -79,7 +79,8 @@ export const stage = defineStage({
       const apply = clips.map((c) => lp.splits.includes(c.split));
       if (lp.model === 'instance') {
         const idx = clips.flatMap((c, i) => (apply[i] ? [i] : []));
-        const feats = idx.map((i) => S.coarseLogSpectrum(clips[i]!.audio, lp.bands));
+        const feats: Float64Array[] = [];
+        for (const i of idx) feats.push(await S.coarseLogSpectrum(clips[i]!.audio, lp.bands));
         const r = L.instanceFlips(idx.map((i) => labelOrig[i]!), feats, { rate: lp.rate, sd: lp.sd, classes: k }, p.seed, idx.map((i) => ids[i]!));
         idx.forEach((i, j) => {
           labels[i] = r.labels[j]!;

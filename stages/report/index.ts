@@ -18,6 +18,8 @@ export const stage = defineStage({
   description: 'An HTML report (Vega-Lite plots as inline SVG) and report.md with the tables, from the upstream runs, scores and evaluations.',
   params: ReportParamsSchema,
   outputs: ['html', 'md'],
+  // The run table shows each run's fingerprint and params.
+  upstreamRecords: true,
   workspace: { html: 'report/index.html', md: 'report/report.md' },
   codeFiles: ['src/report', 'src/arrow', 'src/util/canonical.ts'],
   async run(ctx) {

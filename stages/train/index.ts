@@ -21,6 +21,7 @@
 import { createRequire } from 'node:module';
 import { defineStage } from '../../src/stages/api.js';
 import { TrainParamsSchema } from './params.js';
+import { wasmSimdSupported } from '../../src/ml/backend.js';
 import type { EpochCurve } from '../../src/ml/train.js';
 
 const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
@@ -31,8 +32,9 @@ export const stage = defineStage({
   params: TrainParamsSchema,
   outputs: ['model', 'dynamics', 'curves', 'embeddings', 'predictions'],
   codeFiles: ['src/ml', 'src/noise/random.ts', 'src/arrow', 'src/util/canonical.ts'],
-  // Each backend (and tfjs version) gives different, each reproducible, weights.
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
+  // Each backend (and tfjs version, and wasm with or without SIMD) gives different, each
+  // reproducible, weights.
+  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}) }),
   async run(ctx) {
     const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/arrow/io.js');
     const { canonicalJson } = await import('../../src/util/canonical.js');

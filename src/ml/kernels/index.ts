@@ -1,20 +1,25 @@
 /**
  * Training kernels for tfjs-backend-wasm 4.22.0, built from kernels the backend already has:
  * Conv2DBackpropFilter (missing), and faster Conv2DBackpropInput, Tile, MaxPoolGrad, and Sum/Mean
- * over leading axes (batchnorm).
+ * over leading axes, a copy-free Identity, and fused training-mode batchnorm (forward and gradient).
  * See /work/shared/notes/feasibility.md (TensorFlow.js) for the formulas and measurements.
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { batchNormConfigs } from './batchnorm.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
+import { identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { meanConfig, sumConfig } from './reduce_leading.js';
 import { tileConfig } from './tile.js';
 
 /** Names of the kernels conno puts in place on the wasm backend (part of a training fingerprint). */
 export const WASM_TRAINING_KERNELS = [
+  'ConnoBatchNormTrain',
+  'ConnoBatchNormTrainGrad',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'Identity',
   'MaxPoolGrad',
   'Mean',
   'Sum',
@@ -38,6 +43,8 @@ export function registerWasmTrainingKernels(): void {
     maxPoolGradConfig(),
     sumConfig(),
     meanConfig(),
+    identityConfig(),
+    ...batchNormConfigs(),
   ];
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm');

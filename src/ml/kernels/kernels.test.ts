@@ -8,6 +8,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { tileInto } from './tile.js';
+import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
+import { batchNormTrainGradInto, batchNormTrainInto } from './batchnorm.js';
+import { maxPoolGrad2x2 } from './max_pool_grad.js';
 
 const MAX_REL_ERR = 1e-4;
 
@@ -87,6 +90,26 @@ describe('wasm training kernels match the cpu backend', () => {
       { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] },
     );
     expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
+  });
+
+  it.each(convCases)('Conv2DBackpropFilter as one convolution (the other method) x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const swap = (method: 'gemm' | 'conv') => {
+      tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+      tf.registerKernel(conv2DBackpropFilterConfig(method));
+    };
+    swap('conv');
+    try {
+      const err = await relErrVsCpu(
+        'Conv2DBackpropFilter',
+        { x: { shape: xShape, values: randomArray(size(xShape), 1) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 2) } },
+        { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] },
+      );
+      expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
+    } finally {
+      swap('gemm');
+    }
   });
 
   it.each(convCases)('Conv2DBackpropInput x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
@@ -179,5 +202,113 @@ describe('wasm training kernels match the cpu backend', () => {
     const empty = new Uint8Array(0);
     tileInto(Uint8Array.from([1]), [1], [0], empty);
     expect(empty.length).toBe(0);
+  });
+
+  it('fused batchnorm: statistics in float64 (no cancellation at |mean| ≫ std), affine output', () => {
+    const C = 3;
+    const M = 5000;
+    const x = randomArray(M * C, 11).map((v, i) => 1000 + (i % C) + 0.01 * v);
+    const gamma = Float32Array.from([1, 2, 0.5]);
+    const beta = Float32Array.from([0, -1, 3]);
+    const y = new Float32Array(M * C);
+    const mean = new Float32Array(C);
+    const variance = new Float32Array(C);
+    batchNormTrainInto(x, C, gamma, beta, 1e-3, y, mean, variance);
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let i = c; i < x.length; i += C) s += x[i]!;
+      const mu = s / M;
+      let q = 0;
+      for (let i = c; i < x.length; i += C) q += (x[i]! - mu) ** 2;
+      expect(mean[c]).toBeCloseTo(mu, 3);
+      expect(Math.abs(variance[c]! - q / M) / (q / M)).toBeLessThan(1e-5);
+      const r = 1 / Math.sqrt(q / M + 1e-3);
+      for (const i of [c, c + 300 * C, x.length - C + c]) expect(y[i]).toBeCloseTo(gamma[c]! * (x[i]! - mu) * r + beta[c]!, 4);
+    }
+  });
+
+  it('fused batchnorm gradient matches finite differences of Σ w·y', () => {
+    const C = 2;
+    const M = 40;
+    const x = randomArray(M * C, 12).map((v) => 3 * v + 0.5);
+    const w = randomArray(M * C, 13); // the upstream gradient dy of the loss Σ w·y
+    const gamma = Float32Array.from([1.5, -0.7]);
+    const beta = Float32Array.from([0.1, 0.2]);
+    const loss = (xs: Float32Array, g: Float32Array, b: Float32Array): number => {
+      const y = new Float32Array(M * C);
+      batchNormTrainInto(xs, C, g, b, 1e-3, y, new Float32Array(C), new Float32Array(C));
+      return y.reduce((s, v, i) => s + v * w[i]!, 0);
+    };
+    const mean = new Float32Array(C);
+    const variance = new Float32Array(C);
+    batchNormTrainInto(x, C, gamma, beta, 1e-3, new Float32Array(M * C), mean, variance);
+    const dx = new Float32Array(M * C);
+    const dgamma = new Float32Array(C);
+    const dbeta = new Float32Array(C);
+    batchNormTrainGradInto(w, x, C, gamma, mean, variance, 1e-3, dx, dgamma, dbeta);
+    const h = 1e-2;
+    const numeric = (f: (d: number) => number) => (f(h) - f(-h)) / (2 * h);
+    for (const i of [0, 1, 17, 78]) {
+      const at = (d: number) => loss(x.map((v, j) => (j === i ? v + d : v)), gamma, beta);
+      expect(dx[i]).toBeCloseTo(numeric(at), 2);
+    }
+    for (let c = 0; c < C; c++) {
+      expect(dgamma[c]).toBeCloseTo(numeric((d) => loss(x, gamma.map((v, j) => (j === c ? v + d : v)), beta)), 2);
+      expect(dbeta[c]).toBeCloseTo(numeric((d) => loss(x, gamma, beta.map((v, j) => (j === c ? v + d : v)))), 2);
+    }
+  });
+
+  it('the batchnorm layer trains the same on wasm (fused kernels) as on cpu (tfjs ops), leaking nothing', async () => {
+    const tfl = await import('@tensorflow/tfjs-layers');
+    const { batchNormalization } = await import('../batchnorm.js');
+    const xs = randomArray(4 * 5 * 6 * 3, 14).map((v) => 2 * v + 1);
+    const ws = randomArray(4 * 5 * 6 * 3, 15);
+    const run = async (backend: 'wasm' | 'cpu') => {
+      await tf.setBackend(backend);
+      const layer = batchNormalization(tfl.layers);
+      const x = tf.tensor4d(xs, [4, 5, 6, 3]);
+      const w = tf.tensor4d(ws, [4, 5, 6, 3]);
+      layer.apply(tfl.input({ shape: [5, 6, 3] })); // builds the weights
+      const before = tf.memory().numTensors;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar);
+      const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(layer.apply(xi, { training: true }) as tf.Tensor, w)))(x);
+      const out = {
+        dx: dx.dataSync().slice(),
+        grads: Object.values(grads).map((g) => Array.from(g.dataSync())),
+        moving: layer.getWeights().slice(2).map((t) => Array.from(t.dataSync())),
+      };
+      tf.dispose([dx, ...Object.values(grads)]);
+      const leaked = tf.memory().numTensors - before;
+      tf.dispose([x, w]);
+      layer.dispose();
+      return { ...out, leaked };
+    };
+    const a = await run('wasm');
+    const b = await run('cpu');
+    await tf.setBackend('wasm');
+    expect(a.leaked).toBe(b.leaked); // (tfjs-layers keeps 1 tensor per first training call on either backend)
+    for (let i = 0; i < b.dx.length; i++) expect(a.dx[i]).toBeCloseTo(b.dx[i]!, 4);
+    a.grads.forEach((g, k) => g.forEach((v, i) => expect(v).toBeCloseTo(b.grads[k]![i]!, 3)));
+    // Running statistics after two updates of u = 0.1 from (0, 1), variance unbiased.
+    a.moving.forEach((m, k) => m.forEach((v, i) => expect(v).toBeCloseTo(b.moving[k]![i]!, 5)));
+    expect(a.moving[0]![0]).not.toBe(0);
+  });
+
+  it('Identity shares the buffer (no copy) and keeps it alive until the last reference goes', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x);
+    expect((y as unknown as { dataId: object }).dataId).toBe((x as unknown as { dataId: object }).dataId);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+    y.dispose();
+  });
+
+  it('maxPoolGrad2x2 routes each gradient to its window\'s first maximum and zeroes the rest', () => {
+    // One 2×2 window per channel, C = 2: channel 0 has a tie (first wins), channel 1 a clear max.
+    const x = Float32Array.from([5, 1, 5, 2, 0, 9, 3, 4]); // positions a(c0,c1) b c d
+    const dx = new Float32Array(8).fill(NaN);
+    maxPoolGrad2x2(x, Float32Array.from([10, 20]), dx, 1, 1, 1, 2);
+    expect(Array.from(dx)).toEqual([10, 0, 0, 0, 0, 20, 0, 0]);
   });
 });

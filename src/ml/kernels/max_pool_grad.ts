@@ -37,6 +37,10 @@ function maxPoolGrad(args: {
   const xv = backend.typedArrayFromHeap(input) as Float32Array; // [N, H, W, C]
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array; // [N, OH, OW, C]
   const dx = backend.typedArrayFromHeap(out) as Float32Array; // [N, H, W, C]
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && inHeight === 2 * outHeight && inWidth === 2 * outWidth) {
+    maxPoolGrad2x2(xv, dyv, dx, batchSize, outHeight, outWidth, C);
+    return out;
+  }
   dx.fill(0);
   const best = new Float32Array(C);
   const bestAt = new Int32Array(C);
@@ -73,6 +77,51 @@ function maxPoolGrad(args: {
     }
   }
   return out;
+}
+
+/**
+ * The common 2×2, stride 2 pooling of an even-sized input: the windows tile the input exactly,
+ * so every input element is written once (the window's first maximum gets dy, the rest 0).
+ */
+export function maxPoolGrad2x2(x: Float32Array, dy: Float32Array, dx: Float32Array, N: number, OH: number, OW: number, C: number): void {
+  const W = 2 * OW;
+  const rowStride = W * C;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const rowBase = (n * 2 * OH + 2 * oh) * rowStride;
+      const dyRow = (n * OH + oh) * OW * C;
+      for (let ow = 0; ow < OW; ow++) {
+        const a = rowBase + 2 * ow * C; // (2oh, 2ow)
+        const b = a + C; // (2oh, 2ow+1)
+        const c0 = a + rowStride; // (2oh+1, 2ow)
+        const d = c0 + C; // (2oh+1, 2ow+1)
+        const g = dyRow + ow * C;
+        for (let c = 0; c < C; c++) {
+          const va = x[a + c]!;
+          const vb = x[b + c]!;
+          const vc = x[c0 + c]!;
+          const vd = x[d + c]!;
+          // First maximum in row-major window order (strict >), NaN never wins: as the general path.
+          let best = va;
+          let k = 0;
+          if (vb > best) {
+            best = vb;
+            k = 1;
+          }
+          if (vc > best) {
+            best = vc;
+            k = 2;
+          }
+          if (vd > best) k = 3;
+          const grad = dy[g + c]!;
+          dx[a + c] = k === 0 ? grad : 0;
+          dx[b + c] = k === 1 ? grad : 0;
+          dx[c0 + c] = k === 2 ? grad : 0;
+          dx[d + c] = k === 3 ? grad : 0;
+        }
+      }
+    }
+  }
 }
 
 export function maxPoolGradConfig(): KernelConfig {
