@@ -72,11 +72,13 @@ describe('report stage (e2e)', () => {
     p = tempProject({ 'pipeline.yaml': PIPELINE });
     let r = await p.conno(['repro'], { timeout: 150_000 });
     expect(r.exitCode, r.all).toBe(0);
-    const lock = (await import('yaml')).parse(p.read('conno.lock')) as { stages: Record<string, { metrics?: Record<string, unknown> }> };
+    const lock = (await import('yaml')).parse(p.read('conno.lock')) as { stages: Record<string, { fingerprint: string; metrics?: Record<string, unknown> }> };
 
+    // The outputs, and their copies in the project (the stage's workspace map).
     const md = readFileSync(await show('report:md'), 'utf8');
-    const htmlPath = await show('report:html');
-    const html = readFileSync(htmlPath, 'utf8');
+    const html = readFileSync(await show('report:html'), 'utf8');
+    expect(p.read('report/report.md')).toBe(md);
+    expect(p.read('report/index.html')).toBe(html);
     expect(md).toMatch(/^# Tiny study/);
 
     // Every train instance is a row of the run table, with the test accuracy the train stage recorded.
@@ -88,7 +90,11 @@ describe('report stage (e2e)', () => {
       const row = runRows.find((l) => l.startsWith(`| ${id} |`));
       expect(row, id).toBeDefined();
       expect(row).toContain(`| ${(lock.stages[id]!.metrics!.test_acc as number).toFixed(3)} |`);
+      expect(row!.endsWith(`| ${lock.stages[id]!.fingerprint} |`), row).toBe(true);
     }
+    // The params that differ between runs are columns; the rest are listed once.
+    expect(md).toMatch(/\| run \| noise \| loss \| snr \| loss\.label_smoothing \| loss\.name \| loss\.q \| test acc \|/);
+    expect(md).toContain('Params shared by every run: backend=wasm, batch_size=16,');
     // What a train-only study provides is shown; the rest says what it needs.
     for (const section of ['label-noise', 'snr', 'memorisation']) expect(html).toContain(`<section id="${section}">\n<h2>`);
     expect(html).toMatch(/<section id="auroc">\n<h2>[^<]*<\/h2>\n<p class="missing">Not shown: needs a score-difficulty stage/);
@@ -102,7 +108,7 @@ describe('report stage (e2e)', () => {
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-report-e2e-'));
     try {
-      const page = (await screenshotReport(htmlPath, path.join(dir, 'report.png'))) as { problems: string[]; svgs: number };
+      const page = (await screenshotReport(path.join(p.dir, 'report/index.html'), path.join(dir, 'report.png'))) as { problems: string[]; svgs: number };
       expect(page.problems).toEqual([]);
       expect(page.svgs).toBeGreaterThanOrEqual(4);
     } finally {
