@@ -133,3 +133,8 @@ export function shortId(id: string): string {
   const at = id.indexOf('@');
   return at < 0 ? id : id.slice(at + 1);
 }
+
+/** score-difficulty names its ensembles (means over seeds) `ensemble`, `ensemble@…` or `ensemble-<stage>@…`. */
+export function isEnsemble(run: string): boolean {
+  return /^ensemble(?:$|@|-)/.test(run);
+}

@@ -90,6 +90,7 @@ describe('sections', () => {
       row('loss', 'aum', 'r2', 0.6),
       row('aum', 'forget', 'r1', 0.2),
       { from: 's', score_a: 'loss', run_a: 'r1', score_b: 'loss', run_b: 'r2', spearman: 0.1 }, // across runs: not here
+      row('loss', 'aum', 'ensemble@noise=0.4', -1), // an ensemble: not a run
     ]);
     expect(order).toEqual(['loss', 'aum', 'forget']);
     const at = (a: string, b: string) => cells.find((c) => c.a === a && c.b === b)?.value;

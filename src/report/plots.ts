@@ -238,7 +238,8 @@ export function rasterSpec(tiles: RasterTile[], clips: string[], scheme: string)
   return {
     data: { values },
     facet: {
-      column: { field: 'clip', type: 'nominal', sort: clips, title: null, header: { labelLimit: 0 } },
+      // Two header lines: the clip id, then 'label → predicted'.
+      column: { field: 'clip', type: 'nominal', sort: clips, title: null, header: { labelExpr: "split(datum.label, ': ')", labelLimit: 230 } },
       row: { field: 'kind', type: 'nominal', sort: ['log-mel', 'saliency'], title: null },
     },
     spec: {

@@ -12,6 +12,7 @@ import type { StageInput } from '../stages/api.js';
 import { writeStudy, type Study } from '../../test/support/report-study.js';
 import { readReportData } from './read.js';
 import { buildReport, type Report } from './page.js';
+import { pooledScores } from './sections.js';
 import { ReportParamsSchema } from './params.js';
 
 let dir: string;
@@ -88,6 +89,10 @@ describe('a full study', () => {
     }
     expect(full.md).toContain('Params shared by every run: epochs=15, model.name=cnn4, seed=1.');
 
+    // Ensembles are rows of the AUROC table, but no part of the findings (aum's mean above) or the histograms.
+    expect(mdTable(full.md, 'AUROC of each score (rows: runs, and ensembles over runs).').find((r) => r[0] === 'ensemble@noise=0.4')).toEqual([
+      'ensemble@noise=0.4', '–', expect.any(String), '0.000', '0.000', '0.000', '0.000',
+    ]);
     const summary = readTableFile(study.inputs.find((i) => i.output === 'summary')!.path);
     const auroc = mdTable(full.md, 'AUROC of each score (rows: runs, and ensembles over runs).');
     const columns = ['run', 'noise', 'flipped', 'final_loss', 'aum', 'forgetting', 'random'];
@@ -98,6 +103,13 @@ describe('a full study', () => {
       expect(row[columns.indexOf(score)]).toBe((summary.getChild('auroc')!.get(i) as number).toFixed(3));
       expect(row[2]).toBe(String(summary.getChild('n_flipped')!.get(i)));
     }
+  });
+
+  it('pools the runs’ scores for the histograms, leaving out the ensembles’ rows', () => {
+    const pooled = pooledScores(readReportData(study.inputs).scores);
+    const loss = pooled.get('final_loss')!;
+    expect(loss.clean.length + loss.flipped.length).toBe(4 * 80); // 4 noisy runs × 80 train clips
+    expect(Math.max(...loss.clean, ...loss.flipped)).toBeLessThan(100);
   });
 
   it('shows the OOD gap from evaluate-ood metrics', () => {

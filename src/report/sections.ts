@@ -7,6 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { canonicalJson } from '../util/canonical.js';
 import { distinct, labelNoiseOf, methodOf, noiseLevelOf, orderedLabels } from './axes.js';
 import {
+  isEnsemble,
   shortId,
   snrOfSplit,
   splitAccuracy,
@@ -146,6 +147,7 @@ function runsSection(ctx: Context): Section {
       r.fingerprint ?? (r.modelHash === undefined ? null : `model ${r.modelHash}`),
     ]),
     numeric: [false, ...keys.map(() => false), ...varying.map(() => false), true, true, true, false],
+    plain: ['best epoch', 'epochs'],
   };
   s.tables.push({ caption: `Runs (${runs.length}); test accuracy on split '${ctx.params.in_domain_set}'.`, table });
   if (shared.length > 0) s.notes.push(`Params shared by every run: ${shared.map((k) => `${k}=${flat[0]!.get(k)}`).join(', ')}.`);
@@ -357,6 +359,7 @@ function gapSection(ctx: Context): Section {
       folded: true,
       table: {
         columns: ['evaluation', 'set', 'snr_db', 'n', 'accuracy', 'uar', 'macro_f1', 'nll', 'ece'],
+        plain: ['snr_db', 'n'],
         rows: evaluated.flatMap((e) => e.metrics!.map((m): Cell[] => [shortId(e.id), m.set, m.snr_db, m.n, m.accuracy, m.uar, m.macro_f1, m.nll, m.ece])),
       },
     });
@@ -396,8 +399,8 @@ function memorisationSection(ctx: Context): Section {
 }
 
 // ---------------------------------------------------------------------------------------------
-/** Every score's values, pooled over the score tables, split into clean and flipped samples. */
-function pooledScores(tables: readonly ScoreTable[]): Map<string, { clean: number[]; flipped: number[] }> {
+/** Every score's values, pooled over the runs of the score tables (ensembles aside: their rows repeat the runs' clips), split into clean and flipped samples. */
+export function pooledScores(tables: readonly ScoreTable[]): Map<string, { clean: number[]; flipped: number[] }> {
   const out = new Map<string, { clean: number[]; flipped: number[] }>();
   for (const t of tables) {
     t.names.forEach((name, j) => {
@@ -409,7 +412,7 @@ function pooledScores(tables: readonly ScoreTable[]): Map<string, { clean: numbe
       const col = t.values[j]!;
       for (let i = 0; i < col.length; i++) {
         const v = col[i]!;
-        if (Number.isFinite(v)) (t.flipped[i] ? g.flipped : g.clean).push(v);
+        if (Number.isFinite(v) && !isEnsemble(t.run[i]!)) (t.flipped[i] ? g.flipped : g.clean).push(v);
       }
     });
   }
@@ -472,9 +475,11 @@ function aurocSection(ctx: Context): Section {
   const several = distinct(rows.map((r) => r.from)).length > 1;
   const runKey = (r: (typeof rows)[number]): string => (several ? `${shortId(r.from)}: ${r.run}` : r.run);
   const runs = distinct(rows.map(runKey));
-  const scores = distinct(rows.map((r) => r.score));
+  // Scores the stage could not compute for any run (NaN everywhere) get no column.
+  const scores = distinct(rows.filter((r) => Number.isFinite(r.auroc) || Number.isFinite(r.auprc)).map((r) => r.score));
   const pivot = (metric: 'auroc' | 'auprc'): Table => ({
     columns: ['run', ctx.noiseTitle, 'flipped', ...scores],
+    plain: [ctx.noiseTitle, 'flipped'],
     rows: runs.map((run) => {
       const mine = rows.filter((r) => runKey(r) === run);
       const first = mine[0]!;
@@ -495,7 +500,7 @@ function aurocSection(ctx: Context): Section {
 // ---------------------------------------------------------------------------------------------
 /** Mean Spearman per pair of scores within a run (symmetric, diagonal 1), in first-seen score order. */
 export function meanScoreCorrelations(rows: readonly CorrelationRow[]): { order: string[]; cells: MatrixCell[] } {
-  const within = rows.filter((r) => r.run_a === r.run_b && r.score_a !== r.score_b && Number.isFinite(r.spearman));
+  const within = rows.filter((r) => r.run_a === r.run_b && !isEnsemble(r.run_a) && r.score_a !== r.score_b && Number.isFinite(r.spearman));
   const order = distinct(within.flatMap((r) => [r.score_a, r.score_b]));
   const sums = new Map<string, { sum: number; n: number }>();
   for (const r of within) {
@@ -521,13 +526,13 @@ function correlationSection(ctx: Context): Section {
   const s = section(
     'correlations',
     'Score correlations',
-    'Spearman rank correlation between the scores of the same run, averaged over runs: scores that agree rank the samples alike. Below: each score against itself across runs (seeds, settings), the stability that Rampp et al. (2024) found to predict a useful score.',
+    'Spearman rank correlation between the scores of the same run, averaged over runs (ensembles aside): scores that agree rank the samples alike. Below: each score against itself across runs (seeds, settings), the stability that Rampp et al. (2024) found to predict a useful score.',
   );
   const rows = ctx.data.correlations;
   if (rows.length === 0) return { ...s, missing: 'needs a score-difficulty stage (its correlations output) in `needs`.' };
   const { order, cells } = meanScoreCorrelations(rows);
   if (order.length > 1) s.plots.push({ id: 'correlations', spec: correlationSpec(cells, order, 'Spearman'), caption: 'Mean Spearman correlation between scores within a run.' });
-  const across = rows.filter((r) => r.score_a === r.score_b && r.run_a !== r.run_b && Number.isFinite(r.spearman));
+  const across = rows.filter((r) => r.score_a === r.score_b && r.run_a !== r.run_b && !isEnsemble(r.run_a) && !isEnsemble(r.run_b) && Number.isFinite(r.spearman));
   const scores = distinct(across.map((r) => r.score_a));
   if (scores.length > 0) {
     const bars = scores.map((name) => {
@@ -535,7 +540,7 @@ function correlationSection(ctx: Context): Section {
       return { name, value: v.reduce((a, b) => a + b, 0) / v.length };
     });
     s.plots.push({ id: 'stability', spec: barSpec(bars, 'mean Spearman across runs', [-1, 1]), caption: 'Stability: mean Spearman correlation of each score with itself across runs.' });
-    s.tables.push({ caption: 'Stability across runs (mean Spearman).', table: { columns: ['score', 'mean Spearman', 'pairs'], rows: bars.map((b) => [b.name, b.value, across.filter((r) => r.score_a === b.name).length]) } });
+    s.tables.push({ caption: 'Stability across runs (mean Spearman).', table: { columns: ['score', 'mean Spearman', 'pairs'], plain: ['pairs'], rows: bars.map((b) => [b.name, b.value, across.filter((r) => r.score_a === b.name).length]) } });
   }
   if (s.plots.length === 0) return { ...s, missing: 'the correlations output has neither two scores of one run nor one score of two runs.' };
   return s;
@@ -627,7 +632,7 @@ function findings(ctx: Context): string[] {
     out.push(`Trained on pure noise (${pure.length} run${pure.length === 1 ? '' : 's'}): mean test accuracy ${fmt(acc)}${chance}.`);
   }
 
-  const summary = ctx.data.summary.filter((r) => Number.isFinite(r.auroc) && r.run !== 'ensemble');
+  const summary = ctx.data.summary.filter((r) => Number.isFinite(r.auroc) && !isEnsemble(r.run));
   if (summary.length > 0) {
     const byScore = distinct(summary.map((r) => r.score)).map((score) => {
       const v = summary.filter((r) => r.score === score).map((r) => r.auroc);

@@ -10,15 +10,22 @@ export interface Table {
   rows: Cell[][];
   /** Columns aligned right (numbers); by default every column whose cells are all numbers. */
   numeric?: boolean[];
+  /** Columns whose numbers are written as they are (counts, epochs, SNRs); the others with 3 decimals. */
+  plain?: string[];
 }
 
-/** Numbers as people read them in a table: 3 decimals for fractions, NaN/null as an en dash. */
-export function formatCell(c: Cell): string {
+/** A cell as text: numbers with 3 decimals (or as they are, `plain`), null and NaN as an en dash. */
+export function formatCell(c: Cell, plain = false): string {
   if (c === null) return '–';
   if (typeof c === 'string') return c;
-  if (!Number.isFinite(c)) return Number.isNaN(c) ? '–' : String(c);
-  if (Number.isInteger(c)) return String(c);
+  if (Number.isNaN(c)) return '–';
+  if (plain || !Number.isFinite(c)) return String(c);
   return c.toFixed(3);
+}
+
+function cellTexts(t: Table): string[][] {
+  const plain = t.columns.map((c) => t.plain?.includes(c) ?? false);
+  return t.rows.map((r) => r.map((c, j) => formatCell(c, plain[j])));
 }
 
 function numericColumns(t: Table): boolean[] {
@@ -33,7 +40,7 @@ export function tableToHtml(t: Table): string {
   const num = numericColumns(t);
   const cls = (j: number): string => (num[j] ? ' class="num"' : '');
   const head = t.columns.map((c, j) => `<th${cls(j)}>${escapeHtml(c)}</th>`).join('');
-  const body = t.rows.map((r) => `<tr>${r.map((c, j) => `<td${cls(j)}>${escapeHtml(formatCell(c))}</td>`).join('')}</tr>`).join('\n');
+  const body = cellTexts(t).map((r) => `<tr>${r.map((c, j) => `<td${cls(j)}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
@@ -45,6 +52,6 @@ export function tableToMarkdown(t: Table): string {
   return [
     line(t.columns.map(esc)),
     line(t.columns.map((_, j) => (num[j] ? '---:' : '---'))),
-    ...t.rows.map((r) => line(r.map((c) => esc(formatCell(c))))),
+    ...cellTexts(t).map((r) => line(r.map(esc))),
   ].join('\n');
 }
