@@ -117,6 +117,11 @@ describe('report stage (e2e)', () => {
 
     r = await p.conno(['status']);
     expect(r.stdout).toContain('Everything is up to date');
+    // Rebuilt in a new process, the page is the same bytes.
+    r = await p.conno(['repro', 'report', '--force']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('running report');
+    expect(p.read('report/index.html')).toBe(html);
   }, 180_000);
 
   it('fails with a clear message when no upstream stage has anything to report', async () => {
