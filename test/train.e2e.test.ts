@@ -111,3 +111,46 @@ describe('train stage (e2e)', () => {
     expect(r.stdout).toContain('Verified');
   }, 180_000);
 });
+
+describe('init_from and freeze (e2e)', () => {
+  it('starts from another run and, with freeze: backbone, changes only the logits layer', async () => {
+    p = tempProject({
+      'pipeline.yaml': `stages:
+  data:
+    uses: download
+    with: { dataset: synth, synth: { classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25 } }
+  features:
+    uses: features
+    needs: [data]
+    with: { n_fft: 256, win_length: 256, hop_length: 160, n_mels: 16, f_max: 8000, frames: 24 }
+  pretrain:
+    uses: train
+    needs: [features]
+    with: { model: { name: cnn4, filters: [4, 8], batchnorm: true }, epochs: 2, batch_size: 8, seed: 1 }
+  head:
+    uses: train
+    needs: [features, pretrain]
+    with: { model: { name: cnn4, filters: [4, 8], batchnorm: true }, epochs: 2, batch_size: 8, seed: 2, init_from: pretrain, freeze: backbone }
+`,
+    });
+    const r = await p.conno(['repro'], { timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    const weights = async (stage: string) => {
+      const t = readTableFile((await p!.conno(['show', `${stage}:model`, '--path'])).stdout.trim());
+      return new Map(Array.from({ length: t.numRows }, (_, i) => [t.getChild('name')!.get(i) as string, Array.from((t.getChild('values')!.get(i) as { toArray(): Float32Array }).toArray())]));
+    };
+    const a = await weights('pretrain');
+    const b = await weights('head');
+    expect([...b.keys()]).toEqual([...a.keys()]); // the same order, frozen or not
+    for (const [name, v] of b) {
+      if (name.split('/')[1] === 'logits') expect(v, name).not.toEqual(a.get(name));
+      else expect(v, name).toEqual(a.get(name)); // conv kernels, batchnorm γ/β and running statistics
+    }
+
+    // A name that is not upstream is a clear error.
+    p.write('pipeline.yaml', p.read('pipeline.yaml').replace('init_from: pretrain', 'init_from: pretrian'));
+    const bad = await p.conno(['repro'], { timeout: 120_000 });
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.all).toContain("init_from: no upstream instance of 'pretrian' with a model output (add it to needs)");
+  }, 180_000);
+});

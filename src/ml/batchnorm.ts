@@ -40,7 +40,8 @@ function fusedClass(layers: typeof tfl.layers): LayerCtor {
       const self = this as unknown as BatchNormInternals;
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const lastAxis = self.axis === -1 || self.axis === x.rank - 1;
-      if (kwargs['training'] !== true) return super.call(inputs, kwargs);
+      // A frozen layer (freeze: backbone) keeps its statistics: inference mode, as Keras does.
+      if (kwargs['training'] !== true || !this.trainable) return super.call(inputs, { ...kwargs, training: false });
       if (!lastAxis || tf.getBackend() !== 'wasm' || tf.getKernel(BATCHNORM_TRAIN, 'wasm') === undefined) {
         return tf.tidy(() => {
           const [y, mean, variance] = stockTraining(x, self);

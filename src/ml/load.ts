@@ -1,6 +1,6 @@
 /**
  * Loads a model that a train stage wrote (its `model` output, Arrow): rebuilds the architecture
- * from the schema metadata and sets the weights in getWeights() order. Downstream stages
+ * from the schema metadata and sets every weight by its name (namedWeights, src/ml/train.ts). Downstream stages
  * (score-difficulty, evaluate-ood, `init_from`) use it; the backend must be started first
  * (initBackend, src/ml/backend.ts).
  */
@@ -38,23 +38,25 @@ export async function loadTrainedModel(file: string): Promise<TrainedModel> {
   const names = table.getChild('name')!;
   const shapes = table.getChild('shape')!;
   const values = table.getChild('values')!;
-  // getWeights() returns the variables themselves: read their shapes, never dispose them.
-  const expected = model.getWeights();
   try {
-    if (expected.length !== table.numRows) {
-      throw new Error(`${file}: ${table.numRows} weight tensors, but a '${config.name}' model has ${expected.length}`);
+    const { namedWeights } = await import('./train.js');
+    const byName = new Map(namedWeights(model).map((w) => [w.name, w] as const));
+    if (byName.size !== table.numRows) {
+      throw new Error(`${file}: ${table.numRows} weight tensors, but a '${config.name}' model has ${byName.size}`);
     }
-    const weights = Array.from({ length: table.numRows }, (_, i) => {
+    for (let i = 0; i < table.numRows; i++) {
+      const name = names.get(i) as string;
+      const w = byName.get(name);
+      if (!w) throw new Error(`${file}: weight ${name} does not belong to a '${config.name}' model of this configuration`);
       const shape = JSON.parse(shapes.get(i) as string) as number[];
-      const want = expected[i]!.shape;
-      if (shape.join(',') !== want.join(',')) {
-        throw new Error(`${file}: weight ${String(names.get(i))} has shape [${shape.join(', ')}], the model expects [${want.join(', ')}]`);
+      if (shape.join(',') !== w.tensor.shape.join(',')) {
+        throw new Error(`${file}: weight ${name} has shape [${shape.join(', ')}], the model expects [${w.tensor.shape.join(', ')}]`);
       }
       const v = values.get(i) as { toArray(): Float32Array };
-      return tf.tensor(Float32Array.from(v.toArray()), shape, 'float32');
-    });
-    model.setWeights(weights);
-    tf.dispose(weights);
+      const t = tf.tensor(Float32Array.from(v.toArray()), shape, 'float32');
+      w.variable.write(t);
+      t.dispose();
+    }
   } catch (e) {
     model.dispose();
     throw e;

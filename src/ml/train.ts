@@ -207,7 +207,40 @@ export interface TrainHooks {
   log?(message: string): void;
 }
 
-export async function trainClassifier(samples: Samples, p: TrainParams, hooks: TrainHooks = {}): Promise<TrainResult> {
+/** Weights to start from (another run's `model` output), by the names namedWeights gives. */
+export type InitialWeights = Map<string, { shape: number[]; values: Float32Array }>;
+
+/**
+ * Sets the model's weights from `init` by name. Every weight must be there with its shape,
+ * except the logits layer's, which starts fresh when its shape differs (another class count).
+ */
+export function applyInitialWeights(model: tfl.LayersModel, init: InitialWeights, log: (m: string) => void, source: string): void {
+  const named = namedWeights(model);
+  const values = named.map(({ name, tensor }) => {
+    const w = init.get(name);
+    const isLogits = name.split('/')[1] === 'logits';
+    if (!w) throw new Error(`init_from ${source}: its model has no weight ${name} (a different architecture: use the same model params)`);
+    if (w.shape.join(',') !== tensor.shape.join(',')) {
+      if (isLogits) return null;
+      throw new Error(`init_from ${source}: weight ${name} has shape [${w.shape.join(', ')}], this model's is [${tensor.shape.join(', ')}] (use the same model params)`);
+    }
+    return tf.tensor(w.values, w.shape, 'float32');
+  });
+  const fresh = named.filter((_, i) => values[i] === null).map((w) => w.name);
+  if (fresh.length) log(`init_from ${source}: ${fresh.join(', ')} start fresh (another number of classes)`);
+  named.forEach((w, i) => {
+    const v = values[i];
+    if (v) w.variable.write(v);
+  });
+  tf.dispose(values.filter((v): v is tf.Tensor => v !== null));
+}
+
+/** freeze: backbone — only the logits layer trains; frozen batchnorm layers run in inference mode. */
+function freezeBackbone(model: tfl.LayersModel): void {
+  for (const layer of model.layers) if (layer.name !== 'logits') layer.trainable = false;
+}
+
+export async function trainClassifier(samples: Samples, p: TrainParams, hooks: TrainHooks = {}, init?: { weights: InitialWeights; from: string }): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const k = samples.numClasses;
   const [mels, frames] = samples.shape;
@@ -218,6 +251,8 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
   if (p.early_stopping && devRows.length === 0) log("early_stopping: no 'dev' split, training all epochs");
 
   const model = await buildModel(p.model, [mels, frames, 1], k, p.seed);
+  if (init) applyInitialWeights(model, init.weights, log, init.from);
+  if (p.freeze === 'backbone') freezeBackbone(model);
   const optimizer = p.optimizer.name === 'adam' ? tf.train.adam(p.optimizer.lr) : p.optimizer.momentum > 0 ? tf.train.momentum(p.optimizer.lr, p.optimizer.momentum) : tf.train.sgd(p.optimizer.lr);
   // The loss is indexed by position in the train set (ELR's per-sample memory).
   const positionOf = new Map<number, number>();
@@ -378,18 +413,23 @@ async function perSampleLoss(
   return out;
 }
 
-/** The model's weights with stable names (layer index and class, weight name), in model.getWeights() order. */
-export function namedWeights(model: tfl.LayersModel): { name: string; tensor: tf.Tensor }[] {
-  const values = model.getWeights();
-  // Auto-generated layer names carry a process-wide counter (conv2d_Conv2D3); the layer's index does not.
-  const owner = new Map<unknown, string>();
+/**
+ * The model's weights with stable names (layer index and class, weight name), in a fixed order:
+ * by layer, then in the order the layer created them. (model.weights puts trainable weights
+ * first, so its order changes with freeze.)
+ */
+export function namedWeights(model: tfl.LayersModel): { name: string; variable: tfl.LayerVariable; tensor: tf.Tensor }[] {
+  const values = new Map(model.weights.map((w, i) => [w, model.getWeights()[i]!] as const));
+  const out: { name: string; variable: tfl.LayerVariable; tensor: tf.Tensor }[] = [];
   model.layers.forEach((layer, li) => {
+    // Auto-generated layer names carry a process-wide counter (conv2d_Conv2D3); the layer's index does not.
     const label = layer.name === 'embedding' || layer.name === 'logits' ? layer.name : layer.getClassName();
-    for (const w of layer.weights) owner.set(w, `${li}/${label}/${w.originalName.split('/').at(-1)}`);
+    const own = [...layer.weights].sort((a, b) => (a as unknown as { id: number }).id - (b as unknown as { id: number }).id);
+    for (const w of own) {
+      const tensor = values.get(w);
+      if (tensor === undefined) throw new Error(`namedWeights: weight ${w.originalName} of layer ${layer.name} is not among the model's weights`);
+      out.push({ name: `${li}/${label}/${w.originalName.split('/').at(-1)}`, variable: w, tensor });
+    }
   });
-  return model.weights.map((w, i) => {
-    const name = owner.get(w);
-    if (name === undefined) throw new Error(`namedWeights: weight ${w.originalName} belongs to no layer`);
-    return { name, tensor: values[i]! };
-  });
+  return out;
 }

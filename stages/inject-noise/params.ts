@@ -42,7 +42,32 @@ export const SmoothingSchema = z
 
 const NOISE_KINDS = ['white', 'pink', 'brown', 'babble', 'recorded'] as const;
 
-export const DataNoiseSchema = z
+/**
+ * `condition` is a shorthand for one point of a data-noise axis, for matrix sweeps
+ * (`matrix: { data: [clean, 10dB, 0dB, pure] }`, `data: { condition: "${item.data}" }`):
+ * `clean` (no noise on the clips; test_copies still made), `<n>dB` (snr_db n), `pure` (the
+ * clips replaced by `kind` noise). `kind` defaults to white here. It sets fraction, snr_db and
+ * source, so it excludes them.
+ */
+function expandCondition(input: unknown, ctx: z.RefinementCtx): unknown {
+  if (input === null || typeof input !== 'object' || !('condition' in input)) return input;
+  const { condition, ...rest } = input as Record<string, unknown>;
+  const clash = ['snr_db', 'fraction', 'source'].filter((k) => k in rest);
+  if (clash.length) {
+    ctx.addIssue({ code: 'custom', message: `condition sets ${clash.join(' and ')}: give one or the other`, path: ['condition'] });
+    return z.NEVER;
+  }
+  const text = String(condition).trim();
+  rest['kind'] ??= 'white';
+  const db = /^(-?\d+(?:\.\d+)?)\s*dB$/i.exec(text);
+  if (text === 'clean') return { ...rest, fraction: 0 };
+  if (db) return { ...rest, snr_db: Number(db[1]) };
+  if (text === 'pure') return { ...rest, kind: 'pure', source: rest['kind'] ?? 'white' };
+  ctx.addIssue({ code: 'custom', message: `unknown condition '${text}': expected clean, <number>dB (e.g. 10dB) or pure`, path: ['condition'] });
+  return z.NEVER;
+}
+
+const DataNoiseObject = z
   .strictObject({
     /** white | pink (−3 dB/oct) | brown (−6 dB/oct) | babble (N other clips) | recorded (`noise_from`'s clips) | pure (signal replaced by `source` noise at its level). */
     kind: z.enum([...NOISE_KINDS, 'pure']),
@@ -67,6 +92,8 @@ export const DataNoiseSchema = z
     path: ['noise_from'],
   });
 
+export const DataNoiseSchema = z.preprocess(expandCondition, DataNoiseObject);
+
 export const InjectNoiseParamsSchema = z.strictObject({
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   label: LabelNoiseSchema.nullable().default(null),
@@ -76,5 +103,5 @@ export const InjectNoiseParamsSchema = z.strictObject({
 
 export type InjectNoiseParams = z.infer<typeof InjectNoiseParamsSchema>;
 export type LabelNoiseParams = z.infer<typeof LabelNoiseSchema>;
-export type DataNoiseParams = z.infer<typeof DataNoiseSchema>;
+export type DataNoiseParams = z.infer<typeof DataNoiseObject>;
 export type NoiseKind = (typeof NOISE_KINDS)[number];

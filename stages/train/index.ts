@@ -7,8 +7,8 @@
  * an inject-noise stage upstream set it: (1−ε)·onehot(label) + ε/K.
  *
  * Outputs (Arrow):
- *   model        one row per weight tensor: name, shape (JSON), values (List<Float32>), in
- *                getWeights() order; schema metadata conno.model (the model config), conno.classes,
+ *   model        one row per weight tensor: name, shape (JSON), values (List<Float32>), by
+ *                layer and creation order (namedWeights); schema metadata conno.model (the model config), conno.classes,
  *                conno.input_shape, conno.backend, conno.best_epoch — enough for buildModel + setWeights
  *   dynamics     long format, one row per (train sample, epoch): clip_id, [patch,] epoch, loss
  *                (CE on the given label), p_given, correct_given, p_orig, correct_orig, margin
@@ -77,10 +77,29 @@ export const stage = defineStage({
       numClasses: classes.length,
     };
 
+    let init: { weights: Map<string, { shape: number[]; values: Float32Array }>; from: string } | undefined;
+    if (p.init_from !== null) {
+      const from = p.init_from;
+      const models = ctx.inputs.filter((i) => i.output === 'model' && (i.from === from || i.from.startsWith(`${from}@`)));
+      if (models.length !== 1) {
+        const what = models.length === 0 ? `no upstream instance of '${from}' with a model output (add it to needs)` : `${models.length} instances (${models.map((m) => m.from).join(', ')}): pair them on matrix keys, or name one instance`;
+        throw new Error(`init_from: ${what}`);
+      }
+      const t = readTableFile(models[0]!.path);
+      const names = t.getChild('name')!;
+      const shapes = t.getChild('shape')!;
+      const vals = t.getChild('values')!;
+      const weights = new Map<string, { shape: number[]; values: Float32Array }>();
+      for (let i = 0; i < t.numRows; i++) {
+        weights.set(names.get(i) as string, { shape: JSON.parse(shapes.get(i) as string) as number[], values: Float32Array.from((vals.get(i) as { toArray(): Float32Array }).toArray()) });
+      }
+      init = { weights, from: models[0]!.from };
+    }
+
     const backend = await initBackend(p.backend);
     const fingerprint = backendFingerprint();
     ctx.log(`backend ${fingerprint.join(', ')}; ${n} rows of [${samples.shape.join(', ')}], ${classes.length} classes`);
-    const r = await T.trainClassifier(samples, p, { log: ctx.log });
+    const r = await T.trainClassifier(samples, p, { log: ctx.log }, init);
     try {
       const all = Int32Array.from({ length: n }, (_, i) => i);
       const final = await T.predictWithEmbeddings(r.model, samples, all, p.eval_batch_size);

@@ -56,6 +56,16 @@ export const TrainParamsSchema = z.strictObject({
   spec_augment: SpecAugmentSchema.nullable().default(null),
   time_shift: TimeShiftSchema.nullable().default(null),
   eval_batch_size: z.number().int().positive().default(256).describe('batch size of inference (per-epoch records, outputs)'),
+  init_from: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("a train stage (also in needs) whose model's weights start this run; a logits layer of another class count starts fresh"),
+  freeze: z
+    .enum(['none', 'backbone'])
+    .default('none')
+    .describe('backbone: train only the logits layer (a classifier on fixed features; batchnorm in inference mode)'),
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 export type LrSchedule = z.infer<typeof LrScheduleSchema>;

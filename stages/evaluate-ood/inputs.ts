@@ -1,0 +1,90 @@
+/**
+ * Which upstream outputs evaluate-ood reads: the model it evaluates, the features table that model
+ * was trained from, the tables named by `sets` and `probe`, and the models named by `cka`.
+ *
+ * Pairing follows the pipeline's own rule: an upstream instance belongs to this instance when
+ * their matrix values agree on every key they share (`evaluate-ood@noise=0.2` → `train@noise=0.2`),
+ * so a `needs: [{stage: train, on: []}]` that brings in every run (for CKA) still leaves one model
+ * to evaluate.
+ */
+import type { StageInput } from '../../src/stages/api.js';
+import type { EvaluateOodParams } from './params.js';
+
+type Item = Record<string, string | number | boolean>;
+
+/** True when the two matrix items agree on every key they share. */
+export function itemsAgree(a: Item, b: Item): boolean {
+  return Object.keys(a).every((k) => !(k in b) || String(a[k]) === String(b[k]));
+}
+
+const stageOf = (id: string): string => id.replace(/@.*$/, '');
+const list = (ids: readonly string[]): string => (ids.length === 0 ? 'none' : ids.map((i) => `'${i}'`).join(', '));
+
+export interface ResolvedInputs {
+  model: StageInput;
+  /** The same train instance's predictions (every row of its features table, in order). */
+  predictions: StageInput | undefined;
+  features: StageInput;
+  /** sets' and probe's `from`, resolved. */
+  tables: Map<string, StageInput>;
+  /** cka.with, resolved (in the order given). */
+  ckaModels: StageInput[];
+}
+
+/** `ref` as an exact instance id, or a stage name whose instances pair with `item` (exactly one). */
+function resolveRef(ref: string, candidates: StageInput[], item: Item, what: string): StageInput {
+  const exact = candidates.find((c) => c.from === ref);
+  if (exact) return exact;
+  const byStage = candidates.filter((c) => stageOf(c.from) === ref && itemsAgree(item, c.item));
+  if (byStage.length === 1) return byStage[0]!;
+  const available = candidates.map((c) => c.from);
+  if (byStage.length > 1) throw new Error(`${what} '${ref}' matches ${list(byStage.map((c) => c.from))}: name one instance`);
+  throw new Error(`${what} '${ref}' is not an upstream stage instance with that output (list it in needs); available: ${list(available)}`);
+}
+
+export function resolveInputs(inputs: readonly StageInput[], item: Item, p: EvaluateOodParams, stageId: string): ResolvedInputs {
+  const models = inputs.filter((i) => i.output === 'model');
+  const featureTables = inputs.filter((i) => i.output === 'features');
+
+  // ---- CKA partners, then the model to evaluate: the paired one that is not a CKA partner
+  // (unless it is its own partner, a sanity check that gives CKA = 1).
+  const ckaRefs = p.cka === null ? [] : typeof p.cka.with === 'string' ? [p.cka.with] : p.cka.with;
+  const ckaModels = ckaRefs.map((ref) => {
+    const m = models.find((c) => c.from === ref);
+    if (!m) throw new Error(`cka.with: '${ref}' is not an upstream train instance (list it in needs, e.g. needs: [{stage: train, on: []}]); upstream models: ${list(models.map((c) => c.from))}`);
+    return m;
+  });
+  const paired = models.filter((m) => itemsAgree(item, m.item));
+  let own = paired.filter((m) => !ckaRefs.includes(m.from));
+  if (own.length === 0) own = paired;
+  if (own.length !== 1) {
+    throw new Error(
+      `${stageId} evaluates exactly one model: an upstream stage with a 'model' output (a train stage) whose matrix values agree with this instance's; ` +
+        `found ${list(own.map((m) => m.from))}${models.length > own.length ? ` of ${list(models.map((m) => m.from))}` : ''}. ` +
+        'Give evaluate-ood the matrix keys that tell the runs apart (e.g. matrix: { noise: [...] } like the train stage).',
+    );
+  }
+  const model = own[0]!;
+  const predictions = inputs.find((i) => i.from === model.from && i.output === 'predictions');
+
+  // ---- the tables named by sets and probe
+  const tables = new Map<string, StageInput>();
+  for (const [name, set] of Object.entries(p.sets)) tables.set(set.from, resolveRef(set.from, featureTables, item, `sets.${name}.from:`));
+  if (p.probe !== null) tables.set(p.probe.from, resolveRef(p.probe.from, featureTables, item, 'probe.from:'));
+
+  // ---- the table the model was trained from
+  let features: StageInput;
+  if (p.features !== null) features = resolveRef(p.features, featureTables, item, 'features:');
+  else {
+    const named = new Set([...tables.values()].map((t) => t.from));
+    const candidates = featureTables.filter((f) => !named.has(f.from) && itemsAgree(item, f.item) && itemsAgree(model.item, f.item));
+    if (candidates.length !== 1) {
+      throw new Error(
+        `${stageId} needs the features table '${model.from}' was trained from: one upstream 'features' output that pairs with it; ` +
+          `found ${list(candidates.map((c) => c.from))}. Add it to needs, or name it with \`features: <instance>\`.`,
+      );
+    }
+    features = candidates[0]!;
+  }
+  return { model, predictions, features, tables, ckaModels };
+}

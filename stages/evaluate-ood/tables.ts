@@ -1,0 +1,78 @@
+/**
+ * Feature tables (a features stage's `features` output) as evaluate-ood reads them: the columns it
+ * needs, whole, in memory. Imports apache-arrow: load it inside `run` only.
+ */
+import type { StageInput } from '../../src/stages/api.js';
+import { flatFloat32, readTableFile } from '../../src/arrow/io.js';
+
+export interface FeatureTable {
+  /** The upstream instance, for messages and outputs. */
+  from: string;
+  n: number;
+  clipIds: string[];
+  splits: string[];
+  /** Class indices into `classes` [n]. */
+  labels: Int32Array;
+  classes: string[];
+  /** Row-major [n × mels × frames]. */
+  x: Float32Array;
+  /** Per-row shape from the column's conno.shape. */
+  shape: number[];
+}
+
+export function readFeatureTable(input: StageInput): FeatureTable {
+  const table = readTableFile(input.path);
+  const where = `${input.from}:${input.output}`;
+  const classesText = table.schema.metadata.get('conno.classes');
+  if (classesText === undefined) throw new Error(`${where} has no conno.classes metadata (not a features table?)`);
+  const column = <V>(name: string): V[] => {
+    const c = table.getChild(name);
+    if (c === null) throw new Error(`${where} has no column '${name}'`);
+    return Array.from({ length: table.numRows }, (_, i) => c.get(i) as V);
+  };
+  const feats = flatFloat32(table, 'features');
+  return {
+    from: input.from,
+    n: table.numRows,
+    clipIds: column<string>('clip_id'),
+    splits: column<string>('split'),
+    labels: Int32Array.from(column<number>('label')),
+    classes: JSON.parse(classesText) as string[],
+    x: feats.values,
+    shape: feats.shape,
+  };
+}
+
+/** The table's per-row shape [mels, frames], checked against a model's input shape [mels, frames, 1]. */
+export function checkShape(table: FeatureTable, inputShape: readonly number[], modelId: string): [number, number] {
+  const want = inputShape.slice(0, 2).join(', ');
+  if (table.shape.length !== 2 || table.shape.join(', ') !== want) {
+    throw new Error(`${table.from}:features have shape [${table.shape.join(', ')}], but ${modelId} takes [${want}] (n_mels, frames): use the same features parameters`);
+  }
+  return [table.shape[0]!, table.shape[1]!];
+}
+
+/** Row indices of one split, in table order. */
+export function rowsOfSplit(table: FeatureTable, split: string): number[] {
+  const rows: number[] = [];
+  table.splits.forEach((s, i) => {
+    if (s === split) rows.push(i);
+  });
+  return rows;
+}
+
+/** The features of `rows`, row-major [rows × mels × frames]. */
+export function gatherRows(table: FeatureTable, rows: readonly number[]): Float32Array {
+  const size = table.x.length / Math.max(1, table.n);
+  const out = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => out.set(table.x.subarray(r * size, (r + 1) * size), i * size));
+  return out;
+}
+
+/** Each mel band's mean over `rows` and all frames [mels] (zeros when there are no rows). */
+export function bandMeans(table: FeatureTable, rows: readonly number[]): Float32Array {
+  const [mels, frames] = [table.shape[0]!, table.shape[1] ?? 1];
+  const sum = new Float64Array(mels);
+  for (const r of rows) for (let m = 0; m < mels; m++) for (let f = 0; f < frames; f++) sum[m]! += table.x[(r * mels + m) * frames + f]!;
+  return Float32Array.from(sum, (v) => (rows.length === 0 ? 0 : v / (rows.length * frames)));
+}
