@@ -1,14 +1,16 @@
 /**
  * End-to-end: synth → inject-noise (label noise 0 / 0.4, and a pure-noise training set) →
- * features → train (CE and GCE) → report, through the CLI. The report's numbers are the train
- * stage's own (conno.lock metrics), the page opens in headless Chromium without an error, and a
- * report that needs no usable stage fails with a message naming what it needs.
+ * features → train (CE and GCE) → evaluate-ood → report, through the CLI. The report's numbers
+ * are the upstream stages' own (conno.lock metrics, evaluate-ood's metrics table), the page opens
+ * in headless Chromium without an error, and a report that needs no usable stage fails with a
+ * message naming what it needs.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
+import { readTableFile } from '../src/arrow/io.js';
 // @ts-expect-error: a plain .mjs script (the one that makes the README picture)
 import { screenshotReport } from '../scripts/report-screenshot.mjs';
 
@@ -33,7 +35,7 @@ const PIPELINE = `stages:
   pure:
     uses: inject-noise
     needs: [data]
-    with: { seed: 2, data: { kind: pure, fraction: 1 } }
+    with: { seed: 2, data: { condition: pure } }
   features:
     uses: features
     needs: [noisy]
@@ -46,7 +48,7 @@ const PIPELINE = `stages:
   train:
     uses: train
     needs: [features]
-    matrix: { noise: [0, 0.4], loss: [ce, gce], snr: [clean] }
+    matrix: { noise: [0, 0.4], loss: [ce, gce], data: [clean] }
     with: &train
       model: { name: cnn4, filters: [8, 16, 16], batchnorm: false }
       loss: { name: "\${item.loss}" }
@@ -57,13 +59,28 @@ const PIPELINE = `stages:
   train_pure:
     uses: train
     needs: [features_pure]
-    matrix: { loss: [ce], snr: [pure], noise: [0] }
+    matrix: { loss: [ce], data: [pure], noise: [0] }
     with: *train
+  evaluate:
+    uses: evaluate-ood
+    needs: [train, features]
+    matrix: { noise: [0, 0.4], loss: [ce, gce], data: [clean] }
+    with: { saliency: { clips: 2 } }
   report:
     uses: report
-    needs: [train, train_pure]
+    needs: [train, train_pure, evaluate]
     with: { title: Tiny study }
 `;
+
+/** The rows of the markdown table that follows `caption`, as cells. */
+function mdTable(md: string, caption: string): string[][] {
+  const lines = md.split('\n');
+  const at = lines.indexOf(caption);
+  expect(at, caption).toBeGreaterThanOrEqual(0);
+  const rows: string[][] = [];
+  for (let i = at + 4; i < lines.length && lines[i]!.startsWith('|'); i++) rows.push(lines[i]!.slice(2, -2).split(' | '));
+  return rows;
+}
 
 const show = async (target: string): Promise<string> => (await p!.conno(['show', target, '--path'])).stdout.trim();
 
@@ -93,24 +110,41 @@ describe('report stage (e2e)', () => {
       expect(row!.endsWith(`| ${lock.stages[id]!.fingerprint} |`), row).toBe(true);
     }
     // The params that differ between runs are columns; the rest are listed once.
-    expect(md).toMatch(/\| run \| noise \| loss \| snr \| loss\.label_smoothing \| loss\.name \| loss\.q \| test acc \|/);
+    expect(md).toMatch(/\| run \| noise \| loss \| data \| loss\.label_smoothing \| loss\.name \| loss\.q \| test acc \|/);
     expect(md).toContain('Params shared by every run: backend=wasm, batch_size=16,');
-    // What a train-only study provides is shown; the rest says what it needs.
-    for (const section of ['label-noise', 'snr', 'memorisation']) expect(html).toContain(`<section id="${section}">\n<h2>`);
+    // What train and evaluate-ood provide is shown; the rest says what it needs.
+    for (const section of ['label-noise', 'snr', 'memorisation', 'ood-gap', 'saliency']) expect(html).toContain(`<section id="${section}">\n<h2>`);
     expect(html).toMatch(/<section id="auroc">\n<h2>[^<]*<\/h2>\n<p class="missing">Not shown: needs a score-difficulty stage/);
-    expect(html).toMatch(/<section id="saliency">\n<h2>[^<]*<\/h2>\n<p class="missing">Not shown: needs an evaluate-ood stage/);
+    expect(html).toMatch(/<section id="representation">\n<h2>[^<]*<\/h2>\n<p class="missing">Not shown: needs an evaluate-ood stage with a probe/);
+    expect(md).toContain("Accuracy on noisy test copies vs their SNR (evaluate-ood metrics).");
+    // evaluate-ood's metrics, row for row.
+    const evaluated = mdTable(md, 'Every evaluated set (evaluate-ood metrics).');
+    const evalIds = Object.keys(lock.stages).filter((id) => id.startsWith('evaluate@'));
+    expect(evalIds).toHaveLength(4);
+    let rows = 0;
+    for (const id of evalIds) {
+      const m = readTableFile(await show(`${id}:metrics`));
+      for (let i = 0; i < m.numRows; i++, rows++) {
+        const row = evaluated.find((r) => r[0] === id.slice('evaluate@'.length) && r[1] === m.getChild('set')!.get(i));
+        expect(row, `${id} ${m.getChild('set')!.get(i)}`).toBeDefined();
+        expect(row![4]).toBe((m.getChild('accuracy')!.get(i) as number).toFixed(3));
+      }
+    }
+    expect(evaluated).toHaveLength(rows);
     // The findings name both methods and the pure-noise run; its accuracy is the train stage's.
-    const pureAcc = lock.stages['train_pure@loss=ce,snr=pure,noise=0']!.metrics!.test_acc as number;
+    const pureAcc = lock.stages['train_pure@loss=ce,data=pure,noise=0']!.metrics!.test_acc as number;
     expect(md).toMatch(/Test accuracy from the lowest to the highest label-noise rate: ce: .*; gce: /);
     expect(md).toContain(`Trained on pure noise (1 run): mean test accuracy ${pureAcc.toFixed(3)}; chance is 0.250.`);
     expect(pureAcc).toBeLessThan(0.45); // chance 0.25: the model had nothing to learn
-    expect(lock.stages['train@noise=0,loss=ce,snr=clean']!.metrics!.test_acc).toBeGreaterThan(0.7);
+    expect(lock.stages['train@noise=0,loss=ce,data=clean']!.metrics!.test_acc).toBeGreaterThan(0.7);
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-report-e2e-'));
     try {
-      const page = (await screenshotReport(path.join(p.dir, 'report/index.html'), path.join(dir, 'report.png'))) as { problems: string[]; svgs: number };
+      const page = (await screenshotReport(path.join(p.dir, 'report/index.html'), path.join(dir, 'report.png'))) as { problems: string[]; svgs: number; rasters: number };
       expect(page.problems).toEqual([]);
-      expect(page.svgs).toBeGreaterThanOrEqual(4);
+      expect(page.svgs).toBe((html.match(/<svg /g) ?? []).length);
+      expect(page.svgs).toBeGreaterThanOrEqual(5);
+      expect(page.rasters).toBe(2 * 2 * 2); // saliency of 2 runs × 2 clips × (spectrogram, map)
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,10 @@
 import type { Axes } from './params.js';
 import type { Item } from './data.js';
 
-/** A training data-noise level: an SNR in dB, pure noise, or a named condition such as 'clean'. */
+/**
+ * A training data-noise level, as inject-noise's `data.condition` names them: `clean`, `<n>dB` (a
+ * number alone is dB too) or `pure`; any other word is kept as a named condition.
+ */
 export interface NoiseLevel {
   label: string;
   /** Sort key: pure noise first (−∞), then SNRs ascending, then named conditions (+∞). */
@@ -22,13 +25,14 @@ export function labelNoiseOf(item: Item, axes: Axes): number | undefined {
 }
 
 export function noiseLevelOf(item: Item, axes: Axes): NoiseLevel | undefined {
-  if (axes.snr === null) return undefined;
-  const v = item[axes.snr];
+  if (axes.data_noise === null) return undefined;
+  const v = item[axes.data_noise];
   if (v === undefined) return undefined;
   const text = String(v).trim().toLowerCase();
-  if (text === 'pure' || text === '-inf' || text === '-infinity') return { label: 'pure noise', order: -Infinity, pure: true };
-  const n = typeof v === 'number' ? v : Number(text);
-  if (text !== '' && Number.isFinite(n)) return { label: `${n} dB`, order: n, pure: false };
+  if (text === 'pure') return { label: 'pure noise', order: -Infinity, pure: true };
+  const db = /^(-?\d+(?:\.\d+)?)\s*(?:db)?$/.exec(text);
+  if (db) return { label: `${Number(db[1])} dB`, order: Number(db[1]), pure: false };
+  // clean (no noise) and other named conditions sort after every SNR.
   return { label: String(v), order: Infinity, pure: false };
 }
 

@@ -9,15 +9,15 @@ const matrixKey = z.string().min(1).nullable();
 /** Which matrix keys of the upstream instances are the study's axes; a key no item has is not used. */
 export const AxesSchema = z.strictObject({
   label_noise: matrixKey.default('noise').describe('matrix key of the label-noise rate (a number, e.g. 0.2)'),
-  snr: matrixKey
-    .default('snr')
-    .describe("matrix key of the training data's SNR in dB (a number), or 'pure' (pure noise) / any other word (e.g. 'clean')"),
+  data_noise: matrixKey
+    .default('data')
+    .describe("matrix key of the training data's noise: inject-noise's conditions clean, <n>dB (or a number of dB) and pure"),
   method: matrixKey.default('loss').describe('matrix key of the method compared (loss, model, …): one colour each'),
 });
 
 export const ReportParamsSchema = z.strictObject({
   title: z.string().min(1).default('Consequences of training with noise'),
-  axes: AxesSchema.default({ label_noise: 'noise', snr: 'snr', method: 'loss' }),
+  axes: AxesSchema.default({ label_noise: 'noise', data_noise: 'data', method: 'loss' }),
   in_domain_set: z
     .string()
     .min(1)

@@ -124,13 +124,16 @@ describe('tables', () => {
 
 describe('axes', () => {
   const axes = ReportParamsSchema.parse({}).axes;
-  it('reads the label-noise rate, the training SNR (pure noise first, named conditions last) and the method', () => {
+  it('reads the label-noise rate, the data-noise condition (pure noise first, clean last) and the method', () => {
     expect(labelNoiseOf({ noise: 0.2 }, axes)).toBe(0.2);
     expect(labelNoiseOf({ noise: '0.4' }, axes)).toBe(0.4);
     expect(labelNoiseOf({ seed: 1 }, axes)).toBeUndefined();
-    expect(noiseLevelOf({ snr: 'pure' }, axes)).toEqual({ label: 'pure noise', order: -Infinity, pure: true });
-    expect(noiseLevelOf({ snr: 10 }, axes)).toEqual({ label: '10 dB', order: 10, pure: false });
-    expect(noiseLevelOf({ snr: 'clean' }, axes)).toEqual({ label: 'clean', order: Infinity, pure: false });
+    expect(noiseLevelOf({ data: 'pure' }, axes)).toEqual({ label: 'pure noise', order: -Infinity, pure: true });
+    expect(noiseLevelOf({ data: '-5dB' }, axes)).toEqual({ label: '-5 dB', order: -5, pure: false });
+    expect(noiseLevelOf({ data: '2.5 dB' }, axes)).toEqual({ label: '2.5 dB', order: 2.5, pure: false });
+    expect(noiseLevelOf({ data: 10 }, axes)).toEqual({ label: '10 dB', order: 10, pure: false });
+    expect(noiseLevelOf({ data: 'clean' }, axes)).toEqual({ label: 'clean', order: Infinity, pure: false });
+    expect(noiseLevelOf({ snr: 10 }, axes)).toBeUndefined();
     expect(methodOf({ loss: 'gce' }, axes)).toBe('gce');
     expect(methodOf({}, axes)).toBe('all');
   });

@@ -63,8 +63,8 @@ describe('a full study', () => {
 
   it('states the study’s effects with the numbers of the runs', () => {
     const acc = (pred: (id: string) => boolean): number => mean([...study.testAcc].filter(([id]) => pred(id)).map(([, a]) => a));
-    const clean = (noise: number, loss: string) => acc((id) => id === `train@noise=${noise},loss=${loss},snr=clean`);
-    const at = (loss: string, noise: number): number => acc((id) => id.includes(`noise=${noise},loss=${loss},`) && !id.endsWith('snr=pure'));
+    const clean = (noise: number, loss: string) => acc((id) => id === `train@noise=${noise},loss=${loss},data=clean`);
+    const at = (loss: string, noise: number): number => acc((id) => id.includes(`noise=${noise},loss=${loss},`) && !id.endsWith('data=pure'));
     const ceDrop = at('ce', 0) - at('ce', 0.4);
     const gceDrop = at('gce', 0) - at('gce', 0.4);
     expect(ceDrop).toBeGreaterThan(gceDrop); // the constructed study has the effect …
@@ -72,7 +72,7 @@ describe('a full study', () => {
     expect(full.md).toContain('It falls most for ce and least for gce.'); // … and the report says so
     expect(clean(0.4, 'ce')).toBeLessThan(clean(0.4, 'gce'));
 
-    const pure = acc((id) => id.endsWith('snr=pure'));
+    const pure = acc((id) => id.endsWith('data=pure'));
     expect(full.md).toContain(`Trained on pure noise (2 runs): mean test accuracy ${pure.toFixed(3)}; chance is 0.250.`);
     expect(full.md).toMatch(/Finding flipped labels: aum ranks best, mean AUROC 0\.9\d\d over 4 runs; final_loss 0\.9\d\d \(chance 0\.5\)\./);
   });
@@ -141,7 +141,7 @@ describe('a study with train stages only', () => {
 
   it('without the axes in the items, keeps the run table and curves and names the missing matrix key', async () => {
     const s = writeStudy({ dir: path.join(dir, 'no-axes') });
-    const r = await buildReport(readReportData(s.inputs), ReportParamsSchema.parse({ axes: { label_noise: 'rate', snr: null, method: 'model' } }));
+    const r = await buildReport(readReportData(s.inputs), ReportParamsSchema.parse({ axes: { label_noise: 'rate', data_noise: null, method: 'model' } }));
     expect(r.md).toContain("Not shown: needs train instances with a numeric matrix key 'rate' (params.axes.label_noise) and a 'test' split.");
     expect(r.shown).toContain('runs');
     expect(r.shown).toContain('memorisation');

@@ -200,7 +200,7 @@ function labelNoiseSection(ctx: Context): Section {
       x: { title: ctx.noiseTitle, type: 'quantitative' },
       methodTitle: ctx.methodTitle,
       chance: ctx.chance,
-      facet: { title: `training data (${ctx.axes.snr ?? 'snr'})`, sort: facetSort },
+      facet: { title: `training data (${ctx.axes.data_noise ?? 'data noise'})`, sort: facetSort },
     }),
     caption: 'Test accuracy vs label-noise rate, per method.',
   });
@@ -249,7 +249,7 @@ function snrSection(ctx: Context): Section {
       id: 'snr-train',
       spec: accuracySpec({
         points,
-        x: { title: `training data (${ctx.axes.snr})`, type: 'ordinal', sort },
+        x: { title: `training data (${ctx.axes.data_noise})`, type: 'ordinal', sort },
         methodTitle: ctx.methodTitle,
         chance: ctx.chance,
         facet: { title: ctx.noiseTitle, sort: noiseSort(points) },
@@ -293,7 +293,7 @@ function snrSection(ctx: Context): Section {
   if (s.plots.length === 0) {
     return {
       ...s,
-      missing: `needs runs with a matrix key '${ctx.axes.snr ?? 'snr'}' (params.axes.snr), or noisy test copies (inject-noise data.test_copies; evaluate-ood metrics with snr_db).`,
+      missing: `needs runs with a data-noise matrix key ('${ctx.axes.data_noise ?? 'data'}', params.axes.data_noise), or noisy test copies (inject-noise data.test_copies; evaluate-ood metrics with snr_db).`,
     };
   }
   return s;
@@ -335,28 +335,30 @@ function gapSection(ctx: Context): Section {
     'In-domain vs out-of-domain',
     `Per run, the accuracy on the in-domain test set ('${ctx.params.in_domain_set}') and on each out-of-domain set (held-out speakers or folds, other datasets) on one line: the longer the line, the larger the gap.`,
   );
+  const needs = "needs an out-of-domain set: a 'holdout' split (download holdout) in the predictions, or evaluate-ood metrics with sets other than the in-domain one.";
   const rows = oodAccuracies(ctx).filter((r) => r.inDomain !== undefined && r.sets.length > 0);
-  if (rows.length === 0) {
-    return { ...s, missing: "needs an out-of-domain set: a 'holdout' split (download holdout) in the predictions, or evaluate-ood metrics with sets other than the in-domain one." };
+  if (rows.length > 0) {
+    const points: GapPoint[] = rows.flatMap((r) => [
+      { run: r.run, set: ctx.params.in_domain_set, acc: r.inDomain!, kind: 'in-domain' },
+      ...r.sets.map((x) => ({ run: r.run, set: x.set, acc: x.acc, kind: 'out-of-domain' })),
+    ]);
+    const sets = [ctx.params.in_domain_set, ...distinct(rows.flatMap((r) => r.sets.map((x) => x.set)))];
+    s.plots.push({ id: 'ood-gap', spec: gapSpec(points, rows.map((r) => r.run), sets), caption: 'In-domain and out-of-domain accuracy per run.' });
+    s.tables.push({
+      caption: 'Accuracy per out-of-domain set and its gap to the in-domain accuracy.',
+      table: {
+        columns: ['run', 'set', 'accuracy', 'in-domain', 'gap'],
+        rows: rows.flatMap((r) => r.sets.map((x): Cell[] => [r.run, x.set, x.acc, r.inDomain!, x.acc - r.inDomain!])),
+      },
+    });
   }
-  const points: GapPoint[] = rows.flatMap((r) => [
-    { run: r.run, set: ctx.params.in_domain_set, acc: r.inDomain!, kind: 'in-domain' },
-    ...r.sets.map((x) => ({ run: r.run, set: x.set, acc: x.acc, kind: 'out-of-domain' })),
-  ]);
-  const sets = [ctx.params.in_domain_set, ...distinct(rows.flatMap((r) => r.sets.map((x) => x.set)))];
-  s.plots.push({ id: 'ood-gap', spec: gapSpec(points, rows.map((r) => r.run), sets), caption: 'In-domain and out-of-domain accuracy per run.' });
-  s.tables.push({
-    caption: 'Accuracy per out-of-domain set and its gap to the in-domain accuracy.',
-    table: {
-      columns: ['run', 'set', 'accuracy', 'in-domain', 'gap'],
-      rows: rows.flatMap((r) => r.sets.map((x): Cell[] => [r.run, x.set, x.acc, r.inDomain!, x.acc - r.inDomain!])),
-    },
-  });
+  // Every metric of every evaluated set, out-of-domain or not.
   const evaluated = ctx.data.evaluations.filter((e) => e.metrics !== undefined);
   if (evaluated.length > 0) {
+    if (rows.length === 0) s.notes.push(`No gap to show: it ${needs}`);
     s.tables.push({
       caption: 'Every evaluated set (evaluate-ood metrics).',
-      folded: true,
+      folded: rows.length > 0,
       table: {
         columns: ['evaluation', 'set', 'snr_db', 'n', 'accuracy', 'uar', 'macro_f1', 'nll', 'ece'],
         plain: ['snr_db', 'n'],
@@ -364,6 +366,7 @@ function gapSection(ctx: Context): Section {
       },
     });
   }
+  if (rows.length === 0 && evaluated.length === 0) return { ...s, missing: needs };
   return s;
 }
 

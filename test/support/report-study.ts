@@ -16,7 +16,8 @@ const K = CLASSES.length;
 const EPOCHS = 15;
 const SHAPE = [32, 50] as const;
 
-type Item = { noise: number; loss: string; snr: string | number };
+/** The matrix values; `data` is a data-noise condition as inject-noise names them. */
+type Item = { noise: number; loss: string; data: string };
 
 export interface StudyOptions {
   dir: string;
@@ -34,22 +35,22 @@ export interface Study {
   testAcc: Map<string, number>;
 }
 
-const idOf = (stage: string, it: Item): string => `${stage}@noise=${it.noise},loss=${it.loss},snr=${it.snr}`;
+const idOf = (stage: string, it: Item): string => `${stage}@noise=${it.noise},loss=${it.loss},data=${it.data}`;
 
 /** The accuracy each condition aims at (before sampling). */
 function target(it: Item): number {
-  if (it.snr === 'pure') return 1 / K;
-  const base = it.snr === 'clean' ? 0.95 : 0.85;
+  if (it.data === 'pure') return 1 / K;
+  const base = it.data === 'clean' ? 0.95 : 0.85;
   return base - it.noise * (it.loss === 'ce' ? 1.0 : 0.25);
 }
 
 export function studyItems(): Item[] {
   return [
-    ...[0, 0.2, 0.4].flatMap((noise) => ['ce', 'gce'].map((loss) => ({ noise, loss, snr: 'clean' }))),
-    { noise: 0, loss: 'ce', snr: 10 },
-    { noise: 0, loss: 'gce', snr: 10 },
-    { noise: 0, loss: 'ce', snr: 'pure' },
-    { noise: 0, loss: 'gce', snr: 'pure' },
+    ...[0, 0.2, 0.4].flatMap((noise) => ['ce', 'gce'].map((loss) => ({ noise, loss, data: 'clean' }))),
+    { noise: 0, loss: 'ce', data: '10dB' },
+    { noise: 0, loss: 'gce', data: '10dB' },
+    { noise: 0, loss: 'ce', data: 'pure' },
+    { noise: 0, loss: 'gce', data: 'pure' },
   ];
 }
 
@@ -349,7 +350,7 @@ function writeScores(dir: string, items: Item[], perRun: PerRun, add: Add): void
 }
 
 function writeEvaluations(dir: string, items: Item[], perRun: PerRun, add: Add): void {
-  for (const it of items.filter((x) => x.snr !== 'pure')) {
+  for (const it of items.filter((x) => x.data !== 'pure')) {
     const id = idOf('evaluate-ood', it);
     const acc = perRun.get(idOf('train', it))!.acc;
     const sets: [string, number, number][] = [
@@ -414,7 +415,7 @@ function writeEvaluations(dir: string, items: Item[], perRun: PerRun, add: Add):
       representation,
       makeTable([
         ['kind', { type: 'utf8', values: ['probe', 'cka'] }],
-        ['other', { type: 'utf8', values: ['fsdd', 'train@noise=0,loss=ce,snr=clean'] }],
+        ['other', { type: 'utf8', values: ['fsdd', 'train@noise=0,loss=ce,data=clean'] }],
         ['value', { type: 'float64', values: Float64Array.of(0.6 - 0.3 * it.noise, 1 - 0.8 * it.noise) }],
       ]),
     );
