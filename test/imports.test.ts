@@ -61,3 +61,20 @@ it('status on a pipeline with train and score-difficulty stages loads no TensorF
   expect(mods.some((m) => m.includes('/dist/stages/score-difficulty/index.js'))).toBe(true);
   for (const heavy of ['@tensorflow', 'apache-arrow', 'listr2']) expect(mods.filter((m) => m.includes(heavy)), heavy).toEqual([]);
 });
+
+it('status on a pipeline with a report stage loads no Vega and no Arrow', async () => {
+  p = tempProject({
+    'pipeline.yaml': `stages:
+  data:
+    uses: download
+    with: { dataset: synth, synth: { classes: 2, clips_per_class: 4, seconds: 0.25 } }
+  report:
+    uses: report
+    needs: [data]
+    with: { title: T, axes: { method: model } }
+`,
+  });
+  const mods = await loadedModules(['status']);
+  expect(mods.some((m) => m.includes('/dist/stages/report/index.js'))).toBe(true);
+  for (const heavy of ['vega', 'apache-arrow', '@tensorflow']) expect(mods.filter((m) => m.includes(heavy)), heavy).toEqual([]);
+});
