@@ -76,7 +76,16 @@ export const stage = defineStage({
     };
 
     const featureInputs = ctx.inputs.filter((i) => i.output === 'features');
-    if (featureInputs.length > 1) throw new Error(`score-difficulty: several upstream features tables (${featureInputs.map((i) => i.from).join(', ')}); prediction depth needs exactly one`);
+    // Each run's features: the upstream table whose matrix values agree with the run's on every
+    // key both have (train@noise=0.2,loss=ce ← features@noise=0.2).
+    const featuresFor = (run: { id: string; item: Record<string, unknown> }) => {
+      const agree = featureInputs.filter((f) => Object.keys(f.item).every((key) => !(key in run.item) || f.item[key] === run.item[key]));
+      if (agree.length !== 1) {
+        const which = agree.length === 0 ? 'none' : agree.map((f) => f.from).join(', ');
+        throw new Error(`score-difficulty: prediction depth of ${run.id} needs the one features table its matrix values agree with; found ${which} (of ${featureInputs.map((i) => i.from).join(', ')})`);
+      }
+      return agree[0]!;
+    };
     let backendStarted = false;
     const teacherInstance = p.teacher === null ? null : instances.find((i) => i.id === p.teacher && i.outputs.has('embeddings'));
     if (teacherInstance === undefined) {
@@ -158,7 +167,8 @@ export const stage = defineStage({
               backendStarted = true;
             }
             const { modelPredictionDepth } = await import('./depth.js');
-            const x = I.trainRowsOf(featureInputs[0]!.path, 'features', run.clipIds, `${featureInputs[0]!.from}:features`);
+            const feats = featuresFor(run);
+            const x = I.trainRowsOf(feats.path, 'features', run.clipIds, `${feats.from}:features`);
             const r = await modelPredictionDepth(run.model, x.values, n, run.labels, { k: p.knn_k, probeDims: p.probe_dims, batchSize: p.eval_batch_size });
             ctx.log(`${run.id}: prediction depth on ${r.probes.length} probes (${r.probes.map((q) => `${q.name}: ${q.dims}`).join(', ')})`);
             values.set(score, r.depth);
