@@ -229,7 +229,7 @@ function snrSection(ctx: Context): Section {
   const s = section(
     'snr',
     'Accuracy vs SNR',
-    'Left: test accuracy against the SNR of the training data (pure noise at the left end): chance level when the training audio holds no signal. Right: accuracy on noisy copies of the test set against their SNR, a line per method; one panel per label-noise rate.',
+    'First: test accuracy against the training data’s noise (pure noise at the left end): chance level when the training audio holds no signal. Second: accuracy on noisy copies of the test set against their SNR. A line per method, one panel per label-noise rate.',
   );
   const noiseSort = (points: AccuracyPoint[]): string[] => distinct(points.map((p) => p.facet)).sort((a, b) => Number(a) - Number(b));
 
