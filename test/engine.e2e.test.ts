@@ -620,3 +620,38 @@ export const stage = {
     expect(r.stdout).toContain('Everything is up to date');
   }, 60_000);
 });
+
+describe('matrix instances', () => {
+  it('are told apart by their matrix values even when no param uses them (each sees its own item)', async () => {
+    p = tempProject({
+      'stages/who.mjs': `import { z } from ${ZOD_MODULE};
+import { writeFileSync } from 'node:fs';
+export const stage = {
+  version: 1,
+  description: 'writes its matrix values',
+  params: z.strictObject({}),
+  outputs: ['out'],
+  async run(ctx) { writeFileSync(ctx.outPath('out'), JSON.stringify(ctx.item) + '\\n'); },
+};
+`,
+      'pipeline.yaml': `stages:
+  who:
+    uses: ./stages/who.mjs
+    matrix: { loss: [ce, gce] }
+  cmd:
+    matrix: { loss: [ce, gce] }
+    cmd: node -e "require('fs').writeFileSync('out-' + JSON.parse(process.env.CONNO_ITEM).loss + '.txt', process.env.CONNO_ITEM)"
+`,
+    });
+    const r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('Done: 4 ran, 0 restored');
+    const lock = parse(p.read('conno.lock'));
+    expect(lock.stages['who@loss=ce'].fingerprint).not.toBe(lock.stages['who@loss=gce'].fingerprint);
+    expect(lock.stages['who@loss=ce'].outs.out.hash).not.toBe(lock.stages['who@loss=gce'].outs.out.hash);
+    expect(lock.stages['who@loss=gce'].item).toEqual({ loss: 'gce' });
+    expect(lock.stages['cmd@loss=ce'].fingerprint).not.toBe(lock.stages['cmd@loss=gce'].fingerprint);
+    const shown = await p.conno(['show', 'who@loss=gce:out', '--path']);
+    expect(readFileSync(shown.stdout.trim(), 'utf8')).toBe('{"loss":"gce"}\n');
+  });
+});

@@ -30,6 +30,11 @@ export interface FingerprintRecord {
   outs: string[];
   /** Environment the stage sees that changes results: its `env:` and tool versions. */
   env: Record<string, string>;
+  /**
+   * A matrix instance's values: stages see them (StageContext.item, CONNO_ITEM) even where no
+   * param interpolates them, so two instances with equal params and inputs still differ.
+   */
+  item?: Record<string, string | number | boolean>;
   /** Stages with `upstreamRecords` only: the fingerprint of every upstream instance. */
   upstream?: Record<string, Fingerprint>;
 }

@@ -90,6 +90,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     outs: inst.kind === 'cmd' ? [...inst.outs].sort() : [...(inst.builtin?.def.outputs ?? [])].sort(),
     env: { ...inst.env },
   };
+  if (Object.keys(inst.item).length > 0) record.item = { ...inst.item };
   if (inst.kind === 'cmd') record.cmd = inst.cmd!;
   else {
     record.uses = inst.uses!;
@@ -130,6 +131,7 @@ export function recordOfEntry(e: LockEntry): FingerprintRecord {
   if (e.code !== undefined) r.code = e.code;
   if (e.with !== undefined) r.with = e.with;
   if (e.upstream !== undefined) r.upstream = e.upstream;
+  if (e.item !== undefined) r.item = e.item;
   return r;
 }
 
@@ -147,6 +149,7 @@ export function entryFromRun(c: Computed, outs: Record<string, HashInfo>, metric
   if (c.record.code !== undefined) e.code = c.record.code;
   if (c.record.with !== undefined) e.with = c.record.with;
   if (c.record.upstream !== undefined) e.upstream = c.record.upstream;
+  if (c.record.item !== undefined) e.item = c.record.item;
   if (metrics && Object.keys(metrics).length) e.metrics = metrics;
   return e;
 }
@@ -179,6 +182,7 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
   }
   if (canonicalJson(was.outs) !== canonicalJson(cur.outs)) reasons.push(`outs changed: [${was.outs.join(', ')}] → [${cur.outs.join(', ')}]`);
   for (const d of diffValues(was.env, cur.env)) reasons.push(`environment changed: ${d}`);
+  if (canonicalJson(was.item ?? {}) !== canonicalJson(cur.item ?? {})) reasons.push(`matrix values changed: ${canonicalJson(was.item ?? {})} → ${canonicalJson(cur.item ?? {})}`);
   for (const id of [...new Set([...Object.keys(was.upstream ?? {}), ...Object.keys(cur.upstream ?? {})])].sort()) {
     if (was.upstream?.[id] !== cur.upstream?.[id]) reasons.push(`upstream run changed: ${id}`);
   }
