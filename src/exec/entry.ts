@@ -8,13 +8,24 @@ import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../util/fsx.js';
 import { runBuiltin, runCommand, type JobResult, type StageJob } from './job.js';
 
+/**
+ * What the stage's log says about an exception. Stages report problems with the input or the
+ * params as a plain Error, whose message says it all: no stack trace. Anything else (a
+ * TypeError, a RangeError, … : a bug) keeps its stack, as does every error with CONNO_DEBUG=1.
+ */
+export function describeFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (process.env['CONNO_DEBUG'] === '1' || err.constructor !== Error) return err.stack ?? err.message;
+  return `error: ${err.message}`;
+}
+
 export async function runJobFile(jobFile: string): Promise<JobResult> {
   const job = JSON.parse(readFileSync(jobFile, 'utf8')) as StageJob;
   let result: JobResult;
   try {
     result = job.kind === 'cmd' ? await runCommand(job) : await runBuiltin(job);
   } catch (err) {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    console.error(describeFailure(err));
     result = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
   await writeFileAtomic(`${jobFile}.result`, JSON.stringify(result));
