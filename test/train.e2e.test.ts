@@ -43,7 +43,7 @@ describe('train stage (e2e)', () => {
     const lock = (await import('yaml')).parse(p.read('conno.lock'));
     const m = lock.stages.train.metrics;
     expect(m.test_acc).toBeGreaterThan(0.7); // chance: 0.25; 0.95 when this was written
-    expect(m.samples_per_s).toBeGreaterThan(0);
+    expect(m).not.toHaveProperty('samples_per_s'); // timing would make conno.lock differ run to run
     expect(lock.stages.train.env).toMatchObject({ backend: 'wasm', 'tfjs-core': '4.22.0', 'wasm-simd': 'true' });
 
     r = await p.conno(['show', 'train:curves']);
@@ -181,7 +181,7 @@ describe('clean accuracy on the default synth data (e2e)', () => {
     const r = await p.conno(['repro'], { timeout: 300_000 });
     expect(r.exitCode, r.all).toBe(0);
     const m = (await import('yaml')).parse(p.read('conno.lock')).stages.train.metrics;
-    console.log(`synth clean: test accuracy ${m.test_acc}, dev ${m.dev_acc}, ${m.samples_per_s} samples/s`);
+    console.log(`synth clean: test accuracy ${m.test_acc}, dev ${m.dev_acc}`);
     expect(m.test_acc).toBeGreaterThan(0.8); // chance 0.1; nearest centroid on log spectra 0.295
     expect(m.dev_acc).toBeGreaterThan(0.8);
   }, 320_000);

@@ -236,7 +236,7 @@ export const stage = defineStage({
       ctx.metric('test_acc', accuracy('test'));
       ctx.metric('best_epoch', r.bestEpoch);
       ctx.metric('epochs_run', r.curves.length);
-      ctx.metric('samples_per_s', +r.samplesPerSecond.toFixed(1));
+      // (Throughput is logged, not a metric: conno.lock must hold only what the inputs determine.)
       ctx.log(
         `${backend.name}: ${r.curves.length} epochs, ${r.secondsPerEpoch.toFixed(2)} s/epoch, ${r.samplesPerSecond.toFixed(1)} samples/s; ` +
           `best epoch ${r.bestEpoch}; test accuracy ${accuracy('test') ?? 'n/a'}`,
