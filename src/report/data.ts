@@ -4,6 +4,7 @@
  * pipeline with only train stages still gets a report.
  */
 
+import type { CorrelationRow as DifficultyCorrelationRow, SummaryRow } from '../difficulty/evaluate.js';
 export type Item = Record<string, string | number | boolean>;
 
 /** Correct / total of one split of one run (the final model's predictions). */
@@ -47,24 +48,11 @@ export interface ScoreTable {
   values: Float64Array[];
 }
 
-export interface ScoreSummaryRow {
-  from: string;
-  run: string;
-  score: string;
-  auroc: number;
-  auprc: number;
-  n: number;
-  n_flipped: number;
-}
+/** A row of score-difficulty's `summary` table, and the stage instance it came from. */
+export type ScoreSummaryRow = SummaryRow & { from: string };
 
-export interface CorrelationRow {
-  from: string;
-  score_a: string;
-  run_a: string;
-  score_b: string;
-  run_b: string;
-  spearman: number;
-}
+/** A row of score-difficulty's `correlations` table as the report uses it (n not needed). */
+export type CorrelationRow = Omit<DifficultyCorrelationRow, 'kendall' | 'n'> & { from: string };
 
 export interface SetMetrics {
   set: string;
