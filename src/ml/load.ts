@@ -6,6 +6,7 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { buildModel, ModelSchema, type ModelConfig } from './models.js';
+import type { InitialWeights } from './train.js';
 
 export interface TrainedModel {
   model: tfl.LayersModel;
@@ -25,9 +26,24 @@ function meta(metadata: Map<string, string>, key: string, file: string): string 
   return v;
 }
 
+/** The weights of a `model` table by name (rows: name, shape as JSON, values). */
+export function weightsOfTable(table: import('apache-arrow').Table): InitialWeights {
+  const names = table.getChild('name')!;
+  const shapes = table.getChild('shape')!;
+  const values = table.getChild('values')!;
+  const out: InitialWeights = new Map();
+  for (let i = 0; i < table.numRows; i++) {
+    out.set(names.get(i) as string, {
+      shape: JSON.parse(shapes.get(i) as string) as number[],
+      values: Float32Array.from((values.get(i) as { toArray(): Float32Array }).toArray()),
+    });
+  }
+  return out;
+}
+
 export async function loadTrainedModel(file: string): Promise<TrainedModel> {
-  const tf = await import('@tensorflow/tfjs-core');
   const { readTableFile } = await import('../arrow/io.js');
+  const { applyInitialWeights, namedWeights } = await import('./train.js');
   const table = readTableFile(file);
   const md = table.schema.metadata;
   const config = ModelSchema.parse(JSON.parse(meta(md, 'conno.model', file)));
@@ -35,28 +51,11 @@ export async function loadTrainedModel(file: string): Promise<TrainedModel> {
   const inputShape = JSON.parse(meta(md, 'conno.input_shape', file)) as number[];
   const seed = Number(md.get('conno.seed') ?? 0);
   const model = await buildModel(config, inputShape, classes.length, seed);
-  const names = table.getChild('name')!;
-  const shapes = table.getChild('shape')!;
-  const values = table.getChild('values')!;
   try {
-    const { namedWeights } = await import('./train.js');
-    const byName = new Map(namedWeights(model).map((w) => [w.name, w] as const));
-    if (byName.size !== table.numRows) {
-      throw new Error(`${file}: ${table.numRows} weight tensors, but a '${config.name}' model has ${byName.size}`);
-    }
-    for (let i = 0; i < table.numRows; i++) {
-      const name = names.get(i) as string;
-      const w = byName.get(name);
-      if (!w) throw new Error(`${file}: weight ${name} does not belong to a '${config.name}' model of this configuration`);
-      const shape = JSON.parse(shapes.get(i) as string) as number[];
-      if (shape.join(',') !== w.tensor.shape.join(',')) {
-        throw new Error(`${file}: weight ${name} has shape [${shape.join(', ')}], the model expects [${w.tensor.shape.join(', ')}]`);
-      }
-      const v = values.get(i) as { toArray(): Float32Array };
-      const t = tf.tensor(Float32Array.from(v.toArray()), shape, 'float32');
-      w.variable.write(t);
-      t.dispose();
-    }
+    const weights = weightsOfTable(table);
+    const expected = namedWeights(model).length;
+    if (weights.size !== expected) throw new Error(`${file}: ${weights.size} weight tensors, but a '${config.name}' model has ${expected}`);
+    applyInitialWeights(model, weights, file, { freshLogits: false });
   } catch (e) {
     model.dispose();
     throw e;

@@ -216,23 +216,23 @@ export interface TrainHooks {
 export type InitialWeights = Map<string, { shape: number[]; values: Float32Array }>;
 
 /**
- * Sets the model's weights from `init` by name. Every weight must be there with its shape,
- * except the logits layer's, which starts fresh when its shape differs (another class count).
+ * Sets the model's weights from `init` by name (`source` names where they come from, in errors).
+ * Every weight of the model must be there with its shape, except, with `freshLogits`, the
+ * logits layer's, which starts fresh when its shape differs (another class count).
  */
-export function applyInitialWeights(model: tfl.LayersModel, init: InitialWeights, log: (m: string) => void, source: string): void {
+export function applyInitialWeights(model: tfl.LayersModel, init: InitialWeights, source: string, opts: { freshLogits: boolean; log?: (m: string) => void }): void {
   const named = namedWeights(model);
   const values = named.map(({ name, tensor }) => {
     const w = init.get(name);
-    const isLogits = name.split('/')[1] === 'logits';
-    if (!w) throw new Error(`init_from ${source}: its model has no weight ${name} (a different architecture: use the same model params)`);
+    if (!w) throw new Error(`${source}: no weight ${name} (a different architecture: use the same model params)`);
     if (w.shape.join(',') !== tensor.shape.join(',')) {
-      if (isLogits) return null;
-      throw new Error(`init_from ${source}: weight ${name} has shape [${w.shape.join(', ')}], this model's is [${tensor.shape.join(', ')}] (use the same model params)`);
+      if (opts.freshLogits && name.split('/')[1] === 'logits') return null;
+      throw new Error(`${source}: weight ${name} has shape [${w.shape.join(', ')}], this model's is [${tensor.shape.join(', ')}] (use the same model params)`);
     }
     return tf.tensor(w.values, w.shape, 'float32');
   });
   const fresh = named.filter((_, i) => values[i] === null).map((w) => w.name);
-  if (fresh.length) log(`init_from ${source}: ${fresh.join(', ')} start fresh (another number of classes)`);
+  if (fresh.length) opts.log?.(`${source}: ${fresh.join(', ')} start fresh (another number of classes)`);
   named.forEach((w, i) => {
     const v = values[i];
     if (v) w.variable.write(v);
@@ -256,7 +256,7 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
   if (p.early_stopping && devRows.length === 0) log("early_stopping: no 'dev' split, training all epochs");
 
   const model = await buildModel(p.model, [mels, frames, 1], k, p.seed);
-  if (init) applyInitialWeights(model, init.weights, log, init.from);
+  if (init) applyInitialWeights(model, init.weights, `init_from ${init.from}`, { freshLogits: true, log });
   if (p.freeze === 'backbone') freezeBackbone(model);
   const optimizer = p.optimizer.name === 'adam' ? tf.train.adam(p.optimizer.lr) : p.optimizer.momentum > 0 ? tf.train.momentum(p.optimizer.lr, p.optimizer.momentum) : tf.train.sgd(p.optimizer.lr);
   // The loss is indexed by position in the train set (ELR's per-sample memory).

@@ -88,7 +88,7 @@ export const stage = defineStage({
       numClasses: classes.length,
     };
 
-    let init: { weights: Map<string, { shape: number[]; values: Float32Array }>; from: string } | undefined;
+    let init: { weights: import('../../src/ml/train.js').InitialWeights; from: string } | undefined;
     if (p.init_from !== null) {
       const from = p.init_from;
       const models = ctx.inputs.filter((i) => i.output === 'model' && (i.from === from || i.from.startsWith(`${from}@`)));
@@ -96,15 +96,8 @@ export const stage = defineStage({
         const what = models.length === 0 ? `no upstream instance of '${from}' with a model output (add it to needs)` : `${models.length} instances (${models.map((m) => m.from).join(', ')}): pair them on matrix keys, or name one instance`;
         throw new Error(`init_from: ${what}`);
       }
-      const t = readTableFile(models[0]!.path);
-      const names = t.getChild('name')!;
-      const shapes = t.getChild('shape')!;
-      const vals = t.getChild('values')!;
-      const weights = new Map<string, { shape: number[]; values: Float32Array }>();
-      for (let i = 0; i < t.numRows; i++) {
-        weights.set(names.get(i) as string, { shape: JSON.parse(shapes.get(i) as string) as number[], values: Float32Array.from((vals.get(i) as { toArray(): Float32Array }).toArray()) });
-      }
-      init = { weights, from: models[0]!.from };
+      const { weightsOfTable } = await import('../../src/ml/load.js');
+      init = { weights: weightsOfTable(readTableFile(models[0]!.path)), from: models[0]!.from };
     }
 
     const backend = await initBackend(p.backend);
