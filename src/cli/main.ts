@@ -23,6 +23,8 @@ commands:
   repro [TARGET…]     rebuild what is stale, in parallel
       --jobs N          parallel stage instances (default: CPU count)
       --gpus LIST       GPU slots, e.g. 0,1 or none (default: CONNO_GPUS, else nvidia-smi)
+      --executor E      local or slurm: where stale stages run (default: each stage's
+                        \`executor:\`, else local; slurm submits one sbatch job per instance)
       --force           rerun even if up to date
       --dry-run         say what would run and why, run nothing
       --downstream      also rebuild what depends on the targets
@@ -144,6 +146,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         {
           jobs: { type: 'string', short: 'j' },
           gpus: { type: 'string' },
+          executor: { type: 'string' },
           force: { type: 'boolean', short: 'f' },
           'dry-run': { type: 'boolean', short: 'n' },
           downstream: { type: 'boolean' },
@@ -154,6 +157,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         'repro',
       );
       const jobs = intOption(values.jobs, '--jobs', os.availableParallelism());
+      const executor = values.executor;
+      if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new UsageError(`repro: --executor is local or slurm, not '${executor}'`);
       const { detectGpus } = await import('../exec/gpus.js');
       const gpus = detectGpus(values.gpus);
       if (values['dry-run']) {
@@ -197,6 +202,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           keepGoing: values['keep-going'] === true,
           gpus: gpus.ids,
           reporter,
+          executor,
           signal: abort.signal,
         });
         await reporter.close();

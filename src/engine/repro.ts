@@ -20,6 +20,9 @@ import { CorruptObjectError } from '../store/store.js';
 import { tmpName, writeFileAtomic, removePath } from '../util/fsx.js';
 import type { ObjectHash } from '../hash/types.js';
 import { jsonEqual } from '../util/canonical.js';
+import type { Executor } from '../pipeline/schema.js';
+import { SlurmRun } from '../exec/slurm.js';
+import { UsageError } from '../util/errors.js';
 
 export interface ReproOptions {
   targets: string[];
@@ -37,7 +40,27 @@ export interface ReproOptions {
   record?: boolean;
   /** Where command stages run (a scratch copy for `verify`); default: the project folder. */
   workRoot?: string;
+  /**
+   * Where stale instances run: `slurm` sends every stage not pinned to `executor: local` to
+   * Slurm, `local` keeps all here; unset, each stage's own `executor` (default local).
+   */
+  executor?: Executor;
   signal?: AbortSignal;
+}
+
+/** Where one instance runs under the run's executor choice. */
+export function executorFor(inst: StageInstance, runExecutor: Executor | undefined): Executor {
+  if (runExecutor === 'local') return 'local';
+  if (runExecutor === 'slurm') return inst.executor === 'local' ? 'local' : 'slurm';
+  return inst.executor ?? 'local';
+}
+
+/** `CONNO_SLURM_POLL=MIN,MAX` (milliseconds): sacct back-off bounds; default 1 s to 30 s. */
+function slurmPoll(): { pollMinMs: number; pollMaxMs: number } {
+  const v = process.env['CONNO_SLURM_POLL'];
+  const m = v ? /^(\d+),(\d+)$/.exec(v.trim()) : null;
+  if (v && !m) throw new UsageError(`CONNO_SLURM_POLL is MIN,MAX in milliseconds (e.g. 1000,30000), not '${v}'`);
+  return m ? { pollMinMs: Number(m[1]), pollMaxMs: Math.max(Number(m[1]), Number(m[2])) } : { pollMinMs: 1000, pollMaxMs: 30_000 };
 }
 
 export type InstanceResult =
@@ -107,6 +130,8 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
 
   const entryOf = (id: string) => current.get(id);
   const pipeline = project.pipeline;
+  const poll = slurmPoll();
+  let slurm: SlurmRun | undefined;
 
   const runOne = async (id: string, gpus: string[]): Promise<boolean> => {
     const inst = pipeline.instances.get(id)!;
@@ -143,12 +168,16 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
         return true;
       }
     }
-    opts.reporter.event({ type: 'start', id, gpus });
+    const onSlurm = executorFor(inst, opts.executor) === 'slurm';
+    if (!onSlurm) opts.reporter.event({ type: 'start', id, gpus });
     const started = performance.now();
     const job = buildJob(project, inst, computed, gpus, workRoot);
     let result: JobResult;
     try {
-      result = inst.kind === 'cmd' ? await runCommand(job, opts.signal) : await runInChildProcess(job, opts.signal);
+      if (onSlurm) {
+        slurm ??= new SlurmRun({ jobDir: path.join(project.cacheDir, 'tmp', 'slurm'), entry: ENTRY, info: (m) => opts.reporter.info(m), ...poll });
+        result = await slurm.run(job, inst.slurm, inst.resources.gpu, opts.signal, (jobId) => opts.reporter.event({ type: 'start', id, gpus: [], slurmJob: jobId }));
+      } else result = inst.kind === 'cmd' ? await runCommand(job, opts.signal) : await runInChildProcess(job, opts.signal);
     } catch (err) {
       result = { ok: false, error: (err as Error).message };
     }
@@ -174,12 +203,13 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
 
   const tasks = selected.map((id) => {
     const inst = pipeline.instances.get(id)!;
-    return { id, needs: inst.upstream.map((u) => u.id), gpus: inst.resources.gpu };
+    return { id, needs: inst.upstream.map((u) => u.id), gpus: inst.resources.gpu, remote: executorFor(inst, opts.executor) === 'slurm' };
   });
   let outcomes: Map<string, Outcome>;
   try {
     outcomes = await schedule(tasks, { jobs: Math.max(1, opts.jobs), gpuIds: opts.gpus, keepGoing: opts.keepGoing, signal: opts.signal }, (t, g) => runOne(t.id, g));
   } finally {
+    slurm?.close();
     await lockWrite;
     await flushLock(true);
     await project.stats.save();

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../util/fsx.js';
-import { runBuiltin, runCommand, type JobResult, type StageJob } from './job.js';
+import { runBuiltin, runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
 
 /**
  * What the stage's log says about an exception. Stages report problems with the input or the
@@ -21,6 +21,12 @@ export function describeFailure(err: unknown): string {
 
 export async function runJobFile(jobFile: string): Promise<JobResult> {
   const job = JSON.parse(readFileSync(jobFile, 'utf8')) as StageJob;
+  if (job.gpusFromEnv) {
+    // A cluster job: the stage sees what a local run would, with the GPUs the cluster allocated.
+    const visible = process.env['CUDA_VISIBLE_DEVICES']?.trim() ?? '';
+    job.gpus = visible === '' || visible === '-1' || visible === 'NoDevFiles' ? [] : visible.split(',');
+    Object.assign(process.env, stageEnv(job));
+  }
   let result: JobResult;
   try {
     result = job.kind === 'cmd' ? await runCommand(job) : await runBuiltin(job);

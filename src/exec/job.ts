@@ -36,6 +36,10 @@ export interface StageJob {
   env: Record<string, string>;
   gpus: string[];
   logFile: string;
+  /** In a cluster job: the GPUs are the ones the cluster allocated (its CUDA_VISIBLE_DEVICES). */
+  gpusFromEnv?: boolean;
+  /** In a cluster job: the command's output goes to this process's stdout (the job's log). */
+  logToStdout?: boolean;
 }
 
 export type JobResult =
@@ -69,7 +73,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
     await fsp.mkdir(path.dirname(abs), { recursive: true });
   }
   await fsp.mkdir(path.dirname(job.logFile), { recursive: true });
-  const fd = openSync(job.logFile, 'w');
+  const fd = job.logToStdout ? 1 : openSync(job.logFile, 'w');
   writeSync(fd, `$ ${job.cmd}\n`);
   let exit: { code: number | null; signal: NodeJS.Signals | null; error?: string };
   try {
@@ -77,7 +81,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
       const child = spawn('sh', ['-c', job.cmd!], {
         cwd: job.workRoot,
         env: { ...process.env, ...stageEnv(job) },
-        stdio: ['ignore', fd, fd],
+        stdio: ['ignore', fd, job.logToStdout ? 2 : fd],
         // Its own process group, so that cancelling kills the whole command tree.
         detached: true,
       });
@@ -96,7 +100,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
       });
     });
   } finally {
-    closeSync(fd);
+    if (!job.logToStdout) closeSync(fd);
   }
   if (exit.error || exit.code !== 0) {
     const how = exit.error ?? (signal?.aborted ? 'cancelled' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);

@@ -3,7 +3,7 @@
  * task list on a terminal.
  */
 export type Event =
-  | { type: 'start'; id: string; gpus: string[] }
+  | { type: 'start'; id: string; gpus: string[]; slurmJob?: string }
   | { type: 'fresh'; id: string }
   | { type: 'restored'; id: string }
   | { type: 'done'; id: string; ms: number }
@@ -22,7 +22,7 @@ export function plainReporter(write: (line: string) => void, verbose = false): R
     event(e) {
       switch (e.type) {
         case 'start':
-          write(`running ${e.id}${e.gpus.length ? ` [GPU ${e.gpus.join(',')}]` : ''}`);
+          write(e.slurmJob ? `submitted ${e.id} as Slurm job ${e.slurmJob}` : `running ${e.id}${e.gpus.length ? ` [GPU ${e.gpus.join(',')}]` : ''}`);
           break;
         case 'fresh':
           if (verbose) write(`up to date ${e.id}`);

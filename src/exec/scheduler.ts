@@ -7,6 +7,11 @@ export interface Task {
   id: string;
   needs: string[];
   gpus: number;
+  /**
+   * Runs elsewhere (a cluster job): takes no local job slot and no local GPU slot; at most
+   * `remoteJobs` of them are out at once.
+   */
+  remote?: boolean;
 }
 
 export type Outcome = 'ok' | 'failed' | 'skipped' | 'cancelled';
@@ -16,6 +21,8 @@ export interface ScheduleOptions {
   /** GPU slot ids; empty: GPU requests are ignored (the stage runs on the CPU). */
   gpuIds: string[];
   keepGoing: boolean;
+  /** Tasks marked remote that may be submitted at once (default: no limit). */
+  remoteJobs?: number;
   /** When aborted, nothing new starts and waiting tasks are cancelled. */
   signal?: AbortSignal;
 }
@@ -29,7 +36,7 @@ export async function schedule(tasks: Task[], opts: ScheduleOptions, run: RunTas
   const dependents = new Map<string, string[]>();
   for (const t of tasks) {
     dependents.set(t.id, []);
-    if (opts.gpuIds.length > 0 && t.gpus > opts.gpuIds.length) {
+    if (!t.remote && opts.gpuIds.length > 0 && t.gpus > opts.gpuIds.length) {
       throw new Error(`${t.id} asks for ${t.gpus} GPUs but only ${opts.gpuIds.length} are available (${opts.gpuIds.join(',')})`);
     }
   }
@@ -42,11 +49,13 @@ export async function schedule(tasks: Task[], opts: ScheduleOptions, run: RunTas
   const ready: string[] = tasks.filter((t) => waitingOn.get(t.id) === 0).map((t) => t.id);
   const freeGpus = [...opts.gpuIds];
   let running = 0;
+  let runningRemote = 0;
+  const remoteJobs = opts.remoteJobs ?? Infinity;
   let stopped = false;
 
   return new Promise((resolve) => {
     const finishIfDone = () => {
-      if (running > 0) return;
+      if (running > 0 || runningRemote > 0) return;
       if (ready.length > 0 && !stopped) return;
       for (const t of tasks) if (!outcome.has(t.id)) outcome.set(t.id, 'cancelled');
       resolve(outcome);
@@ -62,10 +71,14 @@ export async function schedule(tasks: Task[], opts: ScheduleOptions, run: RunTas
       if (opts.signal?.aborted) stopped = true;
       ready.sort((a, b) => priority.get(a)! - priority.get(b)!);
       let i = 0;
-      while (!stopped && running < opts.jobs && i < ready.length) {
+      while (!stopped && i < ready.length) {
         const id = ready[i]!;
         const task = byId.get(id)!;
-        const want = opts.gpuIds.length > 0 ? task.gpus : 0;
+        if (task.remote ? runningRemote >= remoteJobs : running >= opts.jobs) {
+          i++; // Its pool is full; a task of the other pool may still start.
+          continue;
+        }
+        const want = opts.gpuIds.length > 0 && !task.remote ? task.gpus : 0;
         if (want > freeGpus.length) {
           i++; // Let a later CPU task start rather than idle a core while GPUs are busy.
           continue;
@@ -73,11 +86,13 @@ export async function schedule(tasks: Task[], opts: ScheduleOptions, run: RunTas
         ready.splice(i, 1);
         freeGpus.sort((a, b) => opts.gpuIds.indexOf(a) - opts.gpuIds.indexOf(b));
         const held = freeGpus.splice(0, want);
-        running++;
+        if (task.remote) runningRemote++;
+        else running++;
         run(task, held)
           .catch(() => false)
           .then((ok) => {
-            running--;
+            if (task.remote) runningRemote--;
+            else running--;
             freeGpus.push(...held);
             outcome.set(id, ok ? 'ok' : 'failed');
             if (ok) {

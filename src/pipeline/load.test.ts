@@ -351,3 +351,42 @@ describe('problems the corpus does not pin', () => {
     expect(ds).toEqual(['pipeline.yaml:6:13: dependency cycle: a → b → c → a']);
   });
 });
+
+describe('executor and slurm settings', () => {
+  it('merges top-level slurm defaults under the stage’s, interpolated per instance, without making them params', async () => {
+    const pl = await load({
+      'params/p.yaml': 'cluster: { partition: gpu, hours: 2 }\nlr: 0.1\n',
+      'pipeline.yaml': `params: [params/p.yaml]
+slurm: { partition: "\${cluster.partition}", mem: 4G }
+stages:
+  train:
+    matrix: { seed: [1, 2] }
+    cmd: train --lr \${lr} --seed \${item.seed}
+    executor: slurm
+    slurm: { time: "\${cluster.hours}:00:00", extra: ["--comment=seed \${item.seed}"], gpus: 1 }
+`,
+    });
+    const inst = pl.instances.get('train@seed=2')!;
+    expect(inst.executor).toBe('slurm');
+    expect(inst.slurm).toEqual({ partition: 'gpu', mem: '4G', time: '2:00:00', extra: ['--comment=seed 2'], gpus: '1' });
+    // Where a stage runs is not part of what it computes: only lr is a param of the stage.
+    expect(inst.params).toEqual({ lr: 0.1 });
+  });
+
+  it('names unknown slurm fields, bad executors and unknown params in slurm values', async () => {
+    const found = await problems({
+      'pipeline.yaml': `slurm: { partitoin: gpu }
+stages:
+  a:
+    cmd: echo a
+    executor: cluster
+  b:
+    cmd: echo b
+    slurm: { time: "\${nope}" }
+`,
+    });
+    expect(found.join('\n')).toMatch(/pipeline\.yaml:1:10: unknown field 'partitoin' in 'slurm'; did you mean 'partition'\?/);
+    expect(found.join('\n')).toContain('pipeline.yaml:5:15: executor is local or slurm, not "cluster"');
+    expect(found.join('\n')).toContain("pipeline.yaml:8:21: unknown params key 'nope'");
+  });
+});

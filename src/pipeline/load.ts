@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Diagnostic } from './diagnostics.js';
 import { YamlFile, type YamlPath } from './yamlfile.js';
-import { PipelineSchema, ResourcesSchema, STAGE_NAME_RE, StageSchema, type StageConfig, type MatrixScalar, type NeedConfig } from './schema.js';
+import { PipelineSchema, ResourcesSchema, SlurmSchema, STAGE_NAME_RE, StageSchema, type SlurmConfig, type StageConfig, type MatrixScalar, type NeedConfig } from './schema.js';
 import { closest, loadParams, lookupParam, type ParamsSet } from './params.js';
 import { resolveTemplate } from './interpolate.js';
 import { instanceId, type Item, type Pipeline, type StageGroup, type StageInstance } from './model.js';
@@ -52,6 +52,7 @@ class Analyzer {
   ) {}
 
   private paramsIncomplete = false;
+  private slurmDefaults: SlurmConfig | undefined;
 
   /** A message of '' is a problem already reported elsewhere (see lookupParam). */
   private report(path: YamlPath, message: string, opts?: { key?: boolean; sub?: { offset: number; length: number } }): void {
@@ -166,6 +167,7 @@ class Analyzer {
     const stageKey = (PipelineSchema.shape.stages as unknown as { def: { keyType: z.ZodType } }).def.keyType;
     const top = PipelineSchema.extend({ stages: z.record(stageKey as z.ZodString, z.unknown()) }).safeParse(rawObj);
     if (!top.success) this.zodIssues(top.error, [], rawObj);
+    this.slurmDefaults = top.success ? top.data.slurm : undefined;
     const paramFiles = top.success ? top.data.params : Array.isArray(rawObj.params) ? rawObj.params.filter((p): p is string => typeof p === 'string') : [];
     const { params, diagnostics: pds } = loadParams(this.root, paramFiles, this.display, (i, message) => this.yf.diag(['params', i], message));
     this.diags.push(...pds);
@@ -320,6 +322,25 @@ class Analyzer {
       const metrics = pathsAt(cfg.metrics, 'metrics');
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(cfg.env)) env[k] = typeof v === 'string' ? String(resolveAt(v, [...base, 'env', k])) : String(v);
+      // sbatch settings are interpolated like the rest, but what they use is not recorded as a
+      // param of the stage: where it runs must not change its fingerprint.
+      const slurm: Record<string, string | string[]> = {};
+      const lookupQuiet = (ref: string) => (ref === 'item' || ref.startsWith('item.') ? lookup(ref) : this.lookupParam(params, ref));
+      const slurmLayers: [SlurmConfig | undefined, YamlPath][] = [
+        [this.slurmDefaults, ['slurm']],
+        [cfg.slurm, [...base, 'slurm']],
+      ];
+      for (const [layer, at] of slurmLayers) {
+        for (const [k, v] of Object.entries(layer ?? {})) {
+          const one = (x: string | number, where: YamlPath): string => {
+            if (typeof x !== 'string') return String(x);
+            const r = resolveTemplate(x, lookupQuiet);
+            if (firstInstance) for (const p of r.problems) this.report(where, p.message, { sub: p });
+            return String(r.value);
+          };
+          slurm[k] = Array.isArray(v) ? v.map((x, i) => one(x, [...at, k, i])) : one(v as string | number, [...at, k]);
+        }
+      }
       for (let i = 0; i < cfg.params.length; i++) {
         const key = cfg.params[i]!;
         const r = this.lookupParam(params, key);
@@ -357,6 +378,8 @@ class Analyzer {
         params: sortedParams,
         env,
         resources: { gpu: cfg.resources.gpu },
+        executor: cfg.executor,
+        slurm,
         upstream: [],
         builtin,
       });
@@ -599,9 +622,10 @@ function knownKeys(schema: z.ZodType): string[] {
 
 /** The fields allowed in the mapping at `rel` below `base` (the top level or a stage). */
 function knownKeysAt(base: YamlPath, rel: (string | number)[]): string[] {
-  if (base.length === 0) return knownKeys(PipelineSchema);
+  if (base.length === 0) return rel[0] === 'slurm' ? knownKeys(SlurmSchema) : knownKeys(PipelineSchema);
   if (rel.length === 0) return knownKeys(StageSchema);
   if (rel[0] === 'resources') return knownKeys(ResourcesSchema);
+  if (rel[0] === 'slurm') return knownKeys(SlurmSchema);
   if (rel[0] === 'needs') return ['stage', 'on'];
   return [];
 }

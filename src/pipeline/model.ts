@@ -1,5 +1,5 @@
 /** The validated pipeline the engine works on: every stage expanded into its instances. */
-import type { MatrixScalar, StageConfig } from './schema.js';
+import type { Executor, MatrixScalar, StageConfig } from './schema.js';
 import type { ParamsSet } from './params.js';
 import type { StageDefinition } from '../stages/api.js';
 
@@ -30,6 +30,10 @@ export interface StageInstance {
   params: Record<string, unknown>;
   env: Record<string, string>;
   resources: { gpu: number };
+  /** Where the stage asked to run (unset: the run's executor). Not part of the fingerprint. */
+  executor?: Executor;
+  /** sbatch settings (pipeline defaults, then the stage's), interpolated; strings throughout. */
+  slurm: Record<string, string | string[]>;
   upstream: UpstreamEdge[];
   /** For built-in stages: the loaded definition and module to run. */
   builtin?: { def: StageDefinition; modulePath: string; isBuiltin: boolean };

@@ -26,6 +26,30 @@ export const ResourcesSchema = z.strictObject({
   gpu: z.number().int().min(0).default(0),
 });
 
+const slurmValue = z.union([z.string().min(1), z.number()]);
+
+/**
+ * How a stage instance's Slurm job is requested (each value may use `${params.…}` and
+ * `${item.…}`). None of it is part of the fingerprint: where a stage runs does not change what
+ * it computes.
+ */
+export const SlurmSchema = z.strictObject({
+  partition: slurmValue.optional(),
+  /** Time limit as sbatch takes it: minutes, `HH:MM:SS`, `D-HH:MM:SS`. */
+  time: slurmValue.optional(),
+  /** Memory per node as sbatch takes it: `4G`, `16000M` (a bare number is megabytes). */
+  mem: slurmValue.optional(),
+  cpus: z.union([z.number().int().min(1), z.string().min(1)]).optional(),
+  /** GPUs: a count, or `TYPE:COUNT` (`a100:1`). Default: the stage's `resources.gpu`. */
+  gpus: z.union([z.number().int().min(0), z.string().min(1)]).optional(),
+  account: slurmValue.optional(),
+  qos: slurmValue.optional(),
+  /** Further sbatch options, e.g. `--constraint=avx2` or a list of them. */
+  extra: z.union([z.string(), z.array(z.string())]).optional(),
+});
+
+export const EXECUTORS = ['local', 'slurm'] as const;
+
 export const StageSchema = z
   .strictObject({
     /** A command stage: any program, run with `sh -c` in the project folder. */
@@ -50,6 +74,14 @@ export const StageSchema = z
     resources: ResourcesSchema.default({ gpu: 0 }),
     /** Extra environment variables for the stage's process (interpolated). */
     env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /**
+     * Where its instances run: `local`, or `slurm` (one sbatch job each). Unset: the run's
+     * executor (`conno repro --executor`, default local). `local` pins a stage to the submitting
+     * machine even under `--executor slurm` (e.g. a download on a login node with internet).
+     */
+    executor: z.enum(EXECUTORS, { error: (iss) => `executor is local or slurm, not ${JSON.stringify(iss.input)}` }).optional(),
+    /** sbatch settings for this stage, over the pipeline's top-level `slurm:` defaults. */
+    slurm: SlurmSchema.optional(),
   })
   .superRefine((s, ctx) => {
     if ((s.cmd === undefined) === (s.uses === undefined)) {
@@ -63,10 +95,14 @@ export const StageSchema = z
 export const PipelineSchema = z.strictObject({
   /** Params files (YAML) whose keys stages may reference, relative to pipeline.yaml. */
   params: pathList.default([]),
+  /** sbatch settings every Slurm job gets unless its stage says otherwise. */
+  slurm: SlurmSchema.optional(),
   stages: z.record(z.string().regex(STAGE_NAME_RE, 'stage names are letters, digits, _ and -, not starting with a digit'), StageSchema),
 });
 
 export type StageConfig = z.infer<typeof StageSchema>;
 export type PipelineConfig = z.infer<typeof PipelineSchema>;
 export type NeedConfig = z.infer<typeof NeedSchema>;
+export type SlurmConfig = z.infer<typeof SlurmSchema>;
+export type Executor = (typeof EXECUTORS)[number];
 export type MatrixScalar = z.infer<typeof MatrixValue>;

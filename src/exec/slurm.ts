@@ -1,0 +1,370 @@
+/**
+ * The Slurm executor: each stage instance becomes one sbatch job that runs the same entry point
+ * as a local run (`node entry.js JOB.json`), on a machine that shares the project folder and its
+ * cache. conno submits an instance once its inputs are ready (the scheduler's job) and follows
+ * every job of the run with one `sacct` query by the run's unique job name, backing off while
+ * nothing changes; a cancelled run `scancel`s its jobs.
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import type { JobResult, StageJob } from './job.js';
+import { removePath, writeFileAtomic } from '../util/fsx.js';
+
+/** sbatch settings of one instance, after interpolation (see SlurmSchema). */
+export type SlurmSpec = Record<string, string | string[]>;
+
+const TIME_RE = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}|UNLIMITED|INFINITE)$/i;
+const MEM_RE = /^\d+(\.\d+)?[KMGT]?B?$/i;
+const NAME_RE = /^[A-Za-z0-9_.:+@-]+$/;
+
+/** A bad sbatch setting: the instance fails with this message, naming the field and value. */
+export class SlurmSpecError extends Error {}
+
+/**
+ * The sbatch options for an instance. `gpus` defaults to the stage's resources.gpu; a count
+ * becomes `--gres=gpu:N`, `TYPE:N` becomes `--gres=gpu:TYPE:N`.
+ */
+export function sbatchOptions(spec: SlurmSpec, resourceGpus: number): string[] {
+  const one = (k: string): string | undefined => {
+    const v = spec[k];
+    if (v === undefined) return undefined;
+    if (Array.isArray(v)) throw new SlurmSpecError(`slurm.${k} takes one value, not a list`);
+    const t = v.trim();
+    if (t === '') throw new SlurmSpecError(`slurm.${k} is empty`);
+    return t;
+  };
+  const out: string[] = [];
+  const partition = one('partition');
+  if (partition !== undefined) {
+    if (!/^[A-Za-z0-9_.,-]+$/.test(partition)) throw new SlurmSpecError(`slurm.partition: '${partition}' is not a partition name`);
+    out.push(`--partition=${partition}`);
+  }
+  const time = one('time');
+  if (time !== undefined) {
+    if (!TIME_RE.test(time)) throw new SlurmSpecError(`slurm.time: '${time}' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH or D-HH:MM:SS)`);
+    out.push(`--time=${time}`);
+  }
+  const mem = one('mem');
+  if (mem !== undefined) {
+    if (!MEM_RE.test(mem)) throw new SlurmSpecError(`slurm.mem: '${mem}' is not a Slurm memory size (e.g. 4G, 16000M; a bare number is megabytes)`);
+    out.push(`--mem=${mem.replace(/B$/i, '')}`);
+  }
+  const cpus = one('cpus');
+  if (cpus !== undefined) {
+    if (!/^[1-9]\d*$/.test(cpus)) throw new SlurmSpecError(`slurm.cpus: '${cpus}' is not a positive whole number`);
+    out.push(`--cpus-per-task=${cpus}`);
+  }
+  const gpus = one('gpus') ?? (resourceGpus > 0 ? String(resourceGpus) : undefined);
+  if (gpus !== undefined && gpus !== '0') {
+    if (/^[1-9]\d*$/.test(gpus)) out.push(`--gres=gpu:${gpus}`);
+    else if (/^[A-Za-z0-9_.-]+:[1-9]\d*$/.test(gpus)) out.push(`--gres=gpu:${gpus}`);
+    else throw new SlurmSpecError(`slurm.gpus: '${gpus}' is not a GPU count or TYPE:COUNT (e.g. 1 or a100:2)`);
+  }
+  for (const k of ['account', 'qos'] as const) {
+    const v = one(k);
+    if (v === undefined) continue;
+    if (!NAME_RE.test(v)) throw new SlurmSpecError(`slurm.${k}: '${v}' is not a Slurm ${k} name`);
+    out.push(`--${k}=${v}`);
+  }
+  const extra = spec['extra'];
+  // A string is split at whitespace; options whose values contain spaces go in the list form.
+  const extras = extra === undefined ? [] : Array.isArray(extra) ? extra : extra.split(/\s+/).filter(Boolean);
+  for (const e of extras) {
+    if (!e.startsWith('-')) throw new SlurmSpecError(`slurm.extra: '${e}' is not an sbatch option (options start with -)`);
+    if (/^--?(J|job-name|o|output|e|error|D|chdir|parsable|wrap)(=|$)/.test(e)) throw new SlurmSpecError(`slurm.extra: conno sets '${e.split('=')[0]}' itself`);
+    out.push(e);
+  }
+  for (const k of Object.keys(spec)) {
+    if (!['partition', 'time', 'mem', 'cpus', 'gpus', 'account', 'qos', 'extra'].includes(k)) throw new SlurmSpecError(`slurm.${k}: unknown setting`);
+  }
+  return out;
+}
+
+/** Job states as sacct prints them ("CANCELLED by 1000" → CANCELLED). */
+export type SlurmState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'OUT_OF_MEMORY' | 'NODE_FAIL' | 'CANCELLED' | 'BOOT_FAIL' | 'DEADLINE' | 'PREEMPTED' | 'OTHER';
+
+const ACTIVE = new Set(['PENDING', 'RUNNING', 'REQUEUED', 'CONFIGURING', 'COMPLETING', 'SUSPENDED', 'RESIZING', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SIGNALING', 'STAGE_OUT', 'STOPPED', 'SPECIAL_EXIT']);
+
+export interface JobState {
+  id: string;
+  state: string;
+  /** Whether the job is over (any final state). */
+  done: boolean;
+  exitCode?: string;
+}
+
+/** Parse `sacct -n -P -X -o JobIDRaw,State,ExitCode` output. */
+export function parseSacct(text: string): Map<string, JobState> {
+  const out = new Map<string, JobState>();
+  for (const line of text.split('\n')) {
+    const [id, rawState, exitCode] = line.trim().split('|');
+    if (!id || !rawState || !/^\d+$/.test(id)) continue;
+    const state = rawState.split(/\s+/)[0]!.replace(/\+$/, '');
+    out.set(id, { id, state, done: !ACTIVE.has(state), exitCode });
+  }
+  return out;
+}
+
+/** Parse `squeue -h -o %i|%T` (used only where accounting is off: a job not listed is over). */
+export function parseSqueue(text: string): Map<string, JobState> {
+  const out = new Map<string, JobState>();
+  for (const line of text.split('\n')) {
+    const [id, state] = line.trim().split('|');
+    if (!id || !state || !/^\d+$/.test(id)) continue;
+    out.set(id, { id, state, done: !ACTIVE.has(state) });
+  }
+  return out;
+}
+
+/** What a final state means for the user, beyond the stage's own error. */
+export function describeState(s: JobState, spec: SlurmSpec): string {
+  switch (s.state) {
+    case 'FAILED':
+      return `Slurm job ${s.id} FAILED (exit code ${s.exitCode?.split(':')[0] ?? '?'})`;
+    case 'TIMEOUT':
+      return `Slurm job ${s.id} TIMEOUT: it ran past its time limit${spec['time'] ? ` (slurm.time: ${String(spec['time'])})` : ''}`;
+    case 'OUT_OF_MEMORY':
+      return `Slurm job ${s.id} OUT_OF_MEMORY: it used more memory than it asked for${spec['mem'] ? ` (slurm.mem: ${String(spec['mem'])})` : ''}`;
+    case 'NODE_FAIL':
+      return `Slurm job ${s.id} NODE_FAIL: its node failed (run again)`;
+    case 'CANCELLED':
+      return `Slurm job ${s.id} CANCELLED (scancel, an admin or a limit)`;
+    case 'BOOT_FAIL':
+      return `Slurm job ${s.id} BOOT_FAIL: its node failed to boot`;
+    case 'PREEMPTED':
+      return `Slurm job ${s.id} PREEMPTED`;
+    case 'DEADLINE':
+      return `Slurm job ${s.id} DEADLINE: it could not finish before its deadline`;
+    default:
+      return `Slurm job ${s.id} ended ${s.state}`;
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface SlurmRunOptions {
+  /** Where job files go: a folder every node can read (the project's cache/tmp). */
+  jobDir: string;
+  /** The stage entry point script and the node binary to run it with. */
+  entry: string;
+  node?: string;
+  /** Poll back-off: first and largest interval between sacct queries. */
+  pollMinMs?: number;
+  pollMaxMs?: number;
+  /** A line for the user (submissions, fallbacks). */
+  info?: (message: string) => void;
+}
+
+interface Waiter {
+  id: string;
+  resultFile: string;
+  resolve(state: JobState): void;
+}
+
+/**
+ * One conno run's jobs on Slurm. All carry the run's unique job name, so one sacct query
+ * (`--name`) reports every one of them.
+ */
+export class SlurmRun {
+  readonly name = `conno-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  private readonly startedAt = new Date(Date.now() - 60_000);
+  private waiters = new Map<string, Waiter>();
+  private timer: NodeJS.Timeout | undefined;
+  private interval: number;
+  private polling = false;
+  private useSqueue = false;
+  private closed = false;
+  private checked: Promise<void> | undefined;
+  /** sacct queries so far (the tests check that jobs are not polled one by one). */
+  queries = 0;
+
+  constructor(private readonly opts: SlurmRunOptions) {
+    this.interval = opts.pollMinMs ?? 1000;
+  }
+
+  /** sbatch must be there before anything is submitted; its absence is one clear message. */
+  private ensureSlurm(): Promise<void> {
+    this.checked ??= execa('sbatch', ['--version'], { reject: false }).then((r) => {
+      if (r.exitCode !== 0) throw new SlurmSpecError(`cannot submit to Slurm: \`sbatch --version\` failed (${r.stderr.trim() || (r as { code?: string }).code || `exit ${r.exitCode}`}); is this a Slurm login node? Run with --executor local to run here.`);
+    });
+    return this.checked;
+  }
+
+  /** Submit one instance and wait for its job to end; then read what the entry point wrote. */
+  async run(job: StageJob, spec: SlurmSpec, gpus: number, signal?: AbortSignal, onSubmitted?: (jobId: string) => void): Promise<JobResult> {
+    let options: string[];
+    try {
+      options = sbatchOptions(spec, gpus);
+      await this.ensureSlurm();
+    } catch (err) {
+      if (err instanceof SlurmSpecError) return { ok: false, error: err.message };
+      throw err;
+    }
+    const safe = job.id.replace(/[^\w.=,@-]/g, '_');
+    const dir = path.join(this.opts.jobDir, this.name);
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.mkdir(path.dirname(job.logFile), { recursive: true });
+    const jobFile = path.join(dir, `${safe}.json`);
+    const script = path.join(dir, `${safe}.sh`);
+    // The job writes its log where a local run would; GPUs are the ones Slurm allocates.
+    const remoteJob: StageJob = { ...job, gpus: [], gpusFromEnv: true, logToStdout: true };
+    await writeFileAtomic(jobFile, JSON.stringify(remoteJob));
+    await writeFileAtomic(
+      script,
+      [
+        '#!/bin/sh',
+        `# conno stage instance ${job.id} (run ${this.name})`,
+        `cd ${shellQuote(job.workRoot)} || exit 1`,
+        `exec ${shellQuote(this.opts.node ?? process.execPath)} ${shellQuote(this.opts.entry)} ${shellQuote(jobFile)}`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      await fsp.writeFile(job.logFile, '');
+      const args = ['--parsable', `--job-name=${this.name}`, `--output=${job.logFile}`, '--open-mode=append', `--chdir=${job.workRoot}`, ...options, script];
+      const sub = await execa('sbatch', args, { reject: false, cancelSignal: signal });
+      if (sub.exitCode !== 0) {
+        if (signal?.aborted) return { ok: false, error: 'cancelled before submission' };
+        return { ok: false, error: `sbatch refused the job: ${sub.stderr.trim().replace(/^sbatch: error: /gm, '') || `exit code ${sub.exitCode}`} (options: ${options.join(' ') || 'none'})` };
+      }
+      const jobId = sub.stdout.trim().split(';')[0]!;
+      onSubmitted?.(jobId);
+      const final = await this.waitFor(jobId, `${jobFile}.result`, signal);
+      const result = await readResult(`${jobFile}.result`, final.state === 'COMPLETED' ? 10_000 : 1000);
+      if (final.state === 'COMPLETED') return result ?? { ok: false, error: `Slurm job ${jobId} COMPLETED but its entry point wrote no result (${jobFile}.result); is conno installed where the job ran?` };
+      if (signal?.aborted) return { ok: false, error: `cancelled (Slurm job ${jobId} ${final.state})` };
+      const why = describeState(final, spec);
+      // The stage's own error says what went wrong; the job state says only where.
+      return { ok: false, error: result && !result.ok && final.state === 'FAILED' ? `${result.error} (Slurm job ${jobId})` : result && !result.ok ? `${result.error} (${why})` : why };
+    } finally {
+      await removePath(jobFile);
+      await removePath(`${jobFile}.result`);
+      await removePath(script);
+    }
+  }
+
+  private waitFor(id: string, resultFile: string, signal?: AbortSignal): Promise<JobState> {
+    return new Promise((resolve) => {
+      const w: Waiter = { id, resultFile, resolve };
+      this.waiters.set(id, w);
+      const onAbort = () => void this.cancel([id]);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      // A new job: look soon, not after the longest back-off.
+      this.interval = this.opts.pollMinMs ?? 1000;
+      this.schedule(true);
+    });
+  }
+
+  private schedule(soon = false): void {
+    if (this.closed || this.waiters.size === 0) return;
+    if (this.timer && !soon) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, this.interval);
+  }
+
+  /** One query for all of the run's jobs. */
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    let changed = false;
+    try {
+      const states = await this.query();
+      for (const [id, w] of [...this.waiters]) {
+        const s = states.get(id);
+        if (s?.done) {
+          this.waiters.delete(id);
+          w.resolve(s);
+          changed = true;
+        } else if (!s && this.useSqueue) {
+          // Not in the queue any more, and no accounting to ask: the result file decides.
+          this.waiters.delete(id);
+          w.resolve({ id, state: existsResult(w.resultFile) ? 'COMPLETED' : 'OTHER', done: true });
+          changed = true;
+        }
+      }
+    } catch (err) {
+      this.opts.info?.(`Slurm: ${(err as Error).message}; asking again`);
+    } finally {
+      this.polling = false;
+    }
+    const max = this.opts.pollMaxMs ?? 30_000;
+    this.interval = changed ? (this.opts.pollMinMs ?? 1000) : Math.min(max, Math.round(this.interval * 1.5));
+    this.schedule();
+  }
+
+  private async query(): Promise<Map<string, JobState>> {
+    this.queries++;
+    if (!this.useSqueue) {
+      const start = this.startedAt.toISOString().slice(0, 19);
+      const r = await execa('sacct', ['-n', '-P', '-X', `--name=${this.name}`, `--starttime=${start}`, '--format=JobIDRaw,State,ExitCode'], { reject: false });
+      if (r.exitCode === 0) return parseSacct(r.stdout);
+      if (/accounting storage is disabled|slurm_persist_conn_open|Connection refused/i.test(r.stderr)) {
+        this.useSqueue = true;
+        this.opts.info?.(`Slurm: sacct is not available (${r.stderr.trim().split('\n')[0]}); following jobs with squeue instead`);
+      } else throw new Error(`sacct failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
+    }
+    const r = await execa('squeue', ['-h', `--name=${this.name}`, '-o', '%i|%T'], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`squeue failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
+    return parseSqueue(r.stdout);
+  }
+
+  private toCancel = new Set<string>();
+
+  /**
+   * scancel the given jobs (all of this run's jobs still waiting when none are given). Requests
+   * made in the same tick (Ctrl-C aborts every instance at once) go out as one scancel.
+   */
+  cancel(ids?: string[]): Promise<void> {
+    for (const id of ids ?? this.waiters.keys()) this.toCancel.add(id);
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        const which = [...this.toCancel];
+        this.toCancel.clear();
+        if (which.length === 0) return resolve();
+        void execa('scancel', which, { reject: false }).then(() => {
+          this.interval = this.opts.pollMinMs ?? 1000;
+          this.schedule(true);
+          resolve();
+        });
+      }),
+    );
+  }
+
+  /** Stop polling (at the end of the run). */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** With squeue only, a job that left the queue succeeded when its entry point wrote a result. */
+function existsResult(file: string): boolean {
+  try {
+    readFileSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The entry point's result, allowing a shared filesystem a moment to show it. */
+async function readResult(file: string, patienceMs: number): Promise<JobResult | undefined> {
+  const until = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return JSON.parse(await fsp.readFile(file, 'utf8')) as JobResult;
+    } catch {
+      if (Date.now() >= until) return undefined;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
