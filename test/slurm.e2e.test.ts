@@ -97,7 +97,7 @@ stages:
     with: { n: "\${n}" }
   join:
     needs: [make, squares]
-    cmd: ${countingCmd('join', 'cat out/make-1.txt out/make-2.txt > out/all.txt && echo "$SLURM_JOB_NAME" > out/where.txt')}
+    cmd: ${countingCmd('join', 'cat out/make-1.txt out/make-2.txt > out/all.txt && if [ -n "$SLURM_JOB_ID" ]; then echo "on a Slurm node"; else echo here; fi > out/where.txt')}
     deps: [out/make-1.txt, out/make-2.txt]
     outs: [out/all.txt, out/where.txt]
 `,
@@ -126,17 +126,24 @@ stages:
     const joinJob = Number(submitted.find((s) => s.id === 'join')!.job);
     for (const s of submitted) if (s.id !== 'join') expect(Number(s.job)).toBeLessThan(joinJob);
     expect(p.read('out/all.txt')).toBe('k=1 n=3\nk=2 n=3\n');
-    expect(p.read('out/where.txt').trim()).toBe(name);
+    expect(p.read('out/where.txt').trim()).toBe('on a Slurm node');
     // The stage's own log is where a local run puts it, with the job's output.
     expect(readFileSync(path.join(p.dir, 'cache', 'logs', 'make@k=1.log'), 'utf8')).toMatch(/job \d+/);
     const lock = parse(p.read('conno.lock'));
     expect(lock.stages.squares.metrics).toEqual({ slurm: 'yes' });
     // status and verify do not care where a stage ran.
     expect((await p.conno(['status'])).stdout).toContain('Everything is up to date (4 stage instances)');
+    const dry = await p.conno(['repro', '--executor', 'slurm', '--dry-run', '--force', 'join']);
+    expect(dry.stdout).toContain('would run join (as a Slurm job): forced');
+    // verify reruns everything from scratch on the cluster and compares with conno.lock.
+    const v = await p.conno(['verify', '--executor', 'slurm'], { env: FAST, timeout: 180_000 });
+    expect(v.exitCode, v.all).toBe(0);
+    expect(v.all).toContain('Verified: all 4 stage instances reproduce conno.lock bit for bit.');
+    expect([...String(v.all).matchAll(/as Slurm job/g)]).toHaveLength(4);
     const again = await p.conno(['repro', '--executor', 'slurm'], { env: FAST });
     expect(again.exitCode, again.all).toBe(0);
     expect(again.all).not.toContain('submitted');
-    expect(runCount(p, 'make')).toBe(2);
+    expect(runCount(p, 'make')).toBe(2); // verify ran in its scratch copy
 
     // The same pipeline run locally gives the same output hashes.
     const local = tempProject(files);
@@ -270,4 +277,33 @@ stages:
     expect(r.all).toContain("slurm.time: 'one hour' is not a Slurm time limit");
     expect(r.all).not.toContain('submitted');
   }, 60_000);
+});
+
+describe.skipIf(!state.up && !required)('Slurm limits (real cluster; about 90 s: Slurm enforces time limits in whole minutes)', () => {
+  let p: TempProject | undefined;
+  afterEach(() => p?.remove());
+
+  it('reports TIMEOUT and running out of memory with the setting to change and the log tail', async () => {
+    if (!state.up) throw new Error(`CONNO_REQUIRE_SLURM=1 but Slurm is not running (${state.why}).\n${daemonLogs()}`);
+    p = tempProject({
+      'pipeline.yaml': `stages:
+  slow:
+    cmd: echo "slow started"; sleep 600; echo x > slow.txt
+    outs: [slow.txt]
+    slurm: { time: 1 }
+  hog:
+    cmd: echo "hog started"; node -e "const a = []; for (;;) a.push(Buffer.alloc(1e7, 1))"; echo x > hog.txt
+    outs: [hog.txt]
+    slurm: { mem: 80M }
+`,
+    });
+    const r = await p.conno(['repro', '--executor', 'slurm', '--keep-going'], { env: FAST, timeout: 240_000 });
+    expect(r.exitCode, r.all).toBe(1);
+    expect(r.all).toMatch(/FAILED slow: .*Slurm job \d+ TIMEOUT: it ran past its time limit \(slurm\.time: 1\)/);
+    expect(r.all).toContain('slow started');
+    expect(r.all).toMatch(/DUE TO TIME LIMIT/);
+    expect(r.all).toMatch(/FAILED hog: .*Slurm job \d+ OUT_OF_MEMORY: it used more memory than it asked for \(slurm\.mem: 80M\)/);
+    expect(r.all).toContain('hog started');
+    expect(p.exists('conno.lock') ? Object.keys(parse(p.read('conno.lock')).stages ?? {}) : []).toEqual([]);
+  }, 300_000);
 });

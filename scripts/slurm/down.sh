@@ -8,6 +8,11 @@ for d in slurmd slurmctld slurmdbd; do
 done
 if [ -S /run/mysqld/mysqld.sock ]; then mariadb-admin -uroot shutdown 2>/dev/null; fi
 pkill -x munged 2>/dev/null
-for _ in $(seq 1 20); do pgrep -x 'slurmd|slurmctld|slurmdbd|mariadbd|munged' >/dev/null || break; sleep 0.5; done
+for _ in $(seq 1 20); do
+  alive=0
+  for p in slurmd slurmctld slurmdbd mariadbd munged; do pgrep -x "$p" >/dev/null && alive=1; done
+  [ "$alive" = 0 ] && break
+  sleep 0.5
+done
 echo "slurm:down: stopped"
 exit 0

@@ -33,7 +33,7 @@ commands:
       -v, --verbose     also list up-to-date stages
   status [TARGET…]    what is stale and exactly why  (--json for machines)
   verify [TARGET…]    rerun from scratch without the run-cache and compare every
-                      output with conno.lock (exit 1 on any mismatch)
+                      output with conno.lock (exit 1 on any mismatch)  (--executor as repro)
   dag                 the stage graph  (--format text|mermaid|dot, --instances)
   show STAGE[:OUTPUT] print an output (Arrow tables as a table)  (--head N, --json, --path)
   gc                  delete cache objects nothing references  (--dry-run, --keep-runs all|lock)
@@ -59,6 +59,11 @@ function parse<O extends Options>(args: string[], options: O, command: string) {
     const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new UsageError(`${command}: ${msg}`);
   }
+}
+
+function parseExecutor(v: string | undefined, command: string): 'local' | 'slurm' | undefined {
+  if (v === undefined || v === 'local' || v === 'slurm') return v;
+  throw new UsageError(`${command}: --executor is local or slurm, not '${v}'`);
 }
 
 function intOption(v: string | undefined, name: string, dflt: number): number {
@@ -157,8 +162,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         'repro',
       );
       const jobs = intOption(values.jobs, '--jobs', os.availableParallelism());
-      const executor = values.executor;
-      if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new UsageError(`repro: --executor is local or slurm, not '${executor}'`);
+      const executor = parseExecutor(values.executor, 'repro');
       const { detectGpus } = await import('../exec/gpus.js');
       const gpus = detectGpus(values.gpus);
       if (values['dry-run']) {
@@ -168,7 +172,11 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         const { computeStatus } = await import('../engine/status.js');
         const st = await computeStatus(project, project.withUpstream(ids));
         const run = st.filter((s) => s.stale || values.force);
-        for (const s of run) io.out(`would run ${s.id}: ${s.stale ? s.reasons.join('; ') : 'forced'}`);
+        const { executorFor } = await import('../engine/repro.js');
+        for (const s of run) {
+          const where = executorFor(project.pipeline.instances.get(s.id)!, executor) === 'slurm' ? ' (as a Slurm job)' : '';
+          io.out(`would run ${s.id}${where}: ${s.stale ? s.reasons.join('; ') : 'forced'}`);
+        }
         io.out(run.length ? `${run.length} stage instance${run.length === 1 ? '' : 's'} would run.` : 'Nothing to do: everything is up to date.');
         return 0;
       }
@@ -222,8 +230,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       }
     }
     case 'verify': {
-      const { values, positionals } = parse(rest, { jobs: { type: 'string', short: 'j' }, gpus: { type: 'string' }, 'keep-scratch': { type: 'boolean' } }, 'verify');
+      const { values, positionals } = parse(rest, { jobs: { type: 'string', short: 'j' }, gpus: { type: 'string' }, executor: { type: 'string' }, 'keep-scratch': { type: 'boolean' } }, 'verify');
       const jobs = intOption(values.jobs, '--jobs', os.availableParallelism());
+      const executor = parseExecutor(values.executor, 'verify');
       const { detectGpus } = await import('../exec/gpus.js');
       const gpus = detectGpus(values.gpus);
       const { acquireProjectLock } = await import('../exec/projectlock.js');
@@ -232,7 +241,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         const project = await Project.open({ dir });
         const { plainReporter } = await import('../exec/reporter.js');
         const { verify } = await import('../engine/verify.js');
-        const res = await verify(project, { targets: positionals, jobs, gpus: gpus.ids, reporter: plainReporter(io.err), keepScratch: values['keep-scratch'] === true });
+        const res = await verify(project, { targets: positionals, jobs, gpus: gpus.ids, reporter: plainReporter(io.err), keepScratch: values['keep-scratch'] === true, executor });
         for (const m of res.mismatches) io.out(`MISMATCH ${m.id} ${m.output}: expected ${m.expected}, got ${m.got}`);
         for (const f of res.failed) io.out(`FAILED ${f.id}: ${f.error}`);
         const bad = res.mismatches.length + res.failed.length;

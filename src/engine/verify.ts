@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Project } from './project.js';
 import { reproduce } from './repro.js';
+import type { Executor } from '../pipeline/schema.js';
 import type { Reporter } from '../exec/reporter.js';
 import { removePath, tmpName } from '../util/fsx.js';
 
@@ -25,7 +26,7 @@ export interface VerifyResult {
   failed: { id: string; error: string }[];
 }
 
-export async function verify(project: Project, opts: { targets: string[]; jobs: number; gpus: string[]; reporter: Reporter; keepScratch?: boolean }): Promise<VerifyResult> {
+export async function verify(project: Project, opts: { targets: string[]; jobs: number; gpus: string[]; reporter: Reporter; keepScratch?: boolean; executor?: Executor }): Promise<VerifyResult> {
   const ids = project.withUpstream(project.selectTargets(opts.targets));
   const scratch = tmpName(path.join(project.cacheDir, 'tmp'), 'verify');
   await fsp.mkdir(scratch, { recursive: true });
@@ -43,6 +44,8 @@ export async function verify(project: Project, opts: { targets: string[]; jobs: 
       useRunCache: false,
       record: false,
       workRoot: scratch,
+      // The scratch copy lies in the project's cache folder, which cluster nodes share.
+      executor: opts.executor,
     });
     const mismatches: Mismatch[] = [];
     const failed: { id: string; error: string }[] = [];

@@ -237,9 +237,14 @@ export class SlurmRun {
       const result = await readResult(`${jobFile}.result`, final.state === 'COMPLETED' ? 10_000 : 1000);
       if (final.state === 'COMPLETED') return result ?? { ok: false, error: `Slurm job ${jobId} COMPLETED but its entry point wrote no result (${jobFile}.result); is conno installed where the job ran?` };
       if (signal?.aborted) return { ok: false, error: `cancelled (Slurm job ${jobId} ${final.state})` };
+      // Without cgroups, Slurm kills a job over its memory limit and calls it FAILED; its log
+      // says why.
+      const log = await fsp.readFile(job.logFile, 'utf8').catch(() => '');
+      if (final.state !== 'OUT_OF_MEMORY' && /exceeded (job )?memory limit|oom[-_ ]kill/i.test(log.slice(-20_000))) final.state = 'OUT_OF_MEMORY';
       const why = describeState(final, spec);
       // The stage's own error says what went wrong; the job state says only where.
-      return { ok: false, error: result && !result.ok && final.state === 'FAILED' ? `${result.error} (Slurm job ${jobId})` : result && !result.ok ? `${result.error} (${why})` : why };
+      if (result && !result.ok) return { ok: false, error: final.state === 'FAILED' ? `${result.error} (Slurm job ${jobId})` : `${result.error} (${why})` };
+      return { ok: false, error: why };
     } finally {
       await removePath(jobFile);
       await removePath(`${jobFile}.result`);
