@@ -263,6 +263,30 @@ stages:
     expect(r.all).toContain(`Slurm job ${id} CANCELLED`);
   }, 300_000);
 
+  it('follows jobs with squeue where sacct has no accounting', async () => {
+    p = tempProject({
+      'pipeline.yaml': `stages:
+  a:
+    matrix: { i: [1, 2] }
+    cmd: echo a\${item.i} > "a\${item.i}.txt"
+    outs: ["a\${item.i}.txt"]
+  bad:
+    cmd: exit 4
+    outs: [never.txt]
+`,
+    });
+    // The sacct of a cluster without slurmdbd, in front of the real one.
+    p.write('shim/sacct', '#!/bin/sh\necho "sacct: error: Slurm accounting storage is disabled" >&2\nexit 1\n');
+    await execa('chmod', ['+x', path.join(p.dir, 'shim', 'sacct')]);
+    const r = await p.conno(['repro', '--executor', 'slurm', '--keep-going'], { env: { ...FAST, PATH: `${path.join(p.dir, 'shim')}:${process.env['PATH']}` }, timeout: 180_000 });
+    expect(r.exitCode, r.all).toBe(1);
+    expect(r.all).toContain('sacct is not available (sacct: error: Slurm accounting storage is disabled); following jobs with squeue instead');
+    expect(p.read('a1.txt')).toBe('a1\n');
+    expect(p.read('a2.txt')).toBe('a2\n');
+    expect(r.all).toMatch(/FAILED bad: command failed \(exit code 4\)/);
+    expect(Object.keys(parse(p.read('conno.lock')).stages).sort()).toEqual(['a@i=1', 'a@i=2']);
+  }, 300_000);
+
   it('rejects bad sbatch settings before submitting, naming the field and value', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:

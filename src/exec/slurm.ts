@@ -137,6 +137,8 @@ export function describeState(s: JobState, spec: SlurmSpec): string {
       return `Slurm job ${s.id} PREEMPTED`;
     case 'DEADLINE':
       return `Slurm job ${s.id} DEADLINE: it could not finish before its deadline`;
+    case 'GONE':
+      return `Slurm job ${s.id} left the queue without a result (without accounting, squeue cannot say why; see its log)`;
     default:
       return `Slurm job ${s.id} ended ${s.state}`;
   }
@@ -291,7 +293,7 @@ export class SlurmRun {
         } else if (!s && this.useSqueue) {
           // Not in the queue any more, and no accounting to ask: the result file decides.
           this.waiters.delete(id);
-          w.resolve({ id, state: existsResult(w.resultFile) ? 'COMPLETED' : 'OTHER', done: true });
+          w.resolve({ id, state: existsResult(w.resultFile) ? 'COMPLETED' : 'GONE', done: true });
           changed = true;
         }
       }
