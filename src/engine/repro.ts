@@ -21,7 +21,7 @@ import { tmpName, writeFileAtomic, removePath } from '../util/fsx.js';
 import type { ObjectHash } from '../hash/types.js';
 import { jsonEqual } from '../util/canonical.js';
 import type { Executor } from '../pipeline/schema.js';
-import { SlurmRun } from '../exec/slurm.js';
+import { SlurmRun, SLURM_POLL_DEFAULT } from '../exec/slurm.js';
 import { UsageError } from '../util/errors.js';
 
 export interface ReproOptions {
@@ -55,12 +55,12 @@ export function executorFor(inst: StageInstance, runExecutor: Executor | undefin
   return inst.executor ?? 'local';
 }
 
-/** `CONNO_SLURM_POLL=MIN,MAX` (milliseconds): sacct back-off bounds; default 1 s to 30 s. */
+/** `CONNO_SLURM_POLL=MIN,MAX` (milliseconds): sacct back-off bounds; default 5 s to 2 min. */
 function slurmPoll(): { pollMinMs: number; pollMaxMs: number } {
   const v = process.env['CONNO_SLURM_POLL'];
   const m = v ? /^(\d+),(\d+)$/.exec(v.trim()) : null;
-  if (v && !m) throw new UsageError(`CONNO_SLURM_POLL is MIN,MAX in milliseconds (e.g. 1000,30000), not '${v}'`);
-  return m ? { pollMinMs: Number(m[1]), pollMaxMs: Math.max(Number(m[1]), Number(m[2])) } : { pollMinMs: 1000, pollMaxMs: 30_000 };
+  if (v && !m) throw new UsageError(`CONNO_SLURM_POLL is MIN,MAX in milliseconds (e.g. 5000,120000), not '${v}'`);
+  return m ? { pollMinMs: Number(m[1]), pollMaxMs: Math.max(Number(m[1]), Number(m[2])) } : SLURM_POLL_DEFAULT;
 }
 
 export type InstanceResult =

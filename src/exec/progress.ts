@@ -32,12 +32,14 @@ async function listrReporter(io: Io, ids: string[]): Promise<Reporter> {
   const { Listr } = await import('listr2');
   const shown = new Map(ids.map((id) => [id, deferred<boolean>()]));
   const outcome = new Map(ids.map((id) => [id, deferred<Event>()]));
+  const submitted = new Map(ids.map((id) => [id, deferred<string>()]));
   const failures: Extract<Event, { type: 'failed' }>[] = [];
   const list = new Listr(
     ids.map((id) => ({
       title: id,
       enabled: () => shown.get(id)!.promise,
       task: async (_ctx: unknown, task: { title: string; skip(msg: string): void }) => {
+        void submitted.get(id)!.promise.then((job) => (task.title = `${id} (Slurm job ${job})`));
         const e = await outcome.get(id)!.promise;
         switch (e.type) {
           case 'restored':
@@ -68,6 +70,7 @@ async function listrReporter(io: Io, ids: string[]): Promise<Reporter> {
           return;
         case 'start':
           shown.get(e.id)!.resolve(true);
+          if (e.slurmJob) submitted.get(e.id)!.resolve(e.slurmJob);
           return;
         case 'failed':
           failures.push(e);

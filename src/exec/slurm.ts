@@ -12,6 +12,13 @@ import { execa } from 'execa';
 import type { JobResult, StageJob } from './job.js';
 import { removePath, writeFileAtomic } from '../util/fsx.js';
 
+/**
+ * sacct back-off: the first look 5 s after a submission or a change, then ×1.5 while nothing
+ * changes, up to 2 minutes (cluster admins object to frequent polling; one query covers every
+ * job of the run).
+ */
+export const SLURM_POLL_DEFAULT = { pollMinMs: 5000, pollMaxMs: 120_000 };
+
 /** sbatch settings of one instance, after interpolation (see SlurmSchema). */
 export type SlurmSpec = Record<string, string | string[]>;
 
@@ -185,7 +192,7 @@ export class SlurmRun {
   queries = 0;
 
   constructor(private readonly opts: SlurmRunOptions) {
-    this.interval = opts.pollMinMs ?? 1000;
+    this.interval = opts.pollMinMs ?? SLURM_POLL_DEFAULT.pollMinMs;
   }
 
   /** sbatch must be there before anything is submitted; its absence is one clear message. */
@@ -262,7 +269,7 @@ export class SlurmRun {
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
       // A new job: look soon, not after the longest back-off.
-      this.interval = this.opts.pollMinMs ?? 1000;
+      this.interval = this.opts.pollMinMs ?? SLURM_POLL_DEFAULT.pollMinMs;
       this.schedule(true);
     });
   }
@@ -302,8 +309,8 @@ export class SlurmRun {
     } finally {
       this.polling = false;
     }
-    const max = this.opts.pollMaxMs ?? 30_000;
-    this.interval = changed ? (this.opts.pollMinMs ?? 1000) : Math.min(max, Math.round(this.interval * 1.5));
+    const max = this.opts.pollMaxMs ?? SLURM_POLL_DEFAULT.pollMaxMs;
+    this.interval = changed ? (this.opts.pollMinMs ?? SLURM_POLL_DEFAULT.pollMinMs) : Math.min(max, Math.round(this.interval * 1.5));
     this.schedule();
   }
 
@@ -337,7 +344,7 @@ export class SlurmRun {
         this.toCancel.clear();
         if (which.length === 0) return resolve();
         void execa('scancel', which, { reject: false }).then(() => {
-          this.interval = this.opts.pollMinMs ?? 1000;
+          this.interval = this.opts.pollMinMs ?? SLURM_POLL_DEFAULT.pollMinMs;
           this.schedule(true);
           resolve();
         });
