@@ -331,3 +331,46 @@ describe.skipIf(!state.up && !required)('Slurm limits (real cluster; about 90 s:
     expect(p.exists('conno.lock') ? Object.keys(parse(p.read('conno.lock')).stages ?? {}) : []).toEqual([]);
   }, 300_000);
 });
+
+describe.skipIf(!state.up && !required)('Slurm node failure (real cluster: the node is set DOWN, then comes back)', () => {
+  let p: TempProject | undefined;
+  afterEach(() => p?.remove());
+
+  it('reports NODE_FAIL with the log tail', async () => {
+    if (!state.up) throw new Error(`CONNO_REQUIRE_SLURM=1 but Slurm is not running (${state.why}).\n${daemonLogs()}`);
+    p = tempProject({
+      'pipeline.yaml': `stages:
+  doomed:
+    cmd: echo "doomed started"; sleep 120; echo x > d.txt
+    outs: [d.txt]
+    executor: slurm
+    slurm: { extra: --no-requeue }
+`,
+    });
+    const child = execa(process.execPath, [BIN, 'repro'], { cwd: p.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', ...FAST } });
+    let out = '';
+    child.all!.on('data', (d: Buffer) => (out += d.toString()));
+    const node = (await execa('sinfo', ['-h', '-N', '-o', '%N'])).stdout.trim().split('\n')[0]!;
+    let id: string | undefined;
+    for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 300))) {
+      id = /as Slurm job (\d+)/.exec(out)?.[1];
+      // Running, and the command has started (its first line is in the log).
+      if (id && p.exists('cache/logs/doomed.log') && p.read('cache/logs/doomed.log').includes('doomed started')) break;
+    }
+    expect(id, out).toBeDefined();
+    await execa('scontrol', ['update', `nodename=${node}`, 'state=down', 'reason=conno-test']);
+    try {
+      const r = await child;
+      expect(r.exitCode, r.all).toBe(1);
+      expect(r.all).toContain(`Slurm job ${id} NODE_FAIL: its node failed (run again)`);
+      expect(r.all).toContain('doomed started');
+    } finally {
+      // The node re-registers by itself (ReturnToService=2); wait until it takes jobs again.
+      for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 500))) {
+        const st = (await execa('sinfo', ['-h', '-N', '-o', '%T'], { reject: false })).stdout.trim();
+        if (/^(idle|mixed|allocated)$/.test(st)) break;
+        await execa('scontrol', ['update', `nodename=${node}`, 'state=resume'], { reject: false });
+      }
+    }
+  }, 300_000);
+});
