@@ -201,8 +201,10 @@ stages:
     slurm: { gpus: 2 }
 `,
     });
-    const r = await p.conno(['repro', '--executor', 'slurm'], { env: FAST, timeout: 180_000 });
+    // --slurm-jobs 1: the second job is submitted only after the first has finished.
+    const r = await p.conno(['repro', '--executor', 'slurm', '--slurm-jobs', '1'], { env: FAST, timeout: 180_000 });
     expect(r.exitCode, r.all).toBe(0);
+    expect(String(r.all).split('\n').filter((l) => /^(submitted|done) /.test(l)).map((l) => l.split(' ')[0])).toEqual(['submitted', 'done', 'submitted', 'done']);
     expect(p.read('gpu.txt').trim()).toBe('gpus=0');
     expect(p.read('gpu2.txt').trim()).toBe('gpus=0,1');
     const jobs = await sacct(await jobName(runName(String(r.all))!));

@@ -25,6 +25,7 @@ commands:
       --gpus LIST       GPU slots, e.g. 0,1 or none (default: CONNO_GPUS, else nvidia-smi)
       --executor E      local or slurm: where stale stages run (default: each stage's
                         \`executor:\`, else local; slurm submits one sbatch job per instance)
+      --slurm-jobs N    at most N Slurm jobs queued or running at once (default: no limit)
       --force           rerun even if up to date
       --dry-run         say what would run and why, run nothing
       --downstream      also rebuild what depends on the targets
@@ -152,6 +153,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           jobs: { type: 'string', short: 'j' },
           gpus: { type: 'string' },
           executor: { type: 'string' },
+          'slurm-jobs': { type: 'string' },
           force: { type: 'boolean', short: 'f' },
           'dry-run': { type: 'boolean', short: 'n' },
           downstream: { type: 'boolean' },
@@ -163,6 +165,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       );
       const jobs = intOption(values.jobs, '--jobs', os.availableParallelism());
       const executor = parseExecutor(values.executor, 'repro');
+      const slurmJobs = values['slurm-jobs'] === undefined ? undefined : intOption(values['slurm-jobs'], '--slurm-jobs', 1);
       const { detectGpus } = await import('../exec/gpus.js');
       const gpus = detectGpus(values.gpus);
       if (values['dry-run']) {
@@ -211,6 +214,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           gpus: gpus.ids,
           reporter,
           executor,
+          slurmJobs,
           signal: abort.signal,
         });
         await reporter.close();

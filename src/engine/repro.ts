@@ -45,6 +45,8 @@ export interface ReproOptions {
    * Slurm, `local` keeps all here; unset, each stage's own `executor` (default local).
    */
   executor?: Executor;
+  /** Slurm jobs out at once (queued or running); default no limit. */
+  slurmJobs?: number;
   signal?: AbortSignal;
 }
 
@@ -207,7 +209,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
   });
   let outcomes: Map<string, Outcome>;
   try {
-    outcomes = await schedule(tasks, { jobs: Math.max(1, opts.jobs), gpuIds: opts.gpus, keepGoing: opts.keepGoing, signal: opts.signal }, (t, g) => runOne(t.id, g));
+    outcomes = await schedule(tasks, { jobs: Math.max(1, opts.jobs), gpuIds: opts.gpus, keepGoing: opts.keepGoing, remoteJobs: opts.slurmJobs, signal: opts.signal }, (t, g) => runOne(t.id, g));
   } finally {
     slurm?.close();
     await lockWrite;

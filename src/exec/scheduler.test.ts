@@ -307,3 +307,42 @@ describe('schedule: abort', () => {
     expect(asObject(done.result)).toEqual({ g1: 'ok', g2: 'cancelled' });
   });
 });
+
+describe('remote (cluster) tasks', () => {
+  it('take no local job slot and no local GPU slot, and respect remoteJobs', async () => {
+    const m = manual();
+    const tasks: Task[] = [
+      { ...task('r1', [], 1), remote: true },
+      { ...task('r2', [], 1), remote: true },
+      { ...task('r3', [], 1), remote: true },
+      task('local', [], 1),
+      task('after', ['r1', 'local']),
+    ];
+    const box = track(schedule(tasks, opts({ jobs: 1, gpuIds: ['0'], remoteJobs: 2 }), m.run));
+    await settle();
+    // Two cluster jobs out (the limit), and the local task holds the one local GPU.
+    expect(m.started.sort()).toEqual(['local', 'r1', 'r2']);
+    expect(m.gpusOf.get('r1')).toEqual([]);
+    expect(m.gpusOf.get('local')).toEqual(['0']);
+    await m.finish('r2');
+    expect(m.started).toContain('r3');
+    await m.finish('r1');
+    expect(m.started).not.toContain('after'); // still needs `local`
+    await m.finish('local');
+    expect(m.started).toContain('after');
+    await m.finish('r3');
+    await m.finish('after');
+    await settle();
+    expect(box.done).toBe(true);
+    expect([...box.result!.values()].every((o) => o === 'ok')).toBe(true);
+  });
+
+  it('a remote task may ask for more GPUs than this machine has', async () => {
+    const m = manual();
+    const box = track(schedule([{ ...task('big', [], 8), remote: true }], opts({ gpuIds: ['0'] }), m.run));
+    await settle();
+    expect(m.started).toEqual(['big']);
+    await m.finish('big');
+    expect(box.done).toBe(true);
+  });
+});
