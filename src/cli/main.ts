@@ -30,11 +30,16 @@ commands:
       --dry-run         say what would run and why, run nothing
       --downstream      also rebuild what depends on the targets
       --keep-going      keep running independent stages after a failure
+      --pull            fetch results the remote has before building anything
+      --remote R        the remote for --pull (a name from pipeline.yaml, a folder or s3://…)
       --no-wait         fail instead of waiting for another conno on this project
       -v, --verbose     also list up-to-date stages
   status [TARGET…]    what is stale and exactly why  (--json for machines)
   verify [TARGET…]    rerun from scratch without the run-cache and compare every
                       output with conno.lock (exit 1 on any mismatch)  (--executor as repro)
+  push [TARGET…]      send the targets' outputs and run records to the remote cache
+                      (--remote R, default: CONNO_REMOTE or default_remote; --all-runs)
+  pull [TARGET…]      fetch them from the remote and restore outputs into the project
   dag                 the stage graph  (--format text|mermaid|dot, --instances)
   show STAGE[:OUTPUT] print an output (Arrow tables as a table)  (--head N, --json, --path)
   gc                  delete cache objects nothing references  (--dry-run, --keep-runs all|lock)
@@ -154,6 +159,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           gpus: { type: 'string' },
           executor: { type: 'string' },
           'slurm-jobs': { type: 'string' },
+          pull: { type: 'boolean' },
+          remote: { type: 'string' },
           force: { type: 'boolean', short: 'f' },
           'dry-run': { type: 'boolean', short: 'n' },
           downstream: { type: 'boolean' },
@@ -186,6 +193,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       // Validate first (a bad pipeline leaves nothing behind, not even cache/), then take the lock
       // and read conno.lock again: a run that waited must see the previous run's results.
       const project = await Project.open({ dir });
+      if (values.remote !== undefined && !values.pull) throw new UsageError('repro: --remote goes with --pull');
+      const { resolveRemote } = await import('../store/remote.js');
+      const remote = values.pull ? resolveRemote(values.remote, project.pipeline.remotes, project.pipeline.defaultRemote, project.root) : undefined;
       const { acquireProjectLock } = await import('../exec/projectlock.js');
       const release = await acquireProjectLock(project.cacheDir, {
         wait: !values['no-wait'],
@@ -215,6 +225,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           reporter,
           executor,
           slurmJobs,
+          remote,
           signal: abort.signal,
         });
         await reporter.close();
@@ -251,6 +262,46 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         const bad = res.mismatches.length + res.failed.length;
         io.out(bad === 0 ? `Verified: all ${res.checked.length} stage instances reproduce conno.lock bit for bit.` : `Verify failed: ${res.mismatches.length} mismatch${res.mismatches.length === 1 ? '' : 'es'}, ${res.failed.length} failed stage instance${res.failed.length === 1 ? '' : 's'}.`);
         return bad === 0 ? 0 : 1;
+      } finally {
+        await release();
+      }
+    }
+    case 'push':
+    case 'pull': {
+      const { values, positionals } = parse(rest, { remote: { type: 'string' }, ...(command === 'push' ? { 'all-runs': { type: 'boolean' } } : {}) }, command);
+      const { acquireProjectLock } = await import('../exec/projectlock.js');
+      const release = await acquireProjectLock(Project.locate({ dir }).cacheDir, { wait: true, command: ['conno', ...argv].join(' '), onWait: () => io.err('waiting for another conno on this project to finish…') });
+      try {
+        const project = await Project.open({ dir });
+        const { resolveRemote } = await import('../store/remote.js');
+        const remote = resolveRemote(values.remote, project.pipeline.remotes, project.pipeline.defaultRemote, project.root);
+        const ids = project.withUpstream(project.selectTargets(positionals));
+        const sync = await import('../engine/remote-sync.js');
+        const noun = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+        if (command === 'push') {
+          const s = await sync.push(project, remote, ids, { allRuns: (values as { 'all-runs'?: boolean })['all-runs'] === true });
+          for (const f of s.failed) io.err(`conno: ${f}`);
+          if (s.missing.length) io.err(`conno: ${noun(s.missing.length, 'object')} to push ${s.missing.length === 1 ? 'is' : 'are'} not in the local cache (e.g. ${s.missing.slice(0, 3).join(', ')}): run \`conno repro\` or \`conno pull\` first`);
+          io.out(`pushed ${noun(s.objects, 'object')} (${formatBytes(s.bytes)}) and ${noun(s.runs, 'run record')} to ${remote.label}; ${s.present} already there.`);
+          return s.failed.length || s.missing.length ? 1 : 0;
+        }
+        const s = await sync.pull(project, remote, ids);
+        for (const f of s.failed) io.err(`conno: ${f}`);
+        // Put the outputs back into the project where they belong, as repro would.
+        const { ensureOutputs } = await import('../engine/repro.js');
+        let restored = 0;
+        for (const id of ids) {
+          const entry = project.lock.stages[id];
+          if (!entry || s.incomplete.includes(id)) continue;
+          if ((await ensureOutputs(project, project.pipeline.instances.get(id)!, entry, project.root)) === 'restored') restored++;
+        }
+        await project.stats.save();
+        io.out(`pulled ${noun(s.objects, 'object')} (${formatBytes(s.bytes)}) and ${noun(s.runs, 'run record')} from ${remote.label}; ${s.present} already here; ${noun(restored, 'output')} restored into the project.`);
+        if (s.incomplete.length) {
+          io.err(`conno: ${remote.label} lacks results of ${noun(s.incomplete.length, 'stage instance')}: ${s.incomplete.slice(0, 5).join(', ')}${s.incomplete.length > 5 ? ', …' : ''} (\`conno repro\` builds them)`);
+          return 1;
+        }
+        return 0;
       } finally {
         await release();
       }
@@ -301,7 +352,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return r.ok ? 0 : 1;
     }
     default:
-      throw new UsageError(`unknown command '${command}' (commands: repro, status, verify, dag, show, gc; see conno --help)`);
+      throw new UsageError(`unknown command '${command}' (commands: repro, status, verify, push, pull, dag, show, gc; see conno --help)`);
   }
 }
 

@@ -23,6 +23,8 @@ import { jsonEqual } from '../util/canonical.js';
 import type { Executor } from '../pipeline/schema.js';
 import { SlurmRun, SLURM_POLL_DEFAULT } from '../exec/slurm.js';
 import { UsageError } from '../util/errors.js';
+import { TransferError, type Remote } from '../store/remote.js';
+import { fetchEntry, fetchRun } from './remote-sync.js';
 
 export interface ReproOptions {
   targets: string[];
@@ -45,6 +47,8 @@ export interface ReproOptions {
    * Slurm, `local` keeps all here; unset, each stage's own `executor` (default local).
    */
   executor?: Executor;
+  /** `--pull`: fetch an instance's results from this remote before building it. */
+  remote?: Remote;
   /** Slurm jobs out at once (queued or running); default no limit. */
   slurmJobs?: number;
   signal?: AbortSignal;
@@ -169,6 +173,22 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
         opts.reporter.event({ type: changed ? 'restored' : 'fresh', id });
         return true;
       }
+      // `--pull`: what this exact computation produced elsewhere, if the remote has it.
+      if (opts.remote) {
+        try {
+          const recorded = inLock?.fingerprint === computed.fingerprint ? inLock : await fetchRun(project, opts.remote, computed.fingerprint);
+          if (recorded && (await fetchEntry(project, opts.remote, recorded)) && (await ensureOutputs(project, inst, recorded, workRoot)) !== 'unavailable') {
+            const entry = { ...recorded, deps: computed.deps };
+            setEntry(id, entry);
+            results.set(id, { kind: 'restored', entry, computed });
+            opts.reporter.event({ type: 'restored', id, from: 'remote' });
+            return true;
+          }
+        } catch (err) {
+          if (!(err instanceof TransferError)) throw err;
+          opts.reporter.info(`${id}: ${err.message}; building it here`);
+        }
+      }
     }
     const onSlurm = executorFor(inst, opts.executor) === 'slurm';
     if (!onSlurm) opts.reporter.event({ type: 'start', id, gpus });
@@ -247,7 +267,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
  * restored from the store where they differ; built-in outputs are checked in the store.
  * 'unavailable' when an object is missing or corrupt (the instance must run again).
  */
-async function ensureOutputs(project: Project, inst: StageInstance, entry: LockEntry, workRoot: string): Promise<'present' | 'restored' | 'unavailable'> {
+export async function ensureOutputs(project: Project, inst: StageInstance, entry: LockEntry, workRoot: string): Promise<'present' | 'restored' | 'unavailable'> {
   let restored = false;
   const wantOuts = inst.kind === 'cmd' ? inst.outs : (inst.builtin?.def.outputs ?? []);
   if (wantOuts.some((o) => !entry.outs?.[o])) return 'unavailable';

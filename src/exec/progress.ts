@@ -43,7 +43,7 @@ async function listrReporter(io: Io, ids: string[]): Promise<Reporter> {
         const e = await outcome.get(id)!.promise;
         switch (e.type) {
           case 'restored':
-            task.title = `${id} (restored from the run-cache)`;
+            task.title = `${id} (restored from the ${e.from === 'remote' ? 'remote' : 'run-cache'})`;
             return;
           case 'done':
             task.title = `${id} (${formatMs(e.ms)})`;

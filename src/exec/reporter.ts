@@ -5,7 +5,7 @@
 export type Event =
   | { type: 'start'; id: string; gpus: string[]; slurmJob?: string }
   | { type: 'fresh'; id: string }
-  | { type: 'restored'; id: string }
+  | { type: 'restored'; id: string; from?: 'remote' }
   | { type: 'done'; id: string; ms: number }
   | { type: 'failed'; id: string; error: string; logFile?: string; logTail?: string }
   | { type: 'skipped'; id: string; because: string }
@@ -28,7 +28,7 @@ export function plainReporter(write: (line: string) => void, verbose = false): R
           if (verbose) write(`up to date ${e.id}`);
           break;
         case 'restored':
-          write(`restored ${e.id} (from the run-cache)`);
+          write(`restored ${e.id} (${e.from === 'remote' ? 'from the remote' : 'from the run-cache'})`);
           break;
         case 'done':
           write(`done ${e.id} (${formatMs(e.ms)})`);

@@ -27,6 +27,8 @@ interface Saved {
   stages: [string, StageGroup][];
   instances: (Omit<StageInstance, 'builtin'> & { builtin?: { modulePath: string; isBuiltin: boolean } })[];
   order: string[];
+  remotes: Pipeline['remotes'];
+  defaultRemote?: string;
 }
 
 /** The analyzer's own code: a new conno version must not trust an old analysis. */
@@ -64,6 +66,8 @@ export async function saveAnalysis(cacheFile: string, p: Pipeline, extraInputs: 
     stages: [...p.stages.entries()],
     instances: [...p.instances.values()].map(({ builtin, ...rest }) => (builtin ? { ...rest, builtin: { modulePath: builtin.modulePath, isBuiltin: builtin.isBuiltin } } : rest)),
     order: p.order,
+    remotes: p.remotes,
+    defaultRemote: p.defaultRemote,
   };
   await writeFileAtomic(cacheFile, JSON.stringify(saved)).catch(() => undefined);
 }
@@ -100,5 +104,7 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
     instances,
     order: saved.order,
     downstream,
+    remotes: saved.remotes ?? {},
+    defaultRemote: saved.defaultRemote,
   };
 }

@@ -168,6 +168,12 @@ class Analyzer {
     const top = PipelineSchema.extend({ stages: z.record(stageKey as z.ZodString, z.unknown()) }).safeParse(rawObj);
     if (!top.success) this.zodIssues(top.error, [], rawObj);
     this.slurmDefaults = top.success ? top.data.slurm : undefined;
+    const remotes = top.success ? top.data.remotes : {};
+    const defaultRemote = top.success ? top.data.default_remote : undefined;
+    if (defaultRemote !== undefined && !(defaultRemote in remotes)) {
+      const names = Object.keys(remotes);
+      this.report(['default_remote'], `default_remote '${defaultRemote}' is not one of the remotes${names.length ? ` (${names.join(', ')})` : ' (there is no `remotes:` section)'}`);
+    }
     const paramFiles = top.success ? top.data.params : Array.isArray(rawObj.params) ? rawObj.params.filter((p): p is string => typeof p === 'string') : [];
     const { params, diagnostics: pds } = loadParams(this.root, paramFiles, this.display, (i, message) => this.yf.diag(['params', i], message));
     this.diags.push(...pds);
@@ -219,7 +225,7 @@ class Analyzer {
     const downstream = new Map<string, string[]>();
     for (const id of order) downstream.set(id, []);
     for (const id of order) for (const u of instances.get(id)!.upstream) downstream.get(u.id)!.push(id);
-    return { ok: true, pipeline: { root: this.root, file: this.file, params, stages, instances, order, downstream } };
+    return { ok: true, pipeline: { root: this.root, file: this.file, params, stages, instances, order, downstream, remotes, defaultRemote } };
   }
 
   /** Matrix expansion and interpolation of one stage. */

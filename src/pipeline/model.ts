@@ -1,5 +1,5 @@
 /** The validated pipeline the engine works on: every stage expanded into its instances. */
-import type { Executor, MatrixScalar, StageConfig } from './schema.js';
+import type { Executor, MatrixScalar, RemoteConfig, StageConfig } from './schema.js';
 import type { ParamsSet } from './params.js';
 import type { StageDefinition } from '../stages/api.js';
 
@@ -55,6 +55,9 @@ export interface Pipeline {
   order: string[];
   /** Downstream edges, for --downstream and for reporting. */
   downstream: Map<string, string[]>;
+  /** Remote caches by name (pipeline.yaml `remotes:`), and the default one. */
+  remotes: Record<string, RemoteConfig>;
+  defaultRemote?: string;
 }
 
 export function formatItemValue(v: MatrixScalar): string {

@@ -92,17 +92,36 @@ export const StageSchema = z
     }
   });
 
+/**
+ * A remote cache: a folder (absolute, or relative to the project; e.g. on a shared filesystem),
+ * or `s3://bucket/prefix` with an optional endpoint (S3-compatible stores) and region.
+ * Credentials come from the usual AWS environment and files, never from here.
+ */
+export const RemoteSchema = z.union([
+  z.string().min(1, 'a remote needs a folder or an s3:// URL'),
+  z.strictObject({
+    url: z.string().min(1),
+    endpoint: z.string().url('endpoint must be a URL such as https://s3.example.org').optional(),
+    region: z.string().min(1).optional(),
+  }),
+]);
+
 export const PipelineSchema = z.strictObject({
   /** Params files (YAML) whose keys stages may reference, relative to pipeline.yaml. */
   params: pathList.default([]),
   /** sbatch settings every Slurm job gets unless its stage says otherwise. */
   slurm: SlurmSchema.optional(),
+  /** Remote caches by name, for `conno push`, `conno pull` and `conno repro --pull`. */
+  remotes: z.record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'remote names are letters, digits, _ . -'), RemoteSchema).default({}),
+  /** The remote used when no --remote is given (CONNO_REMOTE overrides it). */
+  default_remote: z.string().min(1).optional(),
   stages: z.record(z.string().regex(STAGE_NAME_RE, 'stage names are letters, digits, _ and -, not starting with a digit'), StageSchema),
 });
 
 export type StageConfig = z.infer<typeof StageSchema>;
 export type PipelineConfig = z.infer<typeof PipelineSchema>;
 export type NeedConfig = z.infer<typeof NeedSchema>;
+export type RemoteConfig = z.infer<typeof RemoteSchema>;
 export type SlurmConfig = z.infer<typeof SlurmSchema>;
 export type Executor = (typeof EXECUTORS)[number];
 export type MatrixScalar = z.infer<typeof MatrixValue>;

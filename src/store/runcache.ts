@@ -21,7 +21,7 @@ export class RunCache {
     this.dir = path.join(cacheDir, 'runs');
   }
 
-  private file(fp: Fingerprint): string {
+  file(fp: Fingerprint): string {
     return path.join(this.dir, fp.slice(0, 2), `${fp.slice(2)}.json`);
   }
 

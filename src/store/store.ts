@@ -22,6 +22,13 @@ export class CorruptObjectError extends Error {
   }
 }
 
+/** An object whose bytes, on arrival, do not hash to its name. */
+export class ObjectMismatchError extends Error {
+  constructor(readonly hash: ObjectHash, readonly actual: string, readonly from: string) {
+    super(`object ${hash} from ${from} is corrupt: its bytes hash to ${actual}; it was not stored`);
+  }
+}
+
 export class ObjectStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
@@ -99,6 +106,40 @@ export class ObjectStore {
     }
     const hash = await this.putManifest(files);
     return { hash, size, nfiles: files.length, manifest: files };
+  }
+
+  /**
+   * Take in an object that arrives from elsewhere (a remote cache) under the name it claims,
+   * hashing its bytes on the way: it becomes an object only if they match the name. A mismatch
+   * leaves nothing behind and throws ObjectMismatchError.
+   */
+  async importObject(hash: ObjectHash, source: AsyncIterable<Uint8Array>, from: string): Promise<number> {
+    await fsp.mkdir(this.tmpDir, { recursive: true });
+    const tmp = tmpName(this.tmpDir, 'import');
+    const h = await streamHasher();
+    const tree = isTreeHash(hash);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      const out = await fsp.open(tmp, 'wx');
+      try {
+        for await (const chunk of source) {
+          const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          if (tree) chunks.push(Buffer.from(b));
+          else h.update(b);
+          size += b.length;
+          await out.write(b);
+        }
+      } finally {
+        await out.close();
+      }
+      const actual = tree ? await manifestHash(Buffer.concat(chunks).toString('utf8')) : asObjectHash(h.digest());
+      if (actual !== hash) throw new ObjectMismatchError(hash, actual, from);
+      await this.adopt(tmp, hash);
+      return size;
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
   }
 
   /** Store a folder's manifest alone (for inputs: lets `status` say which file in it changed). */
