@@ -37,7 +37,7 @@ async function objectsOfEntry(entry: LockEntry, manifest: (h: ObjectHash) => Pro
   return { all, unreadable };
 }
 
-function empty(): TransferSummary {
+export function emptySummary(): TransferSummary {
   return { objects: 0, bytes: 0, runs: 0, present: 0, missing: [], failed: [] };
 }
 
@@ -53,7 +53,7 @@ async function entriesFor(project: Project, ids: string[], allRuns: boolean): Pr
 }
 
 export async function push(project: Project, remote: Remote, ids: string[], opts: { allRuns?: boolean; onProgress?: (s: TransferSummary) => void } = {}): Promise<TransferSummary> {
-  const s = empty();
+  const s = emptySummary();
   const entries = await entriesFor(project, ids, opts.allRuns === true);
   const objects = new Set<ObjectHash>();
   const runs = new Set<string>();
@@ -123,7 +123,7 @@ async function fetchObject(project: Project, remote: Remote, h: ObjectHash, s: T
 }
 
 /** Fetch everything an entry's outputs need; true when all of it is now in the local store. */
-export async function fetchEntry(project: Project, remote: Remote, entry: LockEntry, s: TransferSummary = empty()): Promise<boolean> {
+export async function fetchEntry(project: Project, remote: Remote, entry: LockEntry, s: TransferSummary = emptySummary()): Promise<boolean> {
   const trees: ObjectHash[] = [];
   const flat: ObjectHash[] = [];
   for (const info of Object.values(entry.outs ?? {})) {
@@ -159,7 +159,7 @@ export async function fetchRun(project: Project, remote: Remote, fingerprint: st
 }
 
 export async function pull(project: Project, remote: Remote, ids: string[], opts: { onProgress?: (s: TransferSummary) => void } = {}): Promise<TransferSummary & { incomplete: string[] }> {
-  const s = empty();
+  const s = emptySummary();
   const incomplete: string[] = [];
   for (const id of ids) {
     const entry = project.lock.stages[id];

@@ -24,7 +24,7 @@ import type { Executor } from '../pipeline/schema.js';
 import { SlurmRun, SLURM_POLL_DEFAULT } from '../exec/slurm.js';
 import { UsageError } from '../util/errors.js';
 import { TransferError, type Remote } from '../store/remote.js';
-import { fetchEntry, fetchRun } from './remote-sync.js';
+import { emptySummary, fetchEntry, fetchRun } from './remote-sync.js';
 
 export interface ReproOptions {
   targets: string[];
@@ -177,7 +177,10 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
       if (opts.remote) {
         try {
           const recorded = inLock?.fingerprint === computed.fingerprint ? inLock : await fetchRun(project, opts.remote, computed.fingerprint);
-          if (recorded && (await fetchEntry(project, opts.remote, recorded)) && (await ensureOutputs(project, inst, recorded, workRoot)) !== 'unavailable') {
+          const got = emptySummary();
+          const fetched = recorded !== undefined && (await fetchEntry(project, opts.remote, recorded, got));
+          if (got.failed.length) opts.reporter.info(`${id}: ${got.failed[0]}; building it here`);
+          if (recorded && fetched && (await ensureOutputs(project, inst, recorded, workRoot)) !== 'unavailable') {
             const entry = { ...recorded, deps: computed.deps };
             setEntry(id, entry);
             results.set(id, { kind: 'restored', entry, computed });
