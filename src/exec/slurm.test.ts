@@ -71,3 +71,20 @@ describe('executorFor', () => {
     expect(executorFor(inst('slurm'), 'local')).toBe('local');
   });
 });
+
+describe('SlurmRun without Slurm', () => {
+  it('fails the instance with one clear message when sbatch cannot run', async () => {
+    const { SlurmRun } = await import('./slurm.js');
+    const saved = process.env['PATH'];
+    process.env['PATH'] = '/nonexistent-conno-test';
+    try {
+      const run = new SlurmRun({ jobDir: '/nonexistent-conno-test/jobs', entry: 'entry.js' });
+      const r = await run.run({ id: 'a', logFile: '/nonexistent-conno-test/a.log', workRoot: '/' } as never, {}, 0);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.error).toMatch(/^cannot submit to Slurm: `sbatch --version` failed \(sbatch is not on PATH\); is this a Slurm login node\? Run with --executor local to run here\.$/);
+      run.close();
+    } finally {
+      process.env['PATH'] = saved;
+    }
+  });
+});

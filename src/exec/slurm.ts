@@ -198,7 +198,8 @@ export class SlurmRun {
   /** sbatch must be there before anything is submitted; its absence is one clear message. */
   private ensureSlurm(): Promise<void> {
     this.checked ??= execa('sbatch', ['--version'], { reject: false }).then((r) => {
-      if (r.exitCode !== 0) throw new SlurmSpecError(`cannot submit to Slurm: \`sbatch --version\` failed (${r.stderr.trim() || (r as { code?: string }).code || `exit ${r.exitCode}`}); is this a Slurm login node? Run with --executor local to run here.`);
+      const code = (r as { code?: string }).code;
+      if (r.exitCode !== 0) throw new SlurmSpecError(`cannot submit to Slurm: \`sbatch --version\` failed (${code === 'ENOENT' ? 'sbatch is not on PATH' : r.stderr.trim() || code || `exit ${r.exitCode}`}); is this a Slurm login node? Run with --executor local to run here.`);
     });
     return this.checked;
   }
