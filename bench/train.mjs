@@ -60,6 +60,7 @@ async function benchConno(opts) {
   const backend = await initBackend('wasm');
   const results = {};
   let profile = [];
+  let convGflop = 0;
   for (const name of opts.models) {
     const model = await buildReferenceModel(name, { seed: 1 });
     model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
@@ -71,11 +72,26 @@ async function benchConno(opts) {
     const ms = (performance.now() - t0) / opts.steps;
     results[name] = { samples_per_s: (BATCH * 1000) / ms, ms_per_step: ms, params: model.countParams() };
     note(`conno/wasm  ${name.padEnd(11)} ${results[name].samples_per_s.toFixed(1).padStart(7)} samples/s  (${ms.toFixed(0)} ms/step)`);
-    if (name === 'cnn-bn') profile = await profileStep(tf, () => model.trainOnBatch(x, y));
+    if (name === 'cnn-bn') {
+      profile = await profileStep(tf, () => model.trainOnBatch(x, y));
+      convGflop = convFlops(model) / 1e9;
+    }
     tf.dispose([x, y]);
     model.dispose();
   }
-  return { backend, fingerprint: backendFingerprint(), results, profile };
+  return { backend, fingerprint: backendFingerprint(), results, profile, convGflop };
+}
+
+/** Multiply-adds ×2 of one forward pass of the model's Conv2D layers, for a batch. */
+function convFlops(model) {
+  let flops = 0;
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'Conv2D') continue;
+    const [kh, kw, ci, co] = layer.getWeights()[0].shape;
+    const [, h, w] = layer.outputShape;
+    flops += 2 * BATCH * h * w * co * kh * kw * ci;
+  }
+  return flops;
 }
 
 /** Kernel time of one training step, summed per kernel name, largest first. */
@@ -118,8 +134,25 @@ if (conno.profile.length > 0) {
   note('cnn-bn, one step on wasm, kernel time:');
   for (const k of conno.profile.slice(0, 10)) note(`  ${k.kernel.padEnd(22)} ${String(k.ms).padStart(7)} ms  ${(100 * k.share).toFixed(1)}%`);
 }
+// What the convolutions alone must cost: a training step does each convolution three times
+// (forward, input gradient, filter gradient) with the same multiply-adds. At the speed the
+// forward pass reaches (XNNPACK, wasm SIMD128), that floor is compared with the time per step
+// that 0.5× PyTorch allows.
+let bound = null;
+const fwd = conno.profile.find((k) => k.kernel === 'FusedConv2D' || k.kernel === 'Conv2D');
+if (fwd && torch.models['cnn-bn']) {
+  const fwdGflops = conno.convGflop / (fwd.ms / 1000);
+  bound = {
+    conv_gflop_per_pass: Number(conno.convGflop.toFixed(3)),
+    forward_conv_gflops: Number(fwdGflops.toFixed(1)),
+    conv_floor_ms: Number((3 * fwd.ms).toFixed(1)),
+    step_ms_for_half_of_pytorch: Number((torch.models['cnn-bn'].ms_per_step / 0.5).toFixed(1)),
+  };
+  note(`bound: forward convolutions run at ${bound.forward_conv_gflops} GFLOP/s; all three convolution passes at that speed take ${bound.conv_floor_ms} ms, of the ${bound.step_ms_for_half_of_pytorch} ms per step that 0.5× PyTorch allows`);
+}
 const out = {
   ratio: ratios['cnn-bn'] ?? null,
+  bound,
   ratios,
   conno: Object.fromEntries(Object.entries(conno.results).map(([m, r]) => [m, Number(r.samples_per_s.toFixed(2))])),
   pytorch: Object.fromEntries(Object.entries(torch.models).map(([m, r]) => [m, Number(r.samples_per_s.toFixed(2))])),
