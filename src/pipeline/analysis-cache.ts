@@ -33,7 +33,7 @@ interface Saved {
 
 /** The analyzer's own code: a new conno version must not trust an old analysis. */
 function analyzerFiles(): string[] {
-  return ['load.js', 'schema.js', 'params.js', 'interpolate.js', 'model.js', 'analysis-cache.js'].map((f) => path.join(HERE, f));
+  return ['load.js', 'schema.js', 'params.js', 'interpolate.js', 'model.js', 'ids.js', 'analysis-cache.js'].map((f) => path.join(HERE, f));
 }
 
 async function moduleFiles(p: Pipeline): Promise<string[]> {

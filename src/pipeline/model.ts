@@ -3,7 +3,8 @@ import type { Executor, MatrixScalar, RemoteConfig, StageConfig } from './schema
 import type { ParamsSet } from './params.js';
 import type { StageDefinition } from '../stages/api.js';
 
-export type Item = Record<string, MatrixScalar>;
+import type { Item } from './ids.js';
+export type { Item };
 
 export interface UpstreamEdge {
   /** Upstream instance id. */
@@ -60,12 +61,4 @@ export interface Pipeline {
   defaultRemote?: string;
 }
 
-export function formatItemValue(v: MatrixScalar): string {
-  return String(v);
-}
-
-export function instanceId(stage: string, item: Item): string {
-  const keys = Object.keys(item);
-  if (keys.length === 0) return stage;
-  return `${stage}@${keys.map((k) => `${k}=${formatItemValue(item[k]!)}`).join(',')}`;
-}
+export { formatItemValue, instanceId } from './ids.js';

@@ -29,12 +29,12 @@ export const stage = defineStage({
   description: 'Per-sample difficulty scores (loss, forgetting, AUM, EL2N, CV loss, prediction depth, transfer teacher, confident learning), their AUROC against the flipped labels and their stability.',
   params: ScoreDifficultyParamsSchema,
   outputs: ['scores', 'summary', 'correlations'],
-  codeFiles: ['src/difficulty', 'src/ml', 'src/arrow', 'src/pipeline/model.ts'],
+  codeFiles: ['src/difficulty', 'src/ml', 'src/arrow', 'src/pipeline/ids.ts'],
   // Prediction depth runs the models on a TensorFlow.js backend.
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
   async run(ctx) {
     const { makeTable, writeTableFile } = await import('../../src/arrow/io.js');
-    const { instanceId } = await import('../../src/pipeline/model.js');
+    const { instanceId } = await import('../../src/pipeline/ids.js');
     const { unreachable } = await import('../../src/util/errors.js');
     const S = await import('../../src/difficulty/scores.js');
     const { fitSoftmaxRegression, softmaxRows } = await import('../../src/difficulty/linear.js');
