@@ -57,6 +57,28 @@ const jobName = async (jobId: string) => (await execa('sacct', ['-n', '-P', '-X'
 
 const FAST = { CONNO_SLURM_POLL: '300,2000' };
 
+/** `conno repro …` in the background, with its output so far and a way to wait on it. */
+function background(p: TempProject, args: string[]) {
+  const child = execa(process.execPath, [BIN, 'repro', ...args], { cwd: p.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', ...FAST } });
+  let out = '';
+  child.all!.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    child,
+    /** Slurm job ids submitted so far. */
+    jobs: () => [...out.matchAll(/as Slurm job (\d+)/g)].map((m) => m[1]!),
+    /** Poll until `ready` holds (at most a minute); false if it never did. */
+    async until(ready: () => boolean | Promise<boolean>): Promise<boolean> {
+      for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 300))) if (await ready()) return true;
+      return false;
+    },
+    get out() {
+      return out;
+    },
+  };
+}
+
+const running = async (ids: string[]) => (await execa('squeue', ['-h', '-j', ids.join(','), '-o', '%T'], { reject: false })).stdout.split('\n').filter((s) => s.trim() === 'RUNNING').length;
+
 describe.skipIf(!state.up && !required)('Slurm executor (real slurmctld/slurmd/slurmdbd)', () => {
   let p: TempProject | undefined;
   beforeAll(() => {
@@ -220,22 +242,11 @@ stages:
     outs: ["slow-\${item.i}.txt"]
 `,
     });
-    const child = execa(process.execPath, [BIN, 'repro', '--executor', 'slurm'], { cwd: p.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', ...FAST } });
-    let out = '';
-    child.all!.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 60_000;
-    let ids: string[] = [];
-    while (Date.now() < deadline) {
-      ids = [...out.matchAll(/as Slurm job (\d+)/g)].map((m) => m[1]!);
-      if (ids.length === 2) {
-        const q = await execa('squeue', ['-h', '-j', ids.join(','), '-o', '%T'], { reject: false });
-        if (q.stdout.split('\n').filter((s) => s.trim() === 'RUNNING').length === 2) break;
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    expect(ids).toHaveLength(2);
-    child.kill('SIGINT');
-    const r = await child;
+    const run = background(p, ['--executor', 'slurm']);
+    expect(await run.until(async () => run.jobs().length === 2 && (await running(run.jobs())) === 2), run.out).toBe(true);
+    const ids = run.jobs();
+    run.child.kill('SIGINT');
+    const r = await run.child;
     expect(r.exitCode, r.all).toBe(130);
     const name = await jobName(ids[0]!);
     const jobs = await sacct(name);
@@ -252,15 +263,11 @@ stages:
     executor: slurm
 `,
     });
-    const child = execa(process.execPath, [BIN, 'repro'], { cwd: p.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', ...FAST } });
-    let out = '';
-    child.all!.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && !/as Slurm job (\d+)/.test(out)) await new Promise((r) => setTimeout(r, 200));
-    const id = /as Slurm job (\d+)/.exec(out)?.[1];
-    expect(id, out).toBeDefined();
-    await execa('scancel', [id!]);
-    const r = await child;
+    const run = background(p, []);
+    expect(await run.until(() => run.jobs().length === 1), run.out).toBe(true);
+    const id = run.jobs()[0]!;
+    await execa('scancel', [id]);
+    const r = await run.child;
     expect(r.exitCode, r.all).toBe(1);
     expect(r.all).toContain(`Slurm job ${id} CANCELLED`);
   }, 300_000);
@@ -303,14 +310,9 @@ stages:
     expect(r.all).toContain("slurm.time: 'one hour' is not a Slurm time limit");
     expect(r.all).not.toContain('submitted');
   }, 60_000);
-});
 
-describe.skipIf(!state.up && !required)('Slurm limits (real cluster; about 90 s: Slurm enforces time limits in whole minutes)', () => {
-  let p: TempProject | undefined;
-  afterEach(() => p?.remove());
-
+  // About 90 s: Slurm enforces time limits in whole minutes.
   it('reports TIMEOUT and running out of memory with the setting to change and the log tail', async () => {
-    if (!state.up) throw new Error(`CONNO_REQUIRE_SLURM=1 but Slurm is not running (${state.why}).\n${daemonLogs()}`);
     p = tempProject({
       'pipeline.yaml': `stages:
   slow:
@@ -332,14 +334,9 @@ describe.skipIf(!state.up && !required)('Slurm limits (real cluster; about 90 s:
     expect(r.all).toContain('hog started');
     expect(p.exists('conno.lock') ? Object.keys(parse(p.read('conno.lock')).stages ?? {}) : []).toEqual([]);
   }, 300_000);
-});
 
-describe.skipIf(!state.up && !required)('Slurm node failure (real cluster: the node is set DOWN, then comes back)', () => {
-  let p: TempProject | undefined;
-  afterEach(() => p?.remove());
-
+  // Last: the node is set DOWN under a running job, then comes back.
   it('reports NODE_FAIL with the log tail', async () => {
-    if (!state.up) throw new Error(`CONNO_REQUIRE_SLURM=1 but Slurm is not running (${state.why}).\n${daemonLogs()}`);
     p = tempProject({
       'pipeline.yaml': `stages:
   doomed:
@@ -349,20 +346,14 @@ describe.skipIf(!state.up && !required)('Slurm node failure (real cluster: the n
     slurm: { extra: --no-requeue }
 `,
     });
-    const child = execa(process.execPath, [BIN, 'repro'], { cwd: p.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', ...FAST } });
-    let out = '';
-    child.all!.on('data', (d: Buffer) => (out += d.toString()));
+    const run = background(p, []);
     const node = (await execa('sinfo', ['-h', '-N', '-o', '%N'])).stdout.trim().split('\n')[0]!;
-    let id: string | undefined;
-    for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 300))) {
-      id = /as Slurm job (\d+)/.exec(out)?.[1];
-      // Running, and the command has started (its first line is in the log).
-      if (id && p.exists('cache/logs/doomed.log') && p.read('cache/logs/doomed.log').includes('doomed started')) break;
-    }
-    expect(id, out).toBeDefined();
+    // Running, and the command has started (its first line is in the log).
+    expect(await run.until(() => p!.exists('cache/logs/doomed.log') && p!.read('cache/logs/doomed.log').includes('doomed started')), run.out).toBe(true);
+    const id = run.jobs()[0];
     await execa('scontrol', ['update', `nodename=${node}`, 'state=down', 'reason=conno-test']);
     try {
-      const r = await child;
+      const r = await run.child;
       expect(r.exitCode, r.all).toBe(1);
       expect(r.all).toContain(`Slurm job ${id} NODE_FAIL: its node failed (run again)`);
       expect(r.all).toContain('doomed started');
