@@ -233,7 +233,7 @@ stages:
     expect(jobs.map((j) => /gres\/gpu=(\d)/.exec(j.tres)?.[1]).sort()).toEqual(['1', '2']);
   }, 300_000);
 
-  it('Ctrl-C cancels the run’s jobs with scancel', async () => {
+  it.each(['SIGINT', 'SIGHUP'] as const)('%s (Ctrl-C; a closed SSH session) cancels the run’s jobs with scancel', async (signal) => {
     p = tempProject({
       'pipeline.yaml': `stages:
   slow:
@@ -245,7 +245,7 @@ stages:
     const run = background(p, ['--executor', 'slurm']);
     expect(await run.until(async () => run.jobs().length === 2 && (await running(run.jobs())) === 2), run.out).toBe(true);
     const ids = run.jobs();
-    run.child.kill('SIGINT');
+    run.child.kill(signal);
     const r = await run.child;
     expect(r.exitCode, r.all).toBe(130);
     const name = await jobName(ids[0]!);

@@ -209,6 +209,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // A closed SSH session: stop (and scancel) rather than leave orphaned jobs behind.
+      process.once('SIGHUP', onSignal);
       try {
         await project.reloadLock();
         const { makeReporter } = await import('../exec/progress.js');
@@ -241,6 +243,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGHUP', onSignal);
         await release();
       }
     }
