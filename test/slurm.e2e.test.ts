@@ -254,6 +254,31 @@ stages:
     expect(p.exists('conno.lock') ? Object.keys(parse(p.read('conno.lock')).stages ?? {}) : []).toEqual([]);
   }, 300_000);
 
+  it('a job that finishes after its conno was killed is restored, not run again, by the next repro', async () => {
+    p = tempProject({
+      'pipeline.yaml': `stages:
+  long:
+    cmd: ${countingCmd('long', 'sleep 3 && echo done > long.txt')}
+    outs: [long.txt]
+`,
+    });
+    const run = background(p, ['--executor', 'slurm']);
+    expect(await run.until(() => run.jobs().length === 1), run.out).toBe(true);
+    const id = run.jobs()[0]!;
+    run.child.kill('SIGKILL'); // no chance to scancel: the job goes on
+    await run.child;
+    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) {
+      const st = (await execa('sacct', ['-n', '-P', '-X', '-j', id, '-o', 'State'])).stdout.trim();
+      if (st === 'COMPLETED') break;
+    }
+    const r = await p.conno(['repro', '--executor', 'slurm'], { env: FAST });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('restored long (from the run-cache)');
+    expect(r.all).not.toContain('submitted');
+    expect(runCount(p, 'long')).toBe(1);
+    expect(p.read('long.txt')).toBe('done\n');
+  }, 300_000);
+
   it('says which state a job ended in when the cluster cancels it', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:

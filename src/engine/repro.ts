@@ -201,6 +201,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     try {
       if (onSlurm) {
         slurm ??= new SlurmRun({ jobDir: path.join(project.cacheDir, 'tmp', 'slurm'), entry: ENTRY, info: (m) => opts.reporter.info(m), ...poll });
+        if (record) job.runRecord = { id, entry: entryFromRun(computed, {}, undefined) };
         result = await slurm.run(job, inst.slurm, inst.resources.gpu, opts.signal, (jobId) => opts.reporter.event({ type: 'start', id, gpus: [], slurmJob: jobId }));
       } else result = inst.kind === 'cmd' ? await runCommand(job, opts.signal) : await runInChildProcess(job, opts.signal);
     } catch (err) {

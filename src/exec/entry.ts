@@ -34,6 +34,13 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
     console.error(describeFailure(err));
     result = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
+  if (result.ok && job.runRecord) {
+    // As the submitting conno would record it (entryFromRun), so a later run restores it.
+    const { RunCache } = await import('../store/runcache.js');
+    const entry = { ...job.runRecord.entry, outs: result.outs };
+    if (Object.keys(result.metrics).length) entry.metrics = result.metrics;
+    await new RunCache(job.cacheDir).put({ id: job.runRecord.id, entry });
+  }
   await writeFileAtomic(`${jobFile}.result`, JSON.stringify(result));
   return result;
 }

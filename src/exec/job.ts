@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { spawn } from 'node:child_process';
 import { ObjectStore } from '../store/store.js';
-import type { HashInfo } from '../store/lockfile.js';
+import type { HashInfo, LockEntry } from '../store/lockfile.js';
 import { StatCache } from '../hash/statcache.js';
 import { hashPath } from '../hash/tree.js';
 import type { Item } from '../pipeline/model.js';
@@ -40,6 +40,11 @@ export interface StageJob {
   gpusFromEnv?: boolean;
   /** In a cluster job: the command's output goes to this process's stdout (the job's log). */
   logToStdout?: boolean;
+  /**
+   * In a cluster job: the run-cache entry to record on success (its outs and metrics filled in
+   * by the job), so that a result survives the death of the conno that submitted it.
+   */
+  runRecord?: { id: string; entry: LockEntry };
 }
 
 export type JobResult =
