@@ -312,3 +312,83 @@ describe('wasm training kernels match the cpu backend', () => {
     expect(Array.from(dx)).toEqual([10, 0, 0, 0, 0, 20, 0, 0]);
   });
 });
+
+describe('wasm SIMD kernels (src/ml/kernels/c)', () => {
+  it('run on the wasm backend and give the JS kernel’s bits: ties, NaN, ±0, every channel tail', async () => {
+    await initBackend('wasm');
+    const { simdKernels } = await import('./simd.js');
+    const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
+    const k = simdKernels(backend);
+    expect(k, 'SIMD kernels should load on Node 20').toBeDefined();
+    for (const C of [1, 3, 4, 5, 16, 33]) {
+      const [N, OH, OW] = [2, 3, 5];
+      const n = N * 2 * OH * 2 * OW * C;
+      // Few distinct values, so windows tie often; some NaN and signed zeros.
+      const xs = randomArray(n, 7 + C).map((v, i) => (i % 17 === 0 ? NaN : i % 13 === 0 ? -0 : Math.round(v * 3) / 3));
+      const dys = randomArray(N * OH * OW * C, 11 + C).map((v, i) => (i % 7 === 0 ? -v : v));
+      const want = new Float32Array(n);
+      maxPoolGrad2x2(xs, dys, want, N, OH, OW, C);
+      const x = tf.tensor4d(xs, [N, 2 * OH, 2 * OW, C]);
+      const dy = tf.tensor4d(dys, [N, OH, OW, C]);
+      const y = tf.maxPool(x, 2, 2, 'valid');
+      const got = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+      const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+      expect(bits(got.dataSync() as Float32Array), `C=${C}`).toEqual(bits(want));
+      tf.dispose([x, dy, y, got]);
+    }
+  });
+
+  it('batchnorm sweeps give the JS sweeps’ bits, forward and backward, for any channel count', async () => {
+    await initBackend('wasm');
+    const { simdSweeps, batchNormTrainInto: fwd, batchNormTrainGradInto: bwd } = await import('./batchnorm.js');
+    const backend = tf.backend() as unknown as Parameters<typeof simdSweeps>[0];
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    for (const [M, C] of [[7, 1], [50, 3], [333, 16], [64, 33], [257, 64]] as const) {
+      // Offset data (|mean| ≫ std) and values of mixed sign.
+      const xs = randomArray(M * C, 3 + C).map((v, i) => 5 + v * (1 + (i % C)));
+      const dys = randomArray(M * C, 9 + C);
+      const g = randomArray(C, 4).map((v) => 1 + v / 2);
+      const b = randomArray(C, 5);
+      const want = { y: new Float32Array(M * C), mean: new Float32Array(C), variance: new Float32Array(C), dx: new Float32Array(M * C), dg: new Float32Array(C), db: new Float32Array(C) };
+      fwd(xs, C, g, b, 1e-3, want.y, want.mean, want.variance);
+      bwd(dys, xs, C, g, want.mean, want.variance, 1e-3, want.dx, want.dg, want.db);
+      // The same on the heap, through the SIMD kernels.
+      const ts = [xs, dys, new Float32Array(M * C), new Float32Array(M * C)].map((a) => tf.tensor1d(a));
+      const sw = simdSweeps(backend, C);
+      expect(sw).toBeDefined();
+      const [x, dy, y, dx] = ts.map((t) => backend.typedArrayFromHeap(t as unknown as Parameters<typeof backend.typedArrayFromHeap>[0]) as Float32Array);
+      const got = { mean: new Float32Array(C), variance: new Float32Array(C), dg: new Float32Array(C), db: new Float32Array(C) };
+      fwd(x!, C, g, b, 1e-3, y!, got.mean, got.variance, sw);
+      bwd(dy!, x!, C, g, got.mean, got.variance, 1e-3, dx!, got.dg, got.db, sw);
+      expect(bits(y!), `y M=${M} C=${C}`).toEqual(bits(want.y));
+      expect(bits(got.mean)).toEqual(bits(want.mean));
+      expect(bits(got.variance)).toEqual(bits(want.variance));
+      expect(bits(dx!), `dx M=${M} C=${C}`).toEqual(bits(want.dx));
+      expect(bits(got.dg)).toEqual(bits(want.dg));
+      expect(bits(got.db)).toEqual(bits(want.db));
+      tf.dispose(ts);
+    }
+  });
+
+  it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { readFileSync, mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { simdKernelsFile } = await import('./simd.js');
+    let clang = true;
+    try {
+      execFileSync('clang', ['--version'], { stdio: 'ignore' });
+      execFileSync('wasm-ld', ['--version'], { stdio: 'ignore' });
+    } catch {
+      clang = false;
+    }
+    if (!clang) {
+      console.warn('skipped: clang/wasm-ld not installed (apt-get install clang lld) — the committed simd_kernels.wasm is used as is');
+      return;
+    }
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'conno-kernels-')), 'k.wasm');
+    execFileSync('bash', [path.join(process.cwd(), 'scripts', 'build-kernels.sh'), out]);
+    expect(readFileSync(out).equals(readFileSync(simdKernelsFile()))).toBe(true);
+  });
+});

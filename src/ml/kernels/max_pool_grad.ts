@@ -12,6 +12,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { WasmBackend } from './wasm_kernel_util.js';
+import { heapAddress, simdKernels } from './simd.js';
 
 function maxPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
@@ -34,10 +35,16 @@ function maxPoolGrad(args: {
   const { top, left } = info.padInfo;
 
   const out = backend.makeOutput(input.shape, 'float32');
+  const twoByTwo = kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && inHeight === 2 * outHeight && inWidth === 2 * outWidth;
+  const simd = twoByTwo ? simdKernels(backend) : undefined;
+  if (simd) {
+    simd.max_pool_grad_2x2(heapAddress(backend, input), heapAddress(backend, dy), heapAddress(backend, out), batchSize, outHeight, outWidth, C);
+    return out;
+  }
   const xv = backend.typedArrayFromHeap(input) as Float32Array; // [N, H, W, C]
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array; // [N, OH, OW, C]
   const dx = backend.typedArrayFromHeap(out) as Float32Array; // [N, H, W, C]
-  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && inHeight === 2 * outHeight && inWidth === 2 * outWidth) {
+  if (twoByTwo) {
     maxPoolGrad2x2(xv, dyv, dx, batchSize, outHeight, outWidth, C);
     return out;
   }

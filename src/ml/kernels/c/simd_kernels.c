@@ -1,0 +1,131 @@
+// conno's own wasm SIMD128 kernels, compiled to simd_kernels.wasm (npm run build:kernels) and run
+// on the TensorFlow.js wasm backend's heap: the module imports the backend's memory, so pointers
+// are the byte offsets of tensors there. Each kernel gives bit for bit what the JS version in
+// ../ gives (same comparisons, same order), only faster.
+#include <wasm_simd128.h>
+
+// MaxPoolGrad for 2×2 windows, stride 2, on an even-sized NHWC input (see maxPoolGrad2x2 in
+// ../max_pool_grad.ts): each window's first maximum in row-major order (strict >) gets dy, the
+// other three get +0.
+__attribute__((export_name("max_pool_grad_2x2")))
+void max_pool_grad_2x2(const float *x, const float *dy, float *dx, int N, int OH, int OW, int C) {
+  const int row = 2 * OW * C;
+  for (int n = 0; n < N; n++) {
+    for (int oh = 0; oh < OH; oh++) {
+      const int rowBase = (n * 2 * OH + 2 * oh) * row;
+      const float *g0 = dy + (n * OH + oh) * OW * C;
+      for (int ow = 0; ow < OW; ow++) {
+        const int a = rowBase + 2 * ow * C, b = a + C, c0 = a + row, d = c0 + C;
+        const float *g = g0 + ow * C;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) {
+          const v128_t va = wasm_v128_load(x + a + c), vb = wasm_v128_load(x + b + c);
+          const v128_t vc = wasm_v128_load(x + c0 + c), vd = wasm_v128_load(x + d + c);
+          const v128_t grad = wasm_v128_load(g + c);
+          const v128_t m1 = wasm_f32x4_gt(vb, va);
+          v128_t best = wasm_v128_bitselect(vb, va, m1);
+          const v128_t m2 = wasm_f32x4_gt(vc, best);
+          best = wasm_v128_bitselect(vc, best, m2);
+          const v128_t m3 = wasm_f32x4_gt(vd, best);
+          // The winner is the last window element whose comparison succeeded.
+          const v128_t kd = m3;
+          const v128_t kc = wasm_v128_andnot(m2, m3);
+          const v128_t kb = wasm_v128_andnot(wasm_v128_andnot(m1, m2), m3);
+          const v128_t ka = wasm_v128_not(wasm_v128_or(wasm_v128_or(m1, m2), m3));
+          wasm_v128_store(dx + a + c, wasm_v128_and(grad, ka));
+          wasm_v128_store(dx + b + c, wasm_v128_and(grad, kb));
+          wasm_v128_store(dx + c0 + c, wasm_v128_and(grad, kc));
+          wasm_v128_store(dx + d + c, wasm_v128_and(grad, kd));
+        }
+        for (; c < C; c++) {
+          const float va = x[a + c], vb = x[b + c], vc = x[c0 + c], vd = x[d + c];
+          float best = va;
+          int k = 0;
+          if (vb > best) { best = vb; k = 1; }
+          if (vc > best) { best = vc; k = 2; }
+          if (vd > best) k = 3;
+          const float grad = g[c];
+          dx[a + c] = k == 0 ? grad : 0.0f;
+          dx[b + c] = k == 1 ? grad : 0.0f;
+          dx[c0 + c] = k == 2 ? grad : 0.0f;
+          dx[d + c] = k == 3 ? grad : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// Training-mode batchnorm sweeps over x [M, C] (channels innermost), as the JS sweeps in
+// ../batchnorm.ts compute them: in float64, each channel's sums taken row by row in order, so the
+// bits are the same. SIMD lanes hold neighbouring channels (two per f64x2); the per-channel
+// accumulators live in the caller's float64 arrays (on the heap), never on a stack.
+#define F64X2_OF_F32(p) wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(p))
+
+// out[c] = K_c = x[c] (the first row), out[C+c] = Σ(x − K), out[2C+c] = Σ(x − K)²
+__attribute__((export_name("bn_stats")))
+void bn_stats(const float *x, int M, int C, double *out) {
+  double *k = out, *s = out + C, *q = out + 2 * C;
+  for (int c = 0; c < C; c++) { k[c] = x[c]; s[c] = 0; q[c] = 0; }
+  for (int i = 0; i < M; i++) {
+    const float *r = x + i * C;
+    int c = 0;
+    for (; c + 2 <= C; c += 2) {
+      const v128_t d = wasm_f64x2_sub(F64X2_OF_F32(r + c), wasm_v128_load(k + c));
+      wasm_v128_store(s + c, wasm_f64x2_add(wasm_v128_load(s + c), d));
+      wasm_v128_store(q + c, wasm_f64x2_add(wasm_v128_load(q + c), wasm_f64x2_mul(d, d)));
+    }
+    for (; c < C; c++) { const double d = (double)r[c] - k[c]; s[c] += d; q[c] += d * d; }
+  }
+}
+
+// y = (x − p[2C+c])·p[c] + p[C+c]
+__attribute__((export_name("bn_affine")))
+void bn_affine(const float *x, float *y, int M, int C, const double *p) {
+  const double *a = p, *b = p + C, *m = p + 2 * C;
+  for (int i = 0; i < M; i++) {
+    const float *r = x + i * C;
+    float *o = y + i * C;
+    int c = 0;
+    for (; c + 2 <= C; c += 2) {
+      const v128_t v = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_sub(F64X2_OF_F32(r + c), wasm_v128_load(m + c)), wasm_v128_load(a + c)), wasm_v128_load(b + c));
+      wasm_v128_store64_lane(o + c, wasm_f32x4_demote_f64x2_zero(v), 0);
+    }
+    for (; c < C; c++) o[c] = (float)(((double)r[c] - m[c]) * a[c] + b[c]);
+  }
+}
+
+// out[c] = Σ dy, out[C+c] = Σ dy·(x − μ_c)
+__attribute__((export_name("bn_grad_sums")))
+void bn_grad_sums(const float *dy, const float *x, int M, int C, const double *mu, double *out) {
+  double *s = out, *q = out + C;
+  for (int c = 0; c < C; c++) { s[c] = 0; q[c] = 0; }
+  for (int i = 0; i < M; i++) {
+    const float *g = dy + i * C, *r = x + i * C;
+    int c = 0;
+    for (; c + 2 <= C; c += 2) {
+      const v128_t gv = F64X2_OF_F32(g + c);
+      wasm_v128_store(s + c, wasm_f64x2_add(wasm_v128_load(s + c), gv));
+      const v128_t d = wasm_f64x2_sub(F64X2_OF_F32(r + c), wasm_v128_load(mu + c));
+      wasm_v128_store(q + c, wasm_f64x2_add(wasm_v128_load(q + c), wasm_f64x2_mul(gv, d)));
+    }
+    for (; c < C; c++) { const double gv = g[c]; s[c] += gv; q[c] += gv * ((double)r[c] - mu[c]); }
+  }
+}
+
+// dx = p[c]·dy + p[C+c]·(x − μ_c) + p[2C+c]
+__attribute__((export_name("bn_grad_dx")))
+void bn_grad_dx(const float *dy, const float *x, float *dx, int M, int C, const double *p, const double *mu) {
+  const double *a = p, *b = p + C, *e = p + 2 * C;
+  for (int i = 0; i < M; i++) {
+    const float *g = dy + i * C, *r = x + i * C;
+    float *o = dx + i * C;
+    int c = 0;
+    for (; c + 2 <= C; c += 2) {
+      const v128_t t1 = wasm_f64x2_mul(wasm_v128_load(a + c), F64X2_OF_F32(g + c));
+      const v128_t t2 = wasm_f64x2_mul(wasm_v128_load(b + c), wasm_f64x2_sub(F64X2_OF_F32(r + c), wasm_v128_load(mu + c)));
+      const v128_t v = wasm_f64x2_add(wasm_f64x2_add(t1, t2), wasm_v128_load(e + c));
+      wasm_v128_store64_lane(o + c, wasm_f32x4_demote_f64x2_zero(v), 0);
+    }
+    for (; c < C; c++) o[c] = (float)(a[c] * (double)g[c] + b[c] * ((double)r[c] - mu[c]) + e[c]);
+  }
+}
