@@ -389,6 +389,6 @@ describe('wasm SIMD kernels (src/ml/kernels/c)', () => {
     }
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'conno-kernels-')), 'k.wasm');
     execFileSync('bash', [path.join(process.cwd(), 'scripts', 'build-kernels.sh'), out]);
-    expect(readFileSync(out).equals(readFileSync(simdKernelsFile()))).toBe(true);
+    expect(readFileSync(out).equals(readFileSync(simdKernelsFile()!))).toBe(true);
   });
 });

@@ -21,12 +21,19 @@ export interface SimdKernels {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** The .wasm beside this file's source: src/ml/kernels/c (also when running from dist/). */
-export function simdKernelsFile(): string {
-  const candidates = [path.join(HERE, 'c', 'simd_kernels.wasm'), path.join(HERE, '..', '..', '..', '..', 'src', 'ml', 'kernels', 'c', 'simd_kernels.wasm')];
-  const found = candidates.find((f) => existsSync(f));
-  if (!found) throw new Error(`conno's SIMD kernels are missing (looked for ${candidates.join(', ')})`);
-  return found;
+/**
+ * The .wasm in src/ml/kernels/c: beside this file when it runs from src/, else under the first
+ * ancestor folder that has src/ml/kernels/c (dist/, or a copy compiled elsewhere). Undefined when
+ * there is none: the JS kernels (same bits) run instead.
+ */
+export function simdKernelsFile(): string | undefined {
+  const here = path.join(HERE, 'c', 'simd_kernels.wasm');
+  if (existsSync(here)) return here;
+  for (let dir = path.dirname(HERE); ; dir = path.dirname(dir)) {
+    const f = path.join(dir, 'src', 'ml', 'kernels', 'c', 'simd_kernels.wasm');
+    if (existsSync(f)) return f;
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }
 
 /** The parts of Node's WebAssembly global used here (this project's TypeScript libs do not declare it). */
@@ -55,7 +62,9 @@ export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
   if (!(memory instanceof WA.Memory)) return undefined;
   let k = byMemory.get(memory);
   if (!k) {
-    module ??= new WA.Module(readFileSync(simdKernelsFile()));
+    const file = simdKernelsFile();
+    if (!file) return undefined;
+    module ??= new WA.Module(readFileSync(file));
     k = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
     byMemory.set(memory, k);
   }
