@@ -38,6 +38,7 @@ interface LibSampleRate {
 let lib: LibSampleRate | undefined;
 function loadLib(): LibSampleRate {
   // A CommonJS module; loaded on first use so that importing this file stays cheap.
+  // conno:package @alexanderolsen/libsamplerate-js
   lib ??= createRequire(import.meta.url)('@alexanderolsen/libsamplerate-js') as LibSampleRate;
   return lib;
 }

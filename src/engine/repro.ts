@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Project } from './project.js';
 import type { StageInstance } from '../pipeline/model.js';
-import { computeInstance, entryFromRun, type Computed } from './state.js';
+import { checkStageCode, computeInstance, entryFromRun, type Computed } from './state.js';
 import { writeLock, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { schedule, type Outcome } from '../exec/scheduler.js';
 import { runCommand, stageEnv, type JobResult, type StageJob } from '../exec/job.js';
@@ -97,6 +97,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
   const forced = new Set(opts.force ? selected : []);
   selected = project.withUpstream(selected);
 
+  await checkStageCode(project, selected);
   const lock = project.lock;
   const current = new Map<string, LockEntry>();
   for (const [id, e] of Object.entries(lock.stages)) current.set(id, e);
@@ -126,10 +127,17 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     });
     return lockWrite;
   };
-  const setEntry = (id: string, entry: LockEntry) => {
+  /** The lock keeps what each code hash covers, so that `status` can name changed files. */
+  const noteCode = (c: Computed) => {
+    if (!record || !c.code || lock.code?.[c.code.hash]) return;
+    (lock.code ??= {})[c.code.hash] = c.code.detail;
+    lockDirty = true;
+  };
+  const setEntry = (id: string, entry: LockEntry, c: Computed) => {
     current.set(id, entry);
     if (!record) return;
     lock.stages[id] = entry;
+    noteCode(c);
     lockDirty = true;
     void flushLock();
   };
@@ -167,8 +175,12 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
         // The lock keeps this run's input hashes (a restored entry may have been made elsewhere).
         const entry = { ...cand.entry, deps: computed.deps };
         const changed = restored === 'restored' || cand.fromRunCache;
-        if (changed || !jsonEqual(lock.stages[id], entry)) setEntry(id, entry);
-        else current.set(id, entry);
+        if (changed || !jsonEqual(lock.stages[id], entry)) setEntry(id, entry, computed);
+        else {
+          current.set(id, entry);
+          noteCode(computed);
+          void flushLock();
+        }
         results.set(id, changed ? { kind: 'restored', entry, computed } : { kind: 'fresh', entry, computed });
         opts.reporter.event({ type: changed ? 'restored' : 'fresh', id });
         return true;
@@ -182,7 +194,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
           if (got.failed.length) opts.reporter.info(`${id}: ${got.failed[0]}; building it here`);
           if (recorded && fetched && (await ensureOutputs(project, inst, recorded, workRoot)) !== 'unavailable') {
             const entry = { ...recorded, deps: computed.deps };
-            setEntry(id, entry);
+            setEntry(id, entry, computed);
             results.set(id, { kind: 'restored', entry, computed });
             opts.reporter.event({ type: 'restored', id, from: 'remote' });
             return true;
@@ -214,7 +226,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
       for (const m of computed.manifests) await project.store.putManifest(m);
       await project.runs.put({ id, entry });
     }
-    setEntry(id, entry);
+    setEntry(id, entry, computed);
     const ms = performance.now() - started;
     results.set(id, { kind: 'ran', entry, computed, ms });
     opts.reporter.event({ type: 'done', id, ms });

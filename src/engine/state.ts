@@ -8,7 +8,8 @@ import type { StageInstance } from '../pipeline/model.js';
 import { fingerprintOf, RECORD_FORMAT, type FingerprintRecord } from './fingerprint.js';
 import type { HashInfo, LockEntry } from '../store/lockfile.js';
 import { hashPath, type HashedPath, type ManifestEntry } from '../hash/tree.js';
-import { stageCodeHash } from '../stages/registry.js';
+import { stageCodeOf } from '../stages/registry.js';
+import { diffCode, type StageCode } from '../stages/code.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import { isTreeHash } from '../hash/types.js';
 import { canonicalJson } from '../util/canonical.js';
@@ -32,12 +33,41 @@ export interface Computed {
   missing: string[];
   /** File lists of folder inputs, kept so the next `status` can name the file that changed. */
   manifests: ManifestEntry[][];
+  /** A module stage's code: its hash is `record.code`, its per-file breakdown goes into conno.lock. */
+  code?: StageCode;
 }
 
 /** An upstream instance's lock entry (output hashes, fingerprint), as known at this point of a run. */
 export type EntryOf = (id: string) => Pick<LockEntry, 'outs' | 'fingerprint'> | undefined;
 
-const codeHashes = new Map<string, Promise<string>>();
+const stageCodes = new Map<string, Promise<StageCode>>();
+
+/** The code of a module stage, computed once per process (it cannot change during a command). */
+function codeOf(project: Project, inst: StageInstance): Promise<StageCode> {
+  const { def, modulePath, isBuiltin } = inst.builtin!;
+  const key = `${modulePath}\0${project.root}`;
+  let pending = stageCodes.get(key);
+  if (!pending) {
+    pending = stageCodeOf(modulePath, isBuiltin, project.root, def, project.stats);
+    stageCodes.set(key, pending);
+    pending.catch(() => stageCodes.delete(key));
+  }
+  return pending;
+}
+
+/**
+ * Reads the code of every module stage among `ids` up front: a stale build of conno or a stage
+ * module whose imports cannot be followed stops the command before anything runs.
+ */
+export async function checkStageCode(project: Project, ids: string[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const id of ids) {
+    const inst = project.pipeline.instances.get(id)!;
+    if (!inst.builtin || seen.has(inst.builtin.modulePath)) continue;
+    seen.add(inst.builtin.modulePath);
+    await codeOf(project, inst);
+  }
+}
 
 export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: Map<string, Promise<HashedPath>>): Promise<Computed> {
   const deps: Record<string, HashInfo> = {};
@@ -82,6 +112,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     inputs.push({ key: p, info, path: abs, from: writer?.id, output: p });
   }
 
+  let code: StageCode | undefined;
   const record: FingerprintRecord = {
     format: RECORD_FORMAT,
     kind: inst.kind,
@@ -95,13 +126,8 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
   else {
     record.uses = inst.uses!;
     const def = inst.builtin!.def;
-    const key = `${inst.uses}\0${project.root}`;
-    let code = codeHashes.get(key);
-    if (!code) {
-      code = stageCodeHash(inst.uses!, project.root, def, project.stats);
-      codeHashes.set(key, code);
-    }
-    record.code = await code;
+    code = await codeOf(project, inst);
+    record.code = code.hash;
     record.with = inst.with;
     Object.assign(record.env, def.environment?.(inst.with) ?? {});
     if (def.upstreamRecords) {
@@ -113,7 +139,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
       }
     }
   }
-  return { record, fingerprint: await fingerprintOf(record), deps, inputs, missing, manifests };
+  return { record, fingerprint: await fingerprintOf(record), deps, inputs, missing, manifests, code };
 }
 
 /** The record a lock entry was built from (the lock keeps every part of it). */
@@ -162,7 +188,12 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
   if (was.kind !== cur.kind) reasons.push(`stage kind changed: ${was.kind} → ${cur.kind}`);
   if (was.cmd !== cur.cmd && cur.cmd !== undefined && was.cmd !== undefined) reasons.push('cmd changed');
   if (was.uses !== cur.uses && cur.uses !== undefined && was.uses !== undefined) reasons.push(`stage module changed: ${was.uses} → ${cur.uses}`);
-  else if (was.code !== cur.code && cur.code !== undefined) reasons.push('code changed');
+  else if (was.code !== cur.code && cur.code !== undefined) {
+    const before = was.code !== undefined ? project.lock.code?.[was.code] : undefined;
+    const files = before && now.code ? diffCode(before, now.code.detail) : [];
+    if (files.length) for (const f of files) reasons.push(`code changed: ${f}`);
+    else reasons.push('code changed');
+  }
   const paramChanges = diffValues(was.params, cur.params);
   for (const d of paramChanges) reasons.push(`params changed: ${d}`);
   // A `with` value that only changed because the param it interpolates changed is already said.

@@ -45,6 +45,7 @@ export function wasmSimdSupported(): boolean {
   return (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate(module);
 }
 
+// conno:package @tensorflow/tfjs-node-gpu @tensorflow/tfjs-node (optional: imported by importOptional when installed)
 const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 /** Imports a package that may be absent, by a specifier TypeScript does not try to resolve. */

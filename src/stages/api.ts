@@ -49,8 +49,6 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
   params: S;
   /** Names of the files the stage writes; each becomes a cache object. */
   outputs: readonly string[];
-  /** Shared source files (relative to the package root) whose code decides this stage's results. */
-  codeFiles?: readonly string[];
   /**
    * The stage reads its upstream instances' fingerprints and parameters (e.g. a report's table of
    * runs): they are given in `inputs` and become part of this stage's fingerprint, so a changed

@@ -1,18 +1,17 @@
 /**
- * Finds stage modules and hashes their code.
+ * Finds stage modules and the code they run.
  *
- * Built-in stages live in stages/<name>/ of the conno package; their code hash covers every
- * source file in that folder plus the shared files they declare in `codeFiles`, so editing a
- * stage makes exactly its instances stale. Project stage modules (`uses: ./x.mjs`) are hashed
- * from their own file plus their declared `codeFiles` (relative to the project).
+ * Built-in stages live in stages/<name>/ of the conno package (compiled to dist/stages/<name>/);
+ * project stage modules are files of the project (`uses: ./x.mjs`). Either way a stage's code is
+ * the import closure of its module (code.ts), so editing any file it runs makes exactly its
+ * instances stale.
  */
-import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StageDefinition } from './api.js';
-import { hashString } from '../hash/xxhash.js';
 import type { StatCache } from '../hash/statcache.js';
-import { listFiles } from '../hash/tree.js';
+import { readBuildManifest, stageCode, type StageCode } from './code.js';
 
 /** The conno package root (holds src/, stages/, dist/). */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -77,30 +76,11 @@ export async function importStage(modulePath: string): Promise<StageDefinition> 
   return p;
 }
 
-/** Hash of the code that decides a stage's results. */
-export async function stageCodeHash(uses: string, projectRoot: string, def: StageDefinition, stats: StatCache): Promise<string> {
-  const parts: string[] = [];
-  if (isLocalStageRef(uses)) {
-    const file = path.resolve(projectRoot, uses);
-    parts.push(`${path.basename(file)}:${(await stats.hashFile(file)).hash}`);
-    for (const rel of def.codeFiles ?? []) parts.push(`${rel}:${(await stats.hashFile(path.resolve(projectRoot, rel))).hash}`);
-  } else {
-    const dir = path.join(PACKAGE_ROOT, 'stages', uses);
-    for (const rel of await listFiles(dir)) {
-      if (!rel.endsWith('.ts') || rel.endsWith('.test.ts')) continue;
-      parts.push(`stages/${uses}/${rel}:${(await stats.hashFile(path.join(dir, rel))).hash}`);
-    }
-    for (const rel of [...(def.codeFiles ?? [])].sort()) {
-      const abs = path.join(PACKAGE_ROOT, rel);
-      const st = await fsp.stat(abs);
-      if (st.isDirectory()) {
-        for (const f of await listFiles(abs)) {
-          if (f.endsWith('.test.ts')) continue;
-          parts.push(`${rel}/${f}:${(await stats.hashFile(path.join(abs, f))).hash}`);
-        }
-      } else parts.push(`${rel}:${(await stats.hashFile(abs)).hash}`);
-    }
-  }
-  parts.push(`version:${def.version}`);
-  return hashString(parts.join('\n'));
+/**
+ * The code that decides a stage's results: the import closure of its module (see code.ts). For a
+ * built-in stage the files are conno's TypeScript sources, checked against the build of dist/.
+ */
+export async function stageCodeOf(modulePath: string, isBuiltin: boolean, projectRoot: string, def: StageDefinition, stats: StatCache): Promise<StageCode> {
+  if (!isBuiltin) return stageCode(modulePath, def.version, { root: projectRoot }, stats);
+  return stageCode(modulePath, def.version, { root: PACKAGE_ROOT, dist: path.join(PACKAGE_ROOT, 'dist'), manifest: readBuildManifest(PACKAGE_ROOT) }, stats);
 }

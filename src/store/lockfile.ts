@@ -8,6 +8,7 @@ import { sortDeep } from '../util/canonical.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import type { FingerprintRecord } from '../engine/fingerprint.js';
+import type { CodeDetail } from '../stages/code.js';
 import { ConnoError } from '../util/errors.js';
 import { hashBytes } from '../hash/xxhash.js';
 
@@ -33,6 +34,11 @@ export type LockEntry = Pick<FingerprintRecord, 'kind' | 'cmd' | 'uses' | 'code'
 export interface LockFile {
   version: number;
   stages: Record<string, LockEntry>;
+  /**
+   * What each code hash of the entries covers (files, packages, stage version), once per hash:
+   * `status` names the files that changed. Written for the hashes the entries use, no others.
+   */
+  code?: Record<string, CodeDetail>;
 }
 
 /**
@@ -76,13 +82,18 @@ async function parseLockText(file: string, text: string): Promise<LockFile> {
     throw new ConnoError(`${file} does not look like a conno lock file (no 'stages' mapping)`);
   }
   if (lock.version !== LOCK_VERSION) throw new ConnoError(`${file} has lock format ${JSON.stringify(lock.version)}; this conno reads format ${LOCK_VERSION}`);
-  return { version: LOCK_VERSION, stages: lock.stages };
+  const code = lock.code !== null && typeof lock.code === 'object' ? lock.code : undefined;
+  return code ? { version: LOCK_VERSION, stages: lock.stages, code } : { version: LOCK_VERSION, stages: lock.stages };
 }
 
 export async function lockText(lock: LockFile): Promise<string> {
   const { stringify } = await import('yaml');
   const header = '# conno.lock: written by conno, commit it. What each stage instance was built from and produced.\n';
-  return header + stringify(sortDeep({ version: lock.version, stages: lock.stages }), { lineWidth: 0, aliasDuplicateObjects: false });
+  // Only the code details the entries refer to: an old hash's files would be noise in a diff.
+  const used = new Set(Object.values(lock.stages).map((e) => e.code));
+  const code = Object.fromEntries(Object.entries(lock.code ?? {}).filter(([h]) => used.has(h)));
+  const body = Object.keys(code).length ? { version: lock.version, stages: lock.stages, code } : { version: lock.version, stages: lock.stages };
+  return header + stringify(sortDeep(body), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** Write the lock only if its bytes change, atomically. Returns whether it was written. */

@@ -74,7 +74,6 @@ export const stage = defineStage({
   description: 'Fetch, verify, extract and decode a dataset into a clip table',
   params,
   outputs: ['clips'],
-  codeFiles: ['src/data', 'src/audio/wav.ts', 'src/audio/clips.ts', 'src/audio/synth.ts', 'src/arrow'],
   async run(ctx) {
     const p = ctx.params;
     const path = (await import('node:path')).default;

@@ -32,7 +32,6 @@ export const stage = defineStage({
   description: 'Evaluate a trained model on clean, noisy, held-out and other-dataset sets; linear probe, CKA and saliency maps.',
   params: EvaluateOodParamsSchema,
   outputs: ['metrics', 'confusion', 'saliency', 'representation'],
-  codeFiles: ['src/eval', 'src/ml', 'src/difficulty/linear.ts', 'src/noise/random.ts', 'src/util/random.ts', 'src/arrow'],
   // Inference numerics differ between backends (and tfjs versions).
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
   async run(ctx) {

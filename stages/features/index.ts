@@ -22,7 +22,6 @@ export const stage = defineStage({
   description: 'Log-mel spectrograms or MFCCs of every clip (torchaudio semantics), fixed length or patches, per-band statistics.',
   params: FeatureParamsSchema,
   outputs: ['features', 'stats'],
-  codeFiles: ['src/audio/mel.ts', 'src/audio/fft.ts', 'src/audio/clips.ts', 'src/arrow', 'src/util/canonical.ts'],
   // The SIMD and scalar PFFFT builds may differ in the last bit of a float32.
   environment: () => ({ fft: fftBackendSync() }),
   async run(ctx) {

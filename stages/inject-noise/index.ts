@@ -27,7 +27,6 @@ export const stage = defineStage({
   description: 'Label noise (symmetric, pair, matrix, per-class, instance), label smoothing and waveform noise at a target SNR.',
   params: InjectNoiseParamsSchema,
   outputs: ['clips'],
-  codeFiles: ['src/noise', 'src/audio/clips.ts', 'src/audio/fft.ts', 'src/arrow', 'src/util/canonical.ts'],
   async run(ctx) {
     const { readClips, writeClips } = await import('../../src/audio/clips.js');
     const { canonicalJson } = await import('../../src/util/canonical.js');

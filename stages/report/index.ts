@@ -21,7 +21,6 @@ export const stage = defineStage({
   // The run table shows each run's fingerprint and params.
   upstreamRecords: true,
   workspace: { html: 'report/index.html', md: 'report/report.md' },
-  codeFiles: ['src/report', 'src/arrow', 'src/util/canonical.ts'],
   async run(ctx) {
     const { readReportData, isReportInput } = await import('../../src/report/read.js');
     const { buildReport } = await import('../../src/report/page.js');

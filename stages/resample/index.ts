@@ -17,7 +17,6 @@ export const stage = defineStage({
     quality: z.enum(['best', 'medium', 'fast']).default('best'),
   }),
   outputs: ['clips'],
-  codeFiles: ['src/audio/resample.ts', 'src/audio/clips.ts', 'src/arrow'],
   environment: () => ({ libsamplerate: '@alexanderolsen/libsamplerate-js@2.1.2' }),
   async run(ctx) {
     const { readClips, writeClips } = await import('../../src/audio/clips.js');

@@ -29,7 +29,6 @@ export const stage = defineStage({
   description: 'Per-sample difficulty scores (loss, forgetting, AUM, EL2N, CV loss, prediction depth, transfer teacher, confident learning), their AUROC against the flipped labels and their stability.',
   params: ScoreDifficultyParamsSchema,
   outputs: ['scores', 'summary', 'correlations'],
-  codeFiles: ['src/difficulty', 'src/ml', 'src/arrow', 'src/pipeline/ids.ts'],
   // Prediction depth runs the models on a TensorFlow.js backend.
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
   async run(ctx) {

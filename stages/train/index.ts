@@ -39,7 +39,6 @@ export const stage = defineStage({
   description: 'Train a classifier on the features (TensorFlow.js), recording per-sample dynamics every epoch.',
   params: TrainParamsSchema,
   outputs: ['model', 'dynamics', 'curves', 'embeddings', 'predictions'],
-  codeFiles: ['src/ml', 'src/noise/random.ts', 'src/arrow', 'src/util/canonical.ts'],
   // Each backend (and tfjs version, and wasm with or without SIMD) gives different, each
   // reproducible, weights.
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}) }),

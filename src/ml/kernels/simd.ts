@@ -27,6 +27,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
  * there is none: the JS kernels (same bits) run instead.
  */
 export function simdKernelsFile(): string | undefined {
+  // conno:asset c/simd_kernels.wasm (read at run time: part of the code of every stage using these kernels)
   const here = path.join(HERE, 'c', 'simd_kernels.wasm');
   if (existsSync(here)) return here;
   for (let dir = path.dirname(HERE); ; dir = path.dirname(dir)) {
