@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Project } from './project.js';
 import type { StageInstance } from '../pipeline/model.js';
-import { checkStageCode, computeInstance, entryFromRun, type Computed } from './state.js';
+import { checkStageCode, computeInstance, entryFromRun, EXTERNAL, type Computed } from './state.js';
 import { writeLock, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { schedule, type Outcome } from '../exec/scheduler.js';
 import { runCommand, stageEnv, type JobResult, type StageJob } from '../exec/job.js';
@@ -335,7 +335,7 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
     if (!records || !up) return {};
     return { fingerprint: c.record.upstream?.[up.id], params: up.kind === 'builtin' ? (up.with ?? {}) : up.params };
   };
-  const pathDeps = c.inputs.filter((i) => !i.key.includes(':') || path.isAbsolute(i.key)).filter((i) => !(i.from && i.key.startsWith(`${i.from}:`)));
+  const pathDeps = c.inputs.filter((i) => i.key.startsWith(EXTERNAL) || !i.key.includes(':') || path.isAbsolute(i.key)).filter((i) => !(i.from && i.key.startsWith(`${i.from}:`)));
   return {
     id: inst.id,
     kind: inst.kind,
@@ -356,7 +356,7 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
       item: i.from ? (project.pipeline.instances.get(i.from)?.item ?? {}) : {},
       ...upstreamRecord(i.from),
     })),
-    deps: pathDeps.map((d) => ({ path: d.key, hash: d.info.hash })),
+    deps: pathDeps.map((d) => ({ path: d.output ?? d.key, hash: d.info.hash })),
     env: inst.env,
     gpus,
     logFile: path.join(project.logsDir, `${inst.id.replace(/[/\\]/g, '_')}.log`),

@@ -42,6 +42,9 @@ export type EntryOf = (id: string) => Pick<LockEntry, 'outs' | 'fingerprint'> | 
 
 const stageCodes = new Map<string, Promise<StageCode>>();
 
+/** Key prefix of an input outside the project: `external:<content hash>`. */
+export const EXTERNAL = 'external:';
+
 /** The code of a module stage, computed once per process (it cannot change during a command). */
 function codeOf(project: Project, inst: StageInstance): Promise<StageCode> {
   const { def, modulePath, isBuiltin } = inst.builtin!;
@@ -106,10 +109,13 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
       continue;
     }
     const info: HashInfo = h.nfiles !== undefined ? { hash: h.hash, size: h.size, nfiles: h.nfiles } : { hash: h.hash, size: h.size };
-    deps[p] = info;
+    // Data outside the project enters by its content alone: its absolute path would tie
+    // conno.lock to one machine's folders (a clone elsewhere must see the same fingerprints).
+    const key = p.startsWith('/') ? `${EXTERNAL}${h.hash}` : p;
+    deps[key] = info;
     if (h.manifest) manifests.push(h.manifest);
     const writer = inst.upstream.find((u) => project.pipeline.instances.get(u.id)!.outs.some((o) => p === o || p.startsWith(o + '/')));
-    inputs.push({ key: p, info, path: abs, from: writer?.id, output: p });
+    inputs.push({ key, info, path: abs, from: writer?.id, output: p });
   }
 
   let code: StageCode | undefined;
@@ -202,10 +208,19 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
     if (!paramTransitions.has(d.slice(d.indexOf(' ') + 1))) reasons.push(`with changed: ${d}`);
   }
   const keys = [...new Set([...Object.keys(was.deps), ...Object.keys(cur.deps)])].sort();
+  // Inputs outside the project are keyed by content: a changed one is one key gone, one new.
+  const isExt = (k: string) => k.startsWith(EXTERNAL);
+  const extAdded = keys.filter((k) => isExt(k) && !(k in was.deps));
+  const extGone = keys.filter((k) => isExt(k) && !(k in cur.deps));
+  extAdded.forEach((k, i) => {
+    const where = now.inputs.find((x) => x.key === k)?.output ?? k;
+    reasons.push(`${i < extGone.length ? 'input changed' : 'input added'}: ${where} (outside the project)`);
+  });
+  for (let i = extAdded.length; i < extGone.length; i++) reasons.push('input removed: data outside the project');
   for (const k of keys) {
     const a = old.deps?.[k];
     const b = now.deps[k];
-    if (a?.hash === b?.hash) continue;
+    if (a?.hash === b?.hash || isExt(k)) continue;
     const label = k;
     if (!a) reasons.push(`input added: ${label}`);
     else if (!b) reasons.push(now.missing.includes(k) ? `input missing: ${label}` : `input removed: ${label}`);
