@@ -261,9 +261,10 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         const { verify } = await import('../engine/verify.js');
         const res = await verify(project, { targets: positionals, jobs, gpus: gpus.ids, reporter: plainReporter(io.err), keepScratch: values['keep-scratch'] === true, executor });
         for (const m of res.mismatches) io.out(`MISMATCH ${m.id} ${m.output}: expected ${m.expected}, got ${m.got}`);
-        for (const f of res.failed) io.out(`FAILED ${f.id}: ${f.error}`);
+        // Failed instances were reported as they failed (with their log); the summary names them once.
         const bad = res.mismatches.length + res.failed.length;
-        io.out(bad === 0 ? `Verified: all ${res.checked.length} stage instances reproduce conno.lock bit for bit.` : `Verify failed: ${res.mismatches.length} mismatch${res.mismatches.length === 1 ? '' : 'es'}, ${res.failed.length} failed stage instance${res.failed.length === 1 ? '' : 's'}.`);
+        const failedIds = res.failed.length ? ` (${res.failed.map((f) => f.id).join(', ')})` : '';
+        io.out(bad === 0 ? `Verified: all ${res.checked.length} stage instances reproduce conno.lock bit for bit.` : `Verify failed: ${res.mismatches.length} mismatch${res.mismatches.length === 1 ? '' : 'es'}, ${res.failed.length} failed stage instance${res.failed.length === 1 ? '' : 's'}${failedIds}.`);
         return bad === 0 ? 0 : 1;
       } finally {
         await release();

@@ -81,7 +81,7 @@ describe('fetchArchive over HTTP', () => {
     expect(server.requests).toHaveLength(3);
 
     server.failWith(503);
-    await expect(fetchArchive(request({ attempts: 3 }))).rejects.toThrow(`download of ${server.url}/data.bin failed after 3 attempt(s): HTTP 503`);
+    await expect(fetchArchive(request({ attempts: 3 }))).rejects.toThrow(`download of ${server.url}/data.bin failed after 3 attempts: HTTP 503`);
     expect(cacheFiles(cacheDir)).toEqual([]);
   });
 

@@ -141,6 +141,13 @@ async function lookInMirrors(req: FetchRequest): Promise<FetchedArchive | undefi
   return undefined;
 }
 
+/** How to go on without this download: the files a mirror folder may hold, and where they were looked for. */
+function offlineHint(req: FetchRequest): string {
+  const names = [req.fileName, ...(req.mirrorCopies ?? []).map((c) => c.fileName)];
+  const looked = req.mirrors.length ? `; looked in ${req.mirrors.join(', ')}` : '';
+  return `. Without internet (a compute node, a verify run offline), put ${names.join(' or ')} in a folder and set CONNO_DATA_MIRROR=<folder>, or the stage's \`mirror:\`${looked}`;
+}
+
 async function isFile(p: string): Promise<boolean> {
   return (await fsp.stat(p).catch(() => undefined))?.isFile() ?? false;
 }
@@ -154,8 +161,10 @@ async function download(req: FetchRequest, dest: string): Promise<Record<Checksu
   const part = path.join(partDir, `${path.basename(path.dirname(dest))}-${req.fileName}.part`);
   let lastError: Error | undefined;
   let sums: Record<ChecksumAlgorithm, string> | undefined;
+  let tried = 0;
   try {
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      tried = attempt;
       if (attempt > 1) {
         const wait = backoffMs * 2 ** (attempt - 2);
         req.log(`retrying ${req.url} in ${wait} ms (attempt ${attempt} of ${attempts}): ${lastError?.message}`);
@@ -170,7 +179,7 @@ async function download(req: FetchRequest, dest: string): Promise<Record<Checksu
         if (err instanceof HttpStatusError && !err.retryable) break;
       }
     }
-    if (lastError || !sums) throw new Error(`download of ${req.url} failed after ${attempts} attempt(s): ${lastError?.message}`);
+    if (lastError || !sums) throw new Error(`download of ${req.url} failed after ${tried} attempt${tried === 1 ? '' : 's'}: ${lastError?.message}${offlineHint(req)}`);
     if (req.checksum && sums[req.checksum.algorithm] !== req.checksum.value) {
       throw new ChecksumMismatchError(req.url, req.checksum, sums[req.checksum.algorithm]);
     }
