@@ -8,6 +8,7 @@ import { ObjectStore } from '../store/store.js';
 import { RunCache } from '../store/runcache.js';
 import { readLock, type LockFile } from '../store/lockfile.js';
 import { StatCache } from '../hash/statcache.js';
+import { CodeCache } from '../stages/code.js';
 import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
@@ -28,6 +29,8 @@ export class Project {
     readonly store: ObjectStore,
     readonly runs: RunCache,
     readonly stats: StatCache,
+    /** Stage code closures between commands (see stages/code.ts); kept only where cache/ exists. */
+    readonly codeCache: CodeCache,
   ) {}
 
   get cacheDir(): string {
@@ -71,7 +74,8 @@ export class Project {
       if (err instanceof ConnoError) throw err;
       throw new ConnoError(`cannot read ${LOCK_FILE}: ${(err as Error).message}`);
     }
-    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats);
+    const codeCache = CodeCache.open(existsSync(cacheDir) ? path.join(cacheDir, 'code.json') : undefined);
+    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats, codeCache);
   }
 
   /** Read conno.lock again (after waiting for another process that may have rewritten it). */

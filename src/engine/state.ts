@@ -51,7 +51,10 @@ function codeOf(project: Project, inst: StageInstance): Promise<StageCode> {
   const key = `${modulePath}\0${project.root}`;
   let pending = stageCodes.get(key);
   if (!pending) {
-    pending = stageCodeOf(modulePath, isBuiltin, project.root, def, project.stats);
+    pending = stageCodeOf(modulePath, isBuiltin, project.root, def, project.stats, project.codeCache).then(async (code) => {
+      await project.codeCache.save();
+      return code;
+    });
     stageCodes.set(key, pending);
     pending.catch(() => stageCodes.delete(key));
   }

@@ -54,3 +54,45 @@ describe('diffCode', () => {
     ).toEqual(['a.ts', 'b.ts (no longer imported)', 'c.ts (now imported)', 'package x (no longer imported)', 'package y@2.0.0 (now imported)', 'package zod 4.0.0 → 4.1.0', 'stage version 1 → 2']);
   });
 });
+
+describe('the closure cache', () => {
+  it('reuses a closure only while every file and lookup it came from answers the same', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-codecache-'));
+    try {
+      const write = (rel: string, text: string) => {
+        mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        writeFileSync(path.join(dir, rel), text);
+      };
+      write('node_modules/fakepkg/package.json', '{"name":"fakepkg","version":"1.0.0"}');
+      write('node_modules/fakepkg/index.js', 'export default 1;\n');
+      write('stages/m.mjs', "import x from 'fakepkg';\nimport { y } from './lib.mjs';\nexport const stage = x + y;\n");
+      write('stages/lib.mjs', 'export const y = 1;\n');
+      const { stageCode, CodeCache } = await import('./code.js');
+      const stats = await StatCache.open(undefined);
+      const cacheFile = path.join(dir, 'code.json');
+      const closure = async () => {
+        const cache = CodeCache.open(cacheFile);
+        const c = await stageCode(path.join(dir, 'stages/m.mjs'), 1, { root: dir }, stats, cache);
+        await cache.save();
+        return c.detail;
+      };
+      const first = await closure();
+      expect(first.packages).toEqual({ fakepkg: '1.0.0' });
+      expect(Object.keys(first.files)).toEqual(['stages/lib.mjs', 'stages/m.mjs']);
+      expect(await closure()).toEqual(first); // from the cache
+
+      // A package installed nearer the module shadows the old one: the lookup that found nothing there changes.
+      write('stages/node_modules/fakepkg/package.json', '{"name":"fakepkg","version":"2.0.0"}');
+      write('stages/node_modules/fakepkg/index.js', 'export default 2;\n');
+      expect((await closure()).packages).toEqual({ fakepkg: '2.0.0' });
+
+      // An edit to an imported file (same size, so only its content differs).
+      write('stages/lib.mjs', 'export const y = 2;\n');
+      const edited = await closure();
+      expect(edited.files['stages/lib.mjs']).not.toBe(first.files['stages/lib.mjs']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

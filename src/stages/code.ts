@@ -23,11 +23,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashString } from '../hash/xxhash.js';
+import { hashString, hasher, hex64 } from '../hash/xxhash.js';
+import { toPosix, writeFileAtomic } from '../util/fsx.js';
 import type { StatCache } from '../hash/statcache.js';
 import { canonicalJson } from '../util/canonical.js';
 import { ConnoError } from '../util/errors.js';
-import { toPosix } from '../util/fsx.js';
 
 /** What a stage's code hash covers, kept in conno.lock under the hash. */
 export interface CodeDetail {
@@ -63,41 +63,131 @@ async function loadLexer(): Promise<Lexer> {
   return lexer;
 }
 
-interface WalkRoot {
+export interface WalkRoot {
   /** Folder the file keys are relative to. */
   root: string;
   /** For built-ins: the compiled tree (`<root>/dist`) whose files map back to sources. */
   dist?: string;
-  /** Source hashes the compiled tree was built from (built-ins only). */
-  manifest?: Record<string, string>;
+  /** The build manifest: source hashes the compiled tree was built from (built-ins only). */
+  manifestFile?: string;
 }
 
 /**
- * The code of a stage module: `modulePath` is the file that runs (dist/stages/<name>/index.js
- * for a built-in, the project's .mjs for a local module).
+ * Everything a closure was computed from: each file read (with the hash of the bytes read) and
+ * each path whose existence decided something. The same answers give the same closure, so a
+ * later command checks these (by stat, through the stat cache) instead of lexing again.
  */
-export async function stageCode(modulePath: string, version: number, where: WalkRoot, stats: StatCache): Promise<StageCode> {
+class Probes {
+  readonly reads = new Map<string, string>();
+  readonly exists = new Map<string, boolean>();
+  constructor(private readonly h: Hasher) {}
+  has(p: string): boolean {
+    const e = existsSync(p);
+    this.exists.set(p, e);
+    return e;
+  }
+  read(p: string): Buffer {
+    const bytes = readFileSync(p);
+    this.reads.set(p, hex64(this.h.create64().update(bytes).digest()));
+    return bytes;
+  }
+}
+
+type Hasher = Awaited<ReturnType<typeof hasher>>;
+
+interface Saved {
+  hash: string;
+  detail: CodeDetail;
+  reads: [string, string][];
+  exists: [string, boolean][];
+}
+
+/** Closures kept between commands (cache/code.json), each valid while its probes answer the same. */
+export class CodeCache {
+  private entries: Record<string, Saved> = {};
+  private dirty = false;
+  private constructor(private readonly file: string | undefined) {}
+
+  static open(file: string | undefined): CodeCache {
+    const c = new CodeCache(file);
+    if (file) {
+      try {
+        const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: number; entries?: Record<string, Saved> };
+        if (data.format === CACHE_FORMAT && data.entries) c.entries = data.entries;
+      } catch {
+        // No usable cache: closures are computed afresh.
+      }
+    }
+    return c;
+  }
+
+  async get(key: string, stats: StatCache): Promise<StageCode | undefined> {
+    const e = this.entries[key];
+    if (!e) return undefined;
+    for (const [p, was] of e.exists) if (existsSync(p) !== was) return undefined;
+    for (const [p, hash] of e.reads) {
+      try {
+        if ((await stats.hashFile(p)).hash !== hash) return undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    return { hash: e.hash, detail: e.detail };
+  }
+
+  set(key: string, code: StageCode, probes: Probes): void {
+    this.entries[key] = { ...code, reads: [...probes.reads], exists: [...probes.exists] };
+    this.dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.file || !this.dirty) return;
+    this.dirty = false;
+    await writeFileAtomic(this.file, JSON.stringify({ format: CACHE_FORMAT, entries: this.entries })).catch(() => undefined);
+  }
+}
+
+const CACHE_FORMAT = 1;
+
+/**
+ * The code of a stage module: `modulePath` is the file that runs (dist/stages/<name>/index.js
+ * for a built-in, the project's .mjs for a local module). With a cache, a closure computed
+ * before is reused while every file and path it was computed from is unchanged.
+ */
+export async function stageCode(modulePath: string, version: number, where: WalkRoot, stats: StatCache, cache?: CodeCache): Promise<StageCode> {
+  const key = `${path.resolve(modulePath)}\0${version}\0${where.root}`;
+  const known = await cache?.get(key, stats);
+  if (known) return known;
+  const t = new Probes(await hasher());
+  const code = await computeStageCode(path.resolve(modulePath), version, where, t);
+  cache?.set(key, code, t);
+  return code;
+}
+
+async function computeStageCode(modulePath: string, version: number, where: WalkRoot, t: Probes): Promise<StageCode> {
+  const manifest = where.manifestFile ? parseManifest(where.manifestFile, where.root, t) : undefined;
   const lex = await loadLexer();
   const files: Record<string, string> = {};
   const found = new Map<string, Set<string>>();
   const visitedPackages = new Set<string>();
   const absent = new Set<string>();
   const seen = new Set<string>();
-  const queue = [path.resolve(modulePath)];
+  const queue = [modulePath];
   while (queue.length) {
     const runFile = queue.pop()!;
     if (seen.has(runFile)) continue;
     seen.add(runFile);
-    const pkgDir = packageDirOf(runFile, where.root);
+    const pkgDir = packageDirOf(runFile, where.root, t);
     if (pkgDir) {
-      addPackage(found, visitedPackages, readPackageJson(pkgDir).name ?? path.basename(pkgDir), pkgDir);
+      addPackage(found, visitedPackages, readPackageJson(pkgDir, t).name ?? path.basename(pkgDir), pkgDir, t);
       continue;
     }
-    const source = sourceOf(runFile, where);
+    const source = sourceOf(runFile, where, t);
     const key = keyOf(source, where.root);
-    const hash = (await statHash(stats, source, runFile)).hash;
-    if (where.manifest && where.dist && isUnder(runFile, where.dist)) {
-      const built = where.manifest[key];
+    const sourceBytes = readOrFail(t, source, runFile);
+    const hash = t.reads.get(source)!;
+    if (manifest && where.dist && isUnder(runFile, where.dist)) {
+      const built = manifest[key];
       if (built !== hash) {
         throw new ConnoError(
           built === undefined
@@ -108,16 +198,17 @@ export async function stageCode(modulePath: string, version: number, where: Walk
     }
     files[key] = hash;
     if (!JS_EXT.test(runFile)) continue; // JSON, .wasm: data, not code that imports
-    const text = readFileSync(runFile, 'utf8');
-    const declared = pragmas(source === runFile ? text : readFileSync(source, 'utf8'));
+    const text = (source === runFile ? sourceBytes : readOrFail(t, runFile, runFile)).toString('utf8');
+    const declared = pragmas(source === runFile ? text : sourceBytes.toString('utf8'));
     for (const asset of declared.assets) {
       const abs = path.resolve(path.dirname(source), asset);
-      if (!existsSync(abs)) throw new ConnoError(`${keyOf(source, where.root)} declares the asset '${asset}', which does not exist (${abs})`);
-      files[keyOf(abs, where.root)] = (await stats.hashFile(abs)).hash;
+      if (!t.has(abs)) throw new ConnoError(`${keyOf(source, where.root)} declares the asset '${asset}', which does not exist (${abs})`);
+      readOrFail(t, abs, source);
+      files[keyOf(abs, where.root)] = t.reads.get(abs)!;
     }
     for (const name of declared.packages) {
-      const dir = findPackageDir(name, path.dirname(runFile));
-      if (dir) addPackage(found, visitedPackages, name, dir);
+      const dir = findPackageDir(name, path.dirname(runFile), t);
+      if (dir) addPackage(found, visitedPackages, name, dir, t);
       else absent.add(name);
     }
     let imports: readonly { n?: string | undefined; d: number; ss: number; se: number }[];
@@ -139,14 +230,14 @@ export async function stageCode(modulePath: string, version: number, where: Walk
       if (isBuiltin(spec)) continue;
       if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('file:')) {
         const target = spec.startsWith('file:') ? fileURLToPath(spec) : path.resolve(path.dirname(runFile), spec.split(/[?#]/)[0]!);
-        if (!existsSync(target)) throw new ConnoError(`${keyOf(source, where.root)} imports '${spec}', which does not exist`);
+        if (!t.has(target)) throw new ConnoError(`${keyOf(source, where.root)} imports '${spec}', which does not exist`);
         queue.push(target);
         continue;
       }
       const name = packageName(spec);
-      const dir = findPackageDir(name, path.dirname(runFile));
+      const dir = findPackageDir(name, path.dirname(runFile), t);
       if (!dir) throw new ConnoError(`${keyOf(source, where.root)} imports the package '${name}', which is not installed`);
-      addPackage(found, visitedPackages, name, dir);
+      addPackage(found, visitedPackages, name, dir, t);
     }
   }
   const packages: Record<string, string> = {};
@@ -161,21 +252,21 @@ export async function codeHash(detail: CodeDetail): Promise<string> {
 }
 
 /** The compiled file's TypeScript source (built-ins), or the file itself. */
-function sourceOf(runFile: string, where: WalkRoot): string {
+function sourceOf(runFile: string, where: WalkRoot, t: Probes): string {
   if (!where.dist || !isUnder(runFile, where.dist)) return runFile;
   const rel = path.relative(where.dist, runFile);
   const ts = path.join(where.root, rel.replace(/\.js$/, '.ts'));
-  if (existsSync(ts)) return ts;
+  if (t.has(ts)) return ts;
   const same = path.join(where.root, rel);
-  if (existsSync(same)) return same;
+  if (t.has(same)) return same;
   throw new ConnoError(`conno's dist/ holds ${toPosix(path.relative(where.root, runFile))}, whose source is gone: run \`npm run build\` in ${where.root} (after removing dist/)`);
 }
 
-async function statHash(stats: StatCache, file: string, runFile: string): Promise<{ hash: string }> {
+function readOrFail(t: Probes, file: string, via: string): Buffer {
   try {
-    return await stats.hashFile(file);
+    return t.read(file);
   } catch (err) {
-    throw new ConnoError(`cannot read ${file} (imported as ${runFile}): ${(err as Error).message}`);
+    throw new ConnoError(`cannot read ${file}${via === file ? '' : ` (for ${via})`}: ${(err as Error).message}`);
   }
 }
 
@@ -206,22 +297,22 @@ function packageName(spec: string): string {
 }
 
 /** The folder of package `name` as Node would resolve it from `dir`. */
-function findPackageDir(name: string, dir: string): string | undefined {
+function findPackageDir(name: string, dir: string, t: Probes): string | undefined {
   for (let d = dir; ; d = path.dirname(d)) {
     const candidate = path.join(d, 'node_modules', name);
-    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+    if (t.has(path.join(candidate, 'package.json'))) return candidate;
     if (path.dirname(d) === d) return undefined;
   }
 }
 
 /** The package folder holding `file` when it lies in some node_modules/ outside `root`. */
-function packageDirOf(file: string, root: string): string | undefined {
+function packageDirOf(file: string, root: string, t: Probes): string | undefined {
   const parts = file.split(path.sep);
   const i = parts.lastIndexOf('node_modules');
   if (i < 0 || i + 1 >= parts.length) return undefined;
   const dir = parts.slice(0, i + (parts[i + 1]!.startsWith('@') ? 3 : 2)).join(path.sep);
   if (dir === root || isUnder(root, dir)) return undefined;
-  return existsSync(path.join(dir, 'package.json')) ? dir : undefined;
+  return t.has(path.join(dir, 'package.json')) ? dir : undefined;
 }
 
 interface PackageJson {
@@ -232,36 +323,30 @@ interface PackageJson {
   peerDependencies?: Record<string, string>;
 }
 
-const packageJsons = new Map<string, PackageJson>();
-function readPackageJson(dir: string): PackageJson {
-  let pj = packageJsons.get(dir);
-  if (!pj) {
-    const file = path.join(dir, 'package.json');
-    try {
-      pj = JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
-    } catch {
-      throw new ConnoError(`cannot read ${file}`);
-    }
-    packageJsons.set(dir, pj);
+function readPackageJson(dir: string, t: Probes): PackageJson {
+  const file = path.join(dir, 'package.json');
+  try {
+    return JSON.parse(t.read(file).toString('utf8')) as PackageJson;
+  } catch {
+    throw new ConnoError(`cannot read ${file}`);
   }
-  return pj;
 }
 
 /**
  * Records a package and, transitively, the installed packages it depends on (name → versions):
  * code a stage runs includes its libraries' libraries, and package-lock pins them all.
  */
-function addPackage(found: Map<string, Set<string>>, visited: Set<string>, name: string, dir: string): void {
+function addPackage(found: Map<string, Set<string>>, visited: Set<string>, name: string, dir: string, t: Probes): void {
   if (visited.has(dir)) return;
   visited.add(dir);
-  const pj = readPackageJson(dir);
+  const pj = readPackageJson(dir, t);
   const version = typeof pj.version === 'string' ? pj.version : 'unknown';
   if (!found.has(name)) found.set(name, new Set());
   found.get(name)!.add(version);
   for (const dep of Object.keys({ ...pj.dependencies, ...pj.optionalDependencies, ...pj.peerDependencies })) {
     if (dep.startsWith('@types/')) continue; // type declarations: never code that runs
-    const depDir = findPackageDir(dep, dir);
-    if (depDir) addPackage(found, visited, dep, depDir);
+    const depDir = findPackageDir(dep, dir, t);
+    if (depDir) addPackage(found, visited, dep, depDir, t);
   }
 }
 
@@ -269,15 +354,14 @@ function sortKeys<T>(o: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** The build manifest of a conno package (dist/build-manifest.json); throws if it is missing. */
-export function readBuildManifest(packageRoot: string): Record<string, string> {
-  const file = path.join(packageRoot, 'dist', BUILD_MANIFEST);
+/** The build manifest's source hashes; a missing one means dist/ was not built by `npm run build`. */
+function parseManifest(file: string, root: string, t: Probes): Record<string, string> {
   try {
-    const m = JSON.parse(readFileSync(file, 'utf8')) as { files?: Record<string, string> };
+    const m = JSON.parse(t.read(file).toString('utf8')) as { files?: Record<string, string> };
     if (!m.files || typeof m.files !== 'object') throw new Error('no files');
     return m.files;
   } catch {
-    throw new ConnoError(`conno's dist/ has no ${BUILD_MANIFEST}: run \`npm run build\` in ${packageRoot}`);
+    throw new ConnoError(`conno's dist/ has no ${BUILD_MANIFEST}: run \`npm run build\` in ${root}`);
   }
 }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StageDefinition } from './api.js';
 import type { StatCache } from '../hash/statcache.js';
-import { readBuildManifest, stageCode, type StageCode } from './code.js';
+import { BUILD_MANIFEST, stageCode, type CodeCache, type StageCode } from './code.js';
 
 /** The conno package root (holds src/, stages/, dist/). */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -80,7 +80,8 @@ export async function importStage(modulePath: string): Promise<StageDefinition> 
  * The code that decides a stage's results: the import closure of its module (see code.ts). For a
  * built-in stage the files are conno's TypeScript sources, checked against the build of dist/.
  */
-export async function stageCodeOf(modulePath: string, isBuiltin: boolean, projectRoot: string, def: StageDefinition, stats: StatCache): Promise<StageCode> {
-  if (!isBuiltin) return stageCode(modulePath, def.version, { root: projectRoot }, stats);
-  return stageCode(modulePath, def.version, { root: PACKAGE_ROOT, dist: path.join(PACKAGE_ROOT, 'dist'), manifest: readBuildManifest(PACKAGE_ROOT) }, stats);
+export async function stageCodeOf(modulePath: string, isBuiltin: boolean, projectRoot: string, def: StageDefinition, stats: StatCache, cache?: CodeCache): Promise<StageCode> {
+  if (!isBuiltin) return stageCode(modulePath, def.version, { root: projectRoot }, stats, cache);
+  const dist = path.join(PACKAGE_ROOT, 'dist');
+  return stageCode(modulePath, def.version, { root: PACKAGE_ROOT, dist, manifestFile: path.join(dist, BUILD_MANIFEST) }, stats, cache);
 }
