@@ -8,6 +8,7 @@
  * A file that ends before its `data` chunk does, or whose header is malformed, is an error that
  * names the file: a half-decoded clip must never pass for a whole one.
  */
+import { InputError } from '../util/errors.js';
 
 export interface DecodedWav {
   sampleRate: number;
@@ -23,13 +24,13 @@ const WAVE_FORMAT_PCM = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-export class WavError extends Error {
+export class WavError extends InputError {
   constructor(
     readonly file: string,
     reason: string,
   ) {
     super(`${file}: ${reason}`);
-    this.name = 'WavError';
+
   }
 }
 

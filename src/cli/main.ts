@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
+import { DiagnosticsError, formatUserError, UsageError, UserError } from '../util/errors.js';
 
 export interface Io {
   out(text: string): void;
@@ -87,13 +87,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(formatDiagnostics(err.diagnostics));
       return 2;
     }
-    if (err instanceof UsageError) {
-      io.err(`conno: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof ConnoError) {
-      io.err(`conno: ${err.message}`);
-      return 1;
+    if (err instanceof UserError) {
+      io.err(`conno: ${formatUserError(err)}`);
+      return err.exitCode;
     }
     throw err;
   }

@@ -12,16 +12,17 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { removePath } from '../util/fsx.js';
+import { InputError } from '../util/errors.js';
 
 export type ArchiveKind = 'zip' | 'tar.gz' | 'tar';
 
-export class ArchiveError extends Error {
+export class ArchiveError extends InputError {
   constructor(
     readonly archive: string,
     reason: string,
   ) {
     super(`${archive}: ${reason}`);
-    this.name = 'ArchiveError';
+
   }
 }
 

@@ -12,6 +12,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir } from '../util/fsx.js';
+import { InputError } from '../util/errors.js';
 
 export type ChecksumAlgorithm = 'sha256' | 'md5';
 
@@ -52,7 +53,7 @@ export interface FetchedArchive {
   verified: boolean;
 }
 
-export class ChecksumMismatchError extends Error {
+export class ChecksumMismatchError extends InputError {
   constructor(
     readonly where: string,
     readonly expected: Checksum,

@@ -6,16 +6,20 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../util/fsx.js';
+import { formatUserError, UserError } from '../util/errors.js';
 import { runBuiltin, runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
 
 /**
- * What the stage's log says about an exception. Stages report problems with the input or the
- * params as a plain Error, whose message says it all: no stack trace. Anything else (a
- * TypeError, a RangeError, … : a bug) keeps its stack, as does every error with CONNO_DEBUG=1.
+ * What the stage's log says about an exception. A UserError (bad data, a bad value, the machine),
+ * or a plain Error a stage throws about its input or params, says it all in its message: no stack
+ * trace. Anything else (a TypeError, a RangeError, … : a bug) keeps its stack, as does every
+ * error with CONNO_DEBUG=1.
  */
 export function describeFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  if (process.env['CONNO_DEBUG'] === '1' || err.constructor !== Error) return err.stack ?? err.message;
+  if (process.env['CONNO_DEBUG'] === '1') return err.stack ?? err.message;
+  if (err instanceof UserError) return `error: ${formatUserError(err)}`;
+  if (err.constructor !== Error) return err.stack ?? err.message;
   return `error: ${err.message}`;
 }
 
@@ -32,7 +36,7 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
     result = job.kind === 'cmd' ? await runCommand(job) : await runBuiltin(job);
   } catch (err) {
     console.error(describeFailure(err));
-    result = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    result = { ok: false, error: err instanceof UserError ? formatUserError(err) : err instanceof Error ? err.message : String(err) };
   }
   if (result.ok && job.runRecord) {
     // As the submitting conno would record it (entryFromRun), so a later run restores it.

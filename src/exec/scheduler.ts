@@ -3,6 +3,8 @@
  * time, and a task that asks for GPUs waits for that many free GPU slots and is handed their ids.
  * A failure stops what depends on it; without keepGoing nothing new starts after a failure.
  */
+import { ConnoError } from '../util/errors.js';
+
 export interface Task {
   id: string;
   needs: string[];
@@ -37,7 +39,7 @@ export async function schedule(tasks: Task[], opts: ScheduleOptions, run: RunTas
   for (const t of tasks) {
     dependents.set(t.id, []);
     if (!t.remote && opts.gpuIds.length > 0 && t.gpus > opts.gpuIds.length) {
-      throw new Error(`${t.id} asks for ${t.gpus} GPUs but only ${opts.gpuIds.length} are available (${opts.gpuIds.join(',')})`);
+      throw new ConnoError(`${t.id} asks for ${t.gpus} GPUs but only ${opts.gpuIds.length} are available (${opts.gpuIds.join(',')})`, { hint: 'lower resources.gpu, or give more with --gpus / CONNO_GPUS' });
     }
   }
   for (const t of tasks) {

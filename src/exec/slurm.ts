@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { JobResult, StageJob } from './job.js';
 import { removePath, writeFileAtomic } from '../util/fsx.js';
+import { ConnoError } from '../util/errors.js';
+import { sbatchOptions, SlurmSpecError, type SlurmSpec } from '../pipeline/sbatch.js';
 
 /**
  * sacct back-off: the first look 5 s after a submission or a change, then ×1.5 while nothing
@@ -19,75 +21,7 @@ import { removePath, writeFileAtomic } from '../util/fsx.js';
  */
 export const SLURM_POLL_DEFAULT = { pollMinMs: 5000, pollMaxMs: 120_000 };
 
-/** sbatch settings of one instance, after interpolation (see SlurmSchema). */
-export type SlurmSpec = Record<string, string | string[]>;
-
-const TIME_RE = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}|UNLIMITED|INFINITE)$/i;
-const MEM_RE = /^\d+(\.\d+)?[KMGT]?B?$/i;
-const NAME_RE = /^[A-Za-z0-9_.:+@-]+$/;
-
-/** A bad sbatch setting: the instance fails with this message, naming the field and value. */
-export class SlurmSpecError extends Error {}
-
-/**
- * The sbatch options for an instance. `gpus` defaults to the stage's resources.gpu; a count
- * becomes `--gres=gpu:N`, `TYPE:N` becomes `--gres=gpu:TYPE:N`.
- */
-export function sbatchOptions(spec: SlurmSpec, resourceGpus: number): string[] {
-  const one = (k: string): string | undefined => {
-    const v = spec[k];
-    if (v === undefined) return undefined;
-    if (Array.isArray(v)) throw new SlurmSpecError(`slurm.${k} takes one value, not a list`);
-    const t = v.trim();
-    if (t === '') throw new SlurmSpecError(`slurm.${k} is empty`);
-    return t;
-  };
-  const out: string[] = [];
-  const partition = one('partition');
-  if (partition !== undefined) {
-    if (!/^[A-Za-z0-9_.,-]+$/.test(partition)) throw new SlurmSpecError(`slurm.partition: '${partition}' is not a partition name`);
-    out.push(`--partition=${partition}`);
-  }
-  const time = one('time');
-  if (time !== undefined) {
-    if (!TIME_RE.test(time)) throw new SlurmSpecError(`slurm.time: '${time}' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH or D-HH:MM:SS)`);
-    out.push(`--time=${time}`);
-  }
-  const mem = one('mem');
-  if (mem !== undefined) {
-    if (!MEM_RE.test(mem)) throw new SlurmSpecError(`slurm.mem: '${mem}' is not a Slurm memory size (e.g. 4G, 16000M; a bare number is megabytes)`);
-    out.push(`--mem=${mem.replace(/B$/i, '')}`);
-  }
-  const cpus = one('cpus');
-  if (cpus !== undefined) {
-    if (!/^[1-9]\d*$/.test(cpus)) throw new SlurmSpecError(`slurm.cpus: '${cpus}' is not a positive whole number`);
-    out.push(`--cpus-per-task=${cpus}`);
-  }
-  const gpus = one('gpus') ?? (resourceGpus > 0 ? String(resourceGpus) : undefined);
-  if (gpus !== undefined && gpus !== '0') {
-    if (/^[1-9]\d*$/.test(gpus)) out.push(`--gres=gpu:${gpus}`);
-    else if (/^[A-Za-z0-9_.-]+:[1-9]\d*$/.test(gpus)) out.push(`--gres=gpu:${gpus}`);
-    else throw new SlurmSpecError(`slurm.gpus: '${gpus}' is not a GPU count or TYPE:COUNT (e.g. 1 or a100:2)`);
-  }
-  for (const k of ['account', 'qos'] as const) {
-    const v = one(k);
-    if (v === undefined) continue;
-    if (!NAME_RE.test(v)) throw new SlurmSpecError(`slurm.${k}: '${v}' is not a Slurm ${k} name`);
-    out.push(`--${k}=${v}`);
-  }
-  const extra = spec['extra'];
-  // A string is split at whitespace; options whose values contain spaces go in the list form.
-  const extras = extra === undefined ? [] : Array.isArray(extra) ? extra : extra.split(/\s+/).filter(Boolean);
-  for (const e of extras) {
-    if (!e.startsWith('-')) throw new SlurmSpecError(`slurm.extra: '${e}' is not an sbatch option (options start with -)`);
-    if (/^--?(J|job-name|o|output|e|error|D|chdir|parsable|wrap)(=|$)/.test(e)) throw new SlurmSpecError(`slurm.extra: conno sets '${e.split('=')[0]}' itself`);
-    out.push(e);
-  }
-  for (const k of Object.keys(spec)) {
-    if (!['partition', 'time', 'mem', 'cpus', 'gpus', 'account', 'qos', 'extra'].includes(k)) throw new SlurmSpecError(`slurm.${k}: unknown setting`);
-  }
-  return out;
-}
+export { sbatchOptions, SlurmSpecError, type SlurmSpec } from '../pipeline/sbatch.js';
 
 /** Job states as sacct prints them ("CANCELLED by 1000" → CANCELLED). */
 export type SlurmState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'OUT_OF_MEMORY' | 'NODE_FAIL' | 'CANCELLED' | 'BOOT_FAIL' | 'DEADLINE' | 'PREEMPTED' | 'OTHER';
@@ -199,7 +133,7 @@ export class SlurmRun {
   private ensureSlurm(): Promise<void> {
     this.checked ??= execa('sbatch', ['--version'], { reject: false }).then((r) => {
       const code = (r as { code?: string }).code;
-      if (r.exitCode !== 0) throw new SlurmSpecError(`cannot submit to Slurm: \`sbatch --version\` failed (${code === 'ENOENT' ? 'sbatch is not on PATH' : r.stderr.trim() || code || `exit ${r.exitCode}`}); is this a Slurm login node? Run with --executor local to run here.`);
+      if (r.exitCode !== 0) throw new ConnoError(`cannot submit to Slurm: \`sbatch --version\` failed (${code === 'ENOENT' ? 'sbatch is not on PATH' : r.stderr.trim() || code || `exit ${r.exitCode}`}); is this a Slurm login node? Run with --executor local to run here.`);
     });
     return this.checked;
   }
@@ -211,7 +145,7 @@ export class SlurmRun {
       options = sbatchOptions(spec, gpus);
       await this.ensureSlurm();
     } catch (err) {
-      if (err instanceof SlurmSpecError) return { ok: false, error: err.message };
+      if (err instanceof SlurmSpecError || err instanceof ConnoError) return { ok: false, error: err.message };
       throw err;
     }
     const safe = job.id.replace(/[^\w.=,@-]/g, '_');
@@ -324,10 +258,10 @@ export class SlurmRun {
       if (/accounting storage is disabled|slurm_persist_conn_open|Connection refused/i.test(r.stderr)) {
         this.useSqueue = true;
         this.opts.info?.(`Slurm: sacct is not available (${r.stderr.trim().split('\n')[0]}); following jobs with squeue instead`);
-      } else throw new Error(`sacct failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
+      } else throw new ConnoError(`sacct failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
     }
     const r = await execa('squeue', ['-h', `--name=${this.name}`, '-o', '%i|%T'], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`squeue failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
+    if (r.exitCode !== 0) throw new ConnoError(`squeue failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
     return parseSqueue(r.stdout);
   }
 

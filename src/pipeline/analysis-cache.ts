@@ -10,11 +10,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pipeline, StageGroup, StageInstance } from './model.js';
 import type { StatCache } from '../hash/statcache.js';
-import { importStage } from '../stages/registry.js';
+import { importStage, PACKAGE_ROOT } from '../stages/registry.js';
+import { BUILD_MANIFEST, stageCode } from '../stages/code.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import { listFiles } from '../hash/tree.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 interface Saved {
@@ -31,24 +31,34 @@ interface Saved {
   defaultRemote?: string;
 }
 
-/** The analyzer's own code: a new conno version must not trust an old analysis. */
-function analyzerFiles(): string[] {
-  return ['load.js', 'schema.js', 'params.js', 'interpolate.js', 'model.js', 'ids.js', 'analysis-cache.js'].map((f) => path.join(HERE, f));
-}
-
-async function moduleFiles(p: Pipeline): Promise<string[]> {
+/**
+ * The code an analysis came from: the analyzer's import closure (a new conno version must not
+ * trust an old analysis) and every stage module's (schemas, defaults, `inputs` and `check`
+ * live there and in what they import), as absolute paths.
+ */
+async function codeFiles(p: Pipeline, stats: StatCache): Promise<string[]> {
   const out = new Set<string>();
-  for (const inst of p.instances.values()) {
-    if (!inst.builtin) continue;
-    // A built-in stage's schema may live anywhere in its folder; a project module is one file.
-    if (inst.builtin.isBuiltin) for (const f of await listFiles(path.dirname(inst.builtin.modulePath))) out.add(path.join(path.dirname(inst.builtin.modulePath), f));
-    else out.add(inst.builtin.modulePath);
+  const dist = path.join(PACKAGE_ROOT, 'dist');
+  const builtin = { root: PACKAGE_ROOT, dist, manifestFile: path.join(dist, BUILD_MANIFEST) };
+  const add = (root: string, files: Record<string, string>) => Object.keys(files).forEach((f) => out.add(path.resolve(root, f)));
+  add(PACKAGE_ROOT, (await stageCode(path.join(HERE, 'load.js'), 0, builtin, stats)).detail.files);
+  const modules = new Map<string, boolean>();
+  for (const inst of p.instances.values()) if (inst.builtin) modules.set(inst.builtin.modulePath, inst.builtin.isBuiltin);
+  for (const [modulePath, isBuiltin] of modules) {
+    const root = isBuiltin ? PACKAGE_ROOT : p.root;
+    add(root, (await stageCode(modulePath, 0, isBuiltin ? builtin : { root }, stats)).detail.files);
   }
   return [...out].sort();
 }
 
 export async function saveAnalysis(cacheFile: string, p: Pipeline, extraInputs: string[], stats: StatCache): Promise<void> {
-  const files = [p.file, ...p.params.files.map((f) => path.resolve(p.root, f)), ...extraInputs, ...analyzerFiles(), ...(await moduleFiles(p))];
+  let code: string[];
+  try {
+    code = await codeFiles(p, stats);
+  } catch {
+    return; // code that cannot be followed (a stale build): nothing to check a saved analysis by
+  }
+  const files = [p.file, ...p.params.files.map((f) => path.resolve(p.root, f)), ...extraInputs, ...code];
   const inputs: Saved['inputs'] = [];
   for (const f of [...new Set(files)]) {
     try {

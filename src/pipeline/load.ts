@@ -11,6 +11,9 @@ import { closest, loadParams, lookupParam, type ParamsSet } from './params.js';
 import { resolveTemplate } from './interpolate.js';
 import { instanceId, type Item, type Pipeline, type StageGroup, type StageInstance } from './model.js';
 import { builtinNames, importStage, isLocalStageRef, resolveStageModule } from '../stages/registry.js';
+import type { UpstreamInfo } from '../stages/api.js';
+import { sbatchOptions, SlurmSpecError } from './sbatch.js';
+import { keysAt } from './schema-keys.js';
 import { toPosix } from '../util/fsx.js';
 import type { StatCache } from '../hash/statcache.js';
 
@@ -52,6 +55,8 @@ class Analyzer {
   ) {}
 
   private paramsIncomplete = false;
+  /** Stage and field of each bad `slurm:` value reported (once per stage, not per instance). */
+  private slurmReported = new Set<string>();
   private slurmDefaults: SlurmConfig | undefined;
 
   /** A message of '' is a problem already reported elsewhere (see lookupParam). */
@@ -220,6 +225,7 @@ class Analyzer {
     this.linkNeeds(stages, instances);
     this.linkDeps(instances);
     const order = this.topoOrder(stages, instances);
+    if (order) this.runStageChecks(stages, instances);
     if (this.diags.length > 0 || !order) return { ok: false, diagnostics: this.diags };
 
     const downstream = new Map<string, string[]>();
@@ -347,6 +353,17 @@ class Analyzer {
           slurm[k] = Array.isArray(v) ? v.map((x, i) => one(x, [...at, k, i])) : one(v as string | number, [...at, k]);
         }
       }
+      // sbatch must take every setting as given: checked here, whatever executor a run uses, one
+      // setting at a time so that every bad one is reported.
+      for (const [k, v] of Object.entries(slurm)) {
+        const err = slurmProblem(k, v);
+        if (!err) continue;
+        const at: YamlPath = cfg.slurm?.[k as keyof SlurmConfig] !== undefined ? [...base, 'slurm', k] : ['slurm', k];
+        const key = at.join('\0'); // a bad top-level default is one problem, not one per stage
+        if (this.slurmReported.has(key)) continue;
+        this.slurmReported.add(key);
+        this.report(at, Object.keys(cfg.matrix ?? {}).length ? `${err.message} (in ${instanceId(name, item)})` : err.message);
+      }
       for (let i = 0; i < cfg.params.length; i++) {
         const key = cfg.params[i]!;
         const r = this.lookupParam(params, key);
@@ -359,14 +376,28 @@ class Analyzer {
         if (!parsed.success) {
           for (const issue of parsed.error.issues) {
             const at = [...base, 'with', ...(issue.path as (string | number)[])];
-            if (issue.code === 'unrecognized_keys') for (const k of issue.keys) this.report([...at, k], `stage '${cfg.uses}' has no parameter '${k}'`, { key: true });
+            if (issue.code === 'unrecognized_keys') {
+              const known = keysAt(builtin.def.params, issue.path as (string | number)[]);
+              const where = issue.path.length ? ` in '${fieldLabel(issue.path as (string | number)[])}'` : '';
+              for (const k of issue.keys) {
+                const near = closest(k, known);
+                this.report([...at, k], `stage '${cfg.uses}' has no parameter '${k}'${where}${near ? `; did you mean '${near}'?` : known.length ? ` (it has: ${known.join(', ')})` : ''}`, { key: true });
+              }
+            }
             else this.report(at, `${cfg.uses}: ${issue.path.join('.') || 'with'}: ${issue.message}`);
           }
         }
       }
       if (builtin) {
         const parsed = builtin.def.params.safeParse(withValues);
-        if (parsed.success) withValues = parsed.data as Record<string, unknown>;
+        if (parsed.success) {
+          withValues = parsed.data as Record<string, unknown>;
+          // Paths the parameters make the stage read are inputs like `deps`.
+          for (const extra of builtin.def.inputs?.(parsed.data) ?? []) {
+            const norm = this.normalisePath(extra, [...base, 'with'], false);
+            if (!deps.includes(norm)) deps.push(norm);
+          }
+        }
       }
       const sortedParams: Record<string, unknown> = {};
       for (const k of [...used.keys()].sort()) sortedParams[k] = used.get(k);
@@ -391,6 +422,45 @@ class Analyzer {
       });
     }
     return this.diags.length > before ? [] : out;
+  }
+
+  /**
+   * The stages' own checks (StageDefinition.check): references to other instances in `with:` and
+   * what those were built with. A place with problems in several instances is reported once.
+   */
+  private runStageChecks(stages: Map<string, StageGroup>, instances: Map<string, StageInstance>): void {
+    const info = (inst: StageInstance): UpstreamInfo => ({
+      id: inst.id,
+      stage: inst.stage,
+      item: inst.item,
+      kind: inst.kind,
+      uses: inst.uses,
+      with: inst.kind === 'builtin' ? inst.with : undefined,
+      outputs: inst.kind === 'cmd' ? inst.outs : (inst.builtin?.def.outputs ?? []),
+      upstream: inst.upstream.map((u) => u.id),
+    });
+    const instance = (id: string) => {
+      const inst = instances.get(id);
+      return inst ? info(inst) : undefined;
+    };
+    for (const group of stages.values()) {
+      const seen = new Set<string>();
+      for (const id of group.instances) {
+        const inst = instances.get(id)!;
+        const def = inst.builtin?.def;
+        if (!def?.check) continue;
+        const parsed = def.params.safeParse(inst.with);
+        if (!parsed.success) continue; // reported already
+        const problems = def.check({ id, params: parsed.data, item: inst.item, upstream: inst.upstream.map((u) => info(instances.get(u.id)!)), instance });
+        for (const pr of problems) {
+          const key = pr.path.join('\0'); // once per place: the first instance's message shows it
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const at: YamlPath = ['stages', group.name, 'with', ...pr.path];
+          this.report(at, group.instances.length > 1 ? `${pr.message} (in ${inst.id})` : pr.message);
+        }
+      }
+    }
   }
 
   private normalisePath(p: string, at: YamlPath, mustBeInside: boolean): string {
@@ -613,6 +683,17 @@ class Analyzer {
       const idx = needs.findIndex((n) => (typeof n === 'string' ? n : n.stage) === first.stage);
       this.report(['stages', nextStage, 'needs', Math.max(0, idx)], `dependency cycle: ${text}`);
     }
+  }
+}
+
+/** What sbatch would say to one `slurm:` setting, or undefined when it takes it. */
+function slurmProblem(key: string, value: string | string[]): SlurmSpecError | undefined {
+  try {
+    sbatchOptions({ [key]: value }, 0);
+    return undefined;
+  } catch (err) {
+    if (err instanceof SlurmSpecError) return err;
+    throw err;
   }
 }
 

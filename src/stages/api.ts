@@ -42,6 +42,39 @@ export interface StageContext<P> {
   cacheDir?: string;
 }
 
+/** An upstream stage instance as the analyzer knows it, before anything runs. */
+export interface UpstreamInfo {
+  id: string;
+  /** The stage (group) name: `train` for `train@noise=0.2`. */
+  stage: string;
+  item: Record<string, string | number | boolean>;
+  kind: 'cmd' | 'builtin';
+  /** Built-in or module stages: which (`features`, `./stages/x.mjs`) and its parameters after defaults. */
+  uses?: string;
+  with?: Record<string, unknown>;
+  /** Its output names (built-in outputs, or a command's `outs`). */
+  outputs: readonly string[];
+  /** The ids of the instances it needs, to walk further up with `instance()`. */
+  upstream: readonly string[];
+}
+
+/** What `check` sees: the instance, its parameters, and the instances around it. */
+export interface StageCheckContext<P> {
+  id: string;
+  params: P;
+  item: Record<string, string | number | boolean>;
+  /** The instances this one needs (its run-time inputs come from these). */
+  upstream: readonly UpstreamInfo[];
+  /** Any instance of the pipeline, by id (undefined for an unknown id). */
+  instance(id: string): UpstreamInfo | undefined;
+}
+
+/** A problem `check` found: `path` is where in the stage's `with:` it lies (e.g. ['sets', 'b', 'from']). */
+export interface StageProblem {
+  path: readonly (string | number)[];
+  message: string;
+}
+
 export interface StageDefinition<S extends z.ZodType = z.ZodType> {
   /** Bump when results change for a reason the code hash cannot see. */
   version: number;
@@ -61,6 +94,18 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
    * restored, or is found fresh with the copy changed or gone. They are copies of cache objects.
    */
   workspace?: Readonly<Record<string, string>>;
+  /**
+   * Files or folders (relative to the project) that the parameters make the stage read, such as
+   * a dataset folder named in `with:`: each becomes an input of the instance like a `deps` entry
+   * (hashed, fingerprinted, and an edge from the stage that writes it).
+   */
+  inputs?(params: z.infer<S>): string[];
+  /**
+   * Checks that need the pipeline around an instance: references to other stages in `with:`,
+   * whether what they were built with fits. Run by the analyzer before anything runs; every
+   * problem is reported at its `with:` position with the pipeline's other problems.
+   */
+  check?(ctx: StageCheckContext<z.infer<S>>): StageProblem[];
   /** Tool versions and settings that change results (e.g. a training backend). */
   environment?(params: z.infer<S>): Record<string, string>;
   run(ctx: StageContext<z.infer<S>>): Promise<void>;

@@ -36,7 +36,7 @@ const params = z
     test_fold: z.number().int().positive().optional(),
     /** fsdnoisy18k: train on all clips, the verified (`clean`) ones, or clean + `noisy_small`. */
     subset: z.enum(['all', 'clean', 'noisy_small']).optional(),
-    /** dataset: folder — a folder of WAV files (list it in `deps:` too), labelled by a CSV or a file-name pattern. */
+    /** dataset: folder — a folder of WAV files (an input of the stage), labelled by a CSV or a file-name pattern. */
     folder: z
       .strictObject({ path: z.string().min(1), csv: z.string().min(1).optional(), pattern: z.string().min(1).optional() })
       .optional(),
@@ -69,11 +69,17 @@ const params = z
     }
   });
 
+/** `a/b` joined with a path relative to it, as the pipeline writes paths. */
+const posixJoin = (dir: string, rel: string): string => (rel.startsWith('/') ? rel : `${dir.replace(/\/+$/, '')}/${rel}`);
+
 export const stage = defineStage({
   version: 1,
   description: 'Fetch, verify, extract and decode a dataset into a clip table',
   params,
   outputs: ['clips'],
+  // Your own WAV files (and a labels CSV beside or inside them) are inputs: edit one, and the
+  // stage reruns, without listing the folder in `deps` as well.
+  inputs: (p) => (p.dataset === 'folder' && p.folder ? [p.folder.path, ...(p.folder.csv ? [posixJoin(p.folder.path, p.folder.csv)] : [])] : []),
   async run(ctx) {
     const p = ctx.params;
     const path = (await import('node:path')).default;

@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 import { defineStage } from '../../src/stages/api.js';
 import { EvaluateOodParamsSchema } from './params.js';
 import { resolveInputs } from './inputs.js';
+import { checkEvaluateOod } from './check.js';
 
 const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
 const round6 = (v: number): number | null => (Number.isFinite(v) ? +v.toFixed(6) : null);
@@ -34,6 +35,7 @@ export const stage = defineStage({
   outputs: ['metrics', 'confusion', 'saliency', 'representation'],
   // Inference numerics differ between backends (and tfjs versions).
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
+  check: checkEvaluateOod,
   async run(ctx) {
     const { makeTable, writeTableFile, readTableFile } = await import('../../src/arrow/io.js');
     const { initBackend } = await import('../../src/ml/backend.js');

@@ -9,6 +9,7 @@
  */
 import type { StageInput } from '../../src/stages/api.js';
 import type { EvaluateOodParams } from './params.js';
+import { InputError } from '../../src/util/errors.js';
 
 type Item = Record<string, string | number | boolean>;
 
@@ -20,29 +21,46 @@ export function itemsAgree(a: Item, b: Item): boolean {
 const stageOf = (id: string): string => id.replace(/@.*$/, '');
 const list = (ids: readonly string[]): string => (ids.length === 0 ? 'none' : ids.map((i) => `'${i}'`).join(', '));
 
-export interface ResolvedInputs {
-  model: StageInput;
+export interface ResolvedInputs<C extends Candidate = StageInput> {
+  model: C;
   /** The same train instance's predictions (every row of its features table, in order). */
-  predictions: StageInput | undefined;
-  features: StageInput;
+  predictions: C | undefined;
+  features: C;
   /** sets' and probe's `from`, resolved. */
-  tables: Map<string, StageInput>;
+  tables: Map<string, C>;
   /** cka.with, resolved (in the order given). */
-  ckaModels: StageInput[];
+  ckaModels: C[];
 }
 
+/** A parameter that names no usable upstream instance; `path` is where in `with:` it is. */
+export class InputRefError extends InputError {
+  constructor(
+    message: string,
+    readonly path: (string | number)[],
+  ) {
+    super(message);
+  }
+}
+
+/** What resolveInputs needs of an upstream output: the run-time input, or the analyzer's view of it. */
+type Candidate = Pick<StageInput, 'from' | 'output' | 'item'>;
+
 /** `ref` as an exact instance id, or a stage name whose instances pair with `item` (exactly one). */
-function resolveRef(ref: string, candidates: StageInput[], item: Item, what: string): StageInput {
+function resolveRef<C extends Candidate>(ref: string, candidates: C[], item: Item, what: string, at: (string | number)[]): C {
   const exact = candidates.find((c) => c.from === ref);
   if (exact) return exact;
   const byStage = candidates.filter((c) => stageOf(c.from) === ref && itemsAgree(item, c.item));
   if (byStage.length === 1) return byStage[0]!;
   const available = candidates.map((c) => c.from);
-  if (byStage.length > 1) throw new Error(`${what} '${ref}' matches ${list(byStage.map((c) => c.from))}: name one instance`);
-  throw new Error(`${what} '${ref}' is not an upstream stage instance with that output (list it in needs); available: ${list(available)}`);
+  if (byStage.length > 1) throw new InputRefError(`${what} '${ref}' matches ${list(byStage.map((c) => c.from))}: name one instance`, at);
+  throw new InputRefError(`${what} '${ref}' is not an upstream stage instance with that output (list it in needs); available: ${list(available)}`, at);
 }
 
-export function resolveInputs(inputs: readonly StageInput[], item: Item, p: EvaluateOodParams, stageId: string): ResolvedInputs {
+/**
+ * The inputs an instance reads. Called with the real inputs in `run`, and with the analyzer's
+ * view of the upstream outputs by `check`, so that a bad reference is found before anything runs.
+ */
+export function resolveInputs<C extends Candidate>(inputs: readonly C[], item: Item, p: EvaluateOodParams, stageId: string): ResolvedInputs<C> {
   const models = inputs.filter((i) => i.output === 'model');
   const featureTables = inputs.filter((i) => i.output === 'features');
 
@@ -51,37 +69,39 @@ export function resolveInputs(inputs: readonly StageInput[], item: Item, p: Eval
   const ckaRefs = p.cka === null ? [] : typeof p.cka.with === 'string' ? [p.cka.with] : p.cka.with;
   const ckaModels = ckaRefs.map((ref) => {
     const m = models.find((c) => c.from === ref);
-    if (!m) throw new Error(`cka.with: '${ref}' is not an upstream train instance (list it in needs, e.g. needs: [{stage: train, on: []}]); upstream models: ${list(models.map((c) => c.from))}`);
+    if (!m) throw new InputRefError(`cka.with: '${ref}' is not an upstream train instance (list it in needs, e.g. needs: [{stage: train, on: []}]); upstream models: ${list(models.map((c) => c.from))}`, ['cka', 'with']);
     return m;
   });
   const paired = models.filter((m) => itemsAgree(item, m.item));
   let own = paired.filter((m) => !ckaRefs.includes(m.from));
   if (own.length === 0) own = paired;
   if (own.length !== 1) {
-    throw new Error(
+    throw new InputRefError(
       `${stageId} evaluates exactly one model: an upstream stage with a 'model' output (a train stage) whose matrix values agree with this instance's; ` +
         `found ${list(own.map((m) => m.from))}${models.length > own.length ? ` of ${list(models.map((m) => m.from))}` : ''}. ` +
         'Give evaluate-ood the matrix keys that tell the runs apart (e.g. matrix: { noise: [...] } like the train stage).',
+      [],
     );
   }
   const model = own[0]!;
   const predictions = inputs.find((i) => i.from === model.from && i.output === 'predictions');
 
   // ---- the tables named by sets and probe
-  const tables = new Map<string, StageInput>();
-  for (const [name, set] of Object.entries(p.sets)) tables.set(set.from, resolveRef(set.from, featureTables, item, `sets.${name}.from:`));
-  if (p.probe !== null) tables.set(p.probe.from, resolveRef(p.probe.from, featureTables, item, 'probe.from:'));
+  const tables = new Map<string, C>();
+  for (const [name, set] of Object.entries(p.sets)) tables.set(set.from, resolveRef(set.from, featureTables, item, `sets.${name}.from:`, ['sets', name, 'from']));
+  if (p.probe !== null) tables.set(p.probe.from, resolveRef(p.probe.from, featureTables, item, 'probe.from:', ['probe', 'from']));
 
   // ---- the table the model was trained from
-  let features: StageInput;
-  if (p.features !== null) features = resolveRef(p.features, featureTables, item, 'features:');
+  let features: C;
+  if (p.features !== null) features = resolveRef(p.features, featureTables, item, 'features:', ['features']);
   else {
     const named = new Set([...tables.values()].map((t) => t.from));
     const candidates = featureTables.filter((f) => !named.has(f.from) && itemsAgree(item, f.item) && itemsAgree(model.item, f.item));
     if (candidates.length !== 1) {
-      throw new Error(
+      throw new InputRefError(
         `${stageId} needs the features table '${model.from}' was trained from: one upstream 'features' output that pairs with it; ` +
           `found ${list(candidates.map((c) => c.from))}. Add it to needs, or name it with \`features: <instance>\`.`,
+        ['features'],
       );
     }
     features = candidates[0]!;

@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import { defineStage } from '../../src/stages/api.js';
 import { ScoreDifficultyParamsSchema } from './params.js';
 import { SCORE_NAMES, type ScoreName } from '../../src/difficulty/scores.js';
+import { checkScoreDifficulty } from './check.js';
 
 const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
 
@@ -31,6 +32,7 @@ export const stage = defineStage({
   outputs: ['scores', 'summary', 'correlations'],
   // Prediction depth runs the models on a TensorFlow.js backend.
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
+  check: checkScoreDifficulty,
   async run(ctx) {
     const { makeTable, writeTableFile } = await import('../../src/arrow/io.js');
     const { instanceId } = await import('../../src/pipeline/ids.js');

@@ -28,6 +28,7 @@ import { defineStage } from '../../src/stages/api.js';
 import { TrainParamsSchema } from './params.js';
 import { wasmSimdSupported } from '../../src/ml/backend.js';
 import type { EpochCurve } from '../../src/ml/train.js';
+import { checkTrain } from './check.js';
 
 /** The split name, internal to this stage, of train rows held out by `cv`. */
 const CV_HELDOUT_SPLIT = 'train (cv held out)';
@@ -42,6 +43,7 @@ export const stage = defineStage({
   // Each backend (and tfjs version, and wasm with or without SIMD) gives different, each
   // reproducible, weights.
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}) }),
+  check: checkTrain,
   async run(ctx) {
     const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/arrow/io.js');
     const { canonicalJson } = await import('../../src/util/canonical.js');
