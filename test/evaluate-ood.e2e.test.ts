@@ -61,6 +61,9 @@ const PIPELINE = `stages:
       probe: { from: other_features }
       cka: { with: "train@fraction=0" }
       saliency: { clips: 4 }
+  report:
+    uses: report
+    needs: [train, evaluate]
 `;
 
 type Row = Record<string, unknown>;
@@ -150,10 +153,25 @@ describe('evaluate-ood stage (e2e)', () => {
       reject: false,
       env: { CONNO_TRACE_IMPORTS: trace, CONNO_GPUS: '' },
     });
-    expect(st.stdout).toContain('Everything is up to date (11 stage instances).');
+    expect(st.stdout).toContain('Everything is up to date (12 stage instances).');
     const mods = readFileSync(trace, 'utf8');
     expect(mods).toContain('/dist/stages/evaluate-ood/index.js');
     for (const heavy of ['@tensorflow', 'apache-arrow']) expect(mods).not.toContain(heavy);
+
+    // The other dataset's table, standardised with its own statistics by its features stage, is
+    // evaluated with the training table's (normalization: train, the default); per_set keeps its
+    // own, and gives other numbers. The report says which was used.
+    const nllOther = async () => rows(await path('evaluate@fraction=0:metrics')).rows.find((row) => row['set'] === 'other')!['nll'] as number;
+    const asTrained = await nllOther();
+    expect(readFileSync(nodePath.join(p.dir, 'cache', 'logs', 'evaluate@fraction=0.log'), 'utf8')).toContain("other_features: standardised with features@fraction=0's statistics (normalization: train)");
+    expect(p.read('report/report.md')).toContain("Sets from other feature tables are standardised with the statistics of the table each model was trained on (evaluate-ood normalization: train)");
+    p.write('pipeline.yaml', PIPELINE.replace('      saliency: { clips: 4 }\n', '      saliency: { clips: 4 }\n      normalization: per_set\n'));
+    const again = await p.conno(['repro', 'evaluate@fraction=0', 'report']);
+    expect(again.exitCode, again.all).toBe(0);
+    const perSet = await nllOther();
+    expect(Math.abs(perSet - asTrained)).toBeGreaterThan(1e-4);
+    expect(readFileSync(nodePath.join(p.dir, 'cache', 'logs', 'evaluate@fraction=0.log'), 'utf8')).not.toContain('standardised with');
+    expect(p.read('report/report.md')).toContain('standardised with their own statistics (evaluate-ood normalization: per_set)');
 
     // User mistakes: a class the other dataset does not have (found when the stage runs, named with
     // its parameter), and a patch of size 0 (rejected before anything runs, with its position).

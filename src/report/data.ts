@@ -92,6 +92,10 @@ export interface Evaluation {
   id: string;
   item: Item;
   metrics?: SetMetrics[];
+  /** How sets from other feature tables were standardised (evaluate-ood `normalization`), when recorded. */
+  normalization?: string;
+  /** Whether any set came from another table than the model's own. */
+  otherTables?: boolean;
   saliency?: Saliency;
   representation?: RepresentationRow[];
 }

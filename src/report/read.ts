@@ -61,7 +61,12 @@ export function readReportData(inputs: readonly StageInput[]): ReportData {
         data.evaluations.push(ev);
       }
       const table = open(input);
-      if (output === 'metrics') ev.metrics = readMetrics(input, table);
+      if (output === 'metrics') {
+        ev.metrics = readMetrics(input, table);
+        ev.normalization = table.schema.metadata.get('conno.normalization');
+        const from = table.getChild('from');
+        ev.otherTables = from !== null && new Set(Array.from({ length: table.numRows }, (_, i) => from.get(i) as string)).size > 1;
+      }
       else if (output === 'saliency') ev.saliency = readSaliency(input, table);
       else ev.representation = readRepresentation(input, table);
     }

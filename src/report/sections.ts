@@ -366,6 +366,15 @@ function gapSection(ctx: Context): Section {
       },
     });
   }
+  const crossTable = evaluated.filter((e) => e.otherTables);
+  if (crossTable.length > 0) {
+    const how = distinct(crossTable.map((e) => e.normalization ?? 'per_set'));
+    const say: Record<string, string> = {
+      train: "standardised with the statistics of the table each model was trained on (evaluate-ood normalization: train), as a deployed model would see them",
+      per_set: 'standardised with their own statistics (evaluate-ood normalization: per_set), which hides part of a shift in level or spectrum',
+    };
+    s.notes.push(`Sets from other feature tables are ${how.map((h) => say[h] ?? h).join('; in some evaluations ')}.`);
+  }
   if (rows.length === 0 && evaluated.length === 0) return { ...s, missing: needs };
   return s;
 }

@@ -40,7 +40,8 @@ export const stage = defineStage({
     const { makeTable, writeTableFile, readTableFile } = await import('../../src/arrow/io.js');
     const { initBackend } = await import('../../src/ml/backend.js');
     const { loadTrainedModel } = await import('../../src/ml/load.js');
-    const { readFeatureTable, gatherRows, rowsOfSplit, checkShape, bandMeans } = await import('./tables.js');
+    const { readFeatureTable, gatherRows, rowsOfSplit, checkShape, bandMeans, readBandStats, restandardise } = await import('./tables.js');
+    const { MIN_STD } = await import('../features/params.js');
     const { runModel, probabilityFn, gradientSaliency } = await import('../../src/eval/model.js');
     const M = await import('../../src/eval/metrics.js');
     const S = await import('../../src/eval/sets.js');
@@ -73,11 +74,24 @@ export const stage = defineStage({
       // ---- the sets: splits of the model's own table, then other tables through a class map
       const ownSplits = p.splits === 'auto' ? S.defaultSplits(own.splits) : p.splits;
       for (const s of ownSplits) if (!own.splits.includes(s)) throw new Error(`splits: '${s}' is not a split of ${src.features.from}:features (its splits: ${[...new Set(own.splits)].join(', ')})`);
+      // Other tables, standardised by their own features stage, see the model's training
+      // statistics instead (normalization: train): what a deployed model would be given.
+      const statsOf = (from: string) => {
+        const input = ctx.inputs.find((i) => i.from === from && i.output === 'stats');
+        if (!input) throw new Error(`${from} has no 'stats' output to standardise with: evaluate with normalization: per_set`);
+        return readBandStats(input);
+      };
+      const asTrained = (table: typeof own): typeof own => {
+        if (p.normalization === 'per_set' || table.from === own.from || !table.normalize) return table;
+        if (!own.normalize) throw new Error(`${table.from}:features is standardised and ${src.features.from}:features is not: make both with the same normalize`);
+        ctx.log(`${table.from}: standardised with ${src.features.from}'s statistics (normalization: train)`);
+        return restandardise(table, statsOf(table.from), statsOf(src.features.from), table.pad === 'zero', MIN_STD);
+      };
       const identity = Int32Array.from(classes, (_, i) => i);
       const sets: { name: string; table: typeof own; split: string; mapping: Int32Array }[] = ownSplits.map((split) => ({ name: split, table: own, split, mapping: identity }));
       for (const [name, set] of Object.entries(p.sets)) {
         if (ownSplits.includes(name)) throw new Error(`sets.${name}: the name is already a split evaluated from ${src.features.from}:features; choose another`);
-        const table = readFeatureTable(src.tables.get(set.from)!);
+        const table = asTrained(readFeatureTable(src.tables.get(set.from)!));
         checkShape(table, trained.inputShape, src.model.from);
         if (!table.splits.includes(set.split)) throw new Error(`sets.${name}.split: '${set.split}' is not a split of ${table.from}:features (its splits: ${[...new Set(table.splits)].join(', ')})`);
         sets.push({ name, table, split: set.split, mapping: S.classMapping(table.classes, classes, set.class_map, `sets.${name}.class_map`) });
@@ -119,7 +133,7 @@ export const stage = defineStage({
             ['from', { type: 'utf8', values: results.map((r) => r.from) }],
             ['split', { type: 'utf8', values: results.map((r) => r.split) }],
           ],
-          { 'conno.classes': JSON.stringify(classes), 'conno.model': src.model.from },
+          { 'conno.classes': JSON.stringify(classes), 'conno.model': src.model.from, 'conno.normalization': p.normalization },
         ),
       );
       const cells = results.flatMap((r) => Array.from(r.m.confusion, (count, i) => ({ set: r.name, t: Math.floor(i / k), p: i % k, count })));
@@ -199,7 +213,7 @@ export const stage = defineStage({
       const rep = { kind: [] as string[], other: [] as string[], value: [] as number[], n: [] as number[] };
       if (p.probe !== null) {
         const probe = p.probe;
-        const table = readFeatureTable(src.tables.get(probe.from)!);
+        const table = asTrained(readFeatureTable(src.tables.get(probe.from)!));
         checkShape(table, trained.inputShape, src.model.from);
         const embed = async (split: string, param: string) => {
           const rows = rowsOfSplit(table, split);

@@ -59,6 +59,13 @@ export const EvaluateOodParamsSchema = z.strictObject({
   probe: ProbeSchema.nullable().default(null),
   cka: CkaSchema.nullable().default(null),
   saliency: SaliencySchema.nullable().default({ clips: 4, split: 'test', method: 'occlusion', patch: [4, 5], stride: null }),
+  /**
+   * Standardisation of tables other than the model's own (sets, probe) when their features are
+   * standardised (features `normalize`): `train` re-standardises them with the statistics of
+   * the table the model was trained on, as a deployed model sees new data; `per_set` keeps each
+   * table's own statistics (which hides part of a shift in level or spectrum).
+   */
+  normalization: z.enum(['train', 'per_set']).default('train'),
   batch_size: z.number().int().positive().default(256),
   backend: z.enum(['wasm', 'cpu', 'tensorflow']).default('wasm'),
 });

@@ -18,6 +18,9 @@ export interface FeatureTable {
   x: Float32Array;
   /** Per-row shape from the column's conno.shape. */
   shape: number[];
+  /** How the features stage standardised it (its `conno.features` metadata). */
+  normalize: boolean;
+  pad: string;
 }
 
 export function readFeatureTable(input: StageInput): FeatureTable {
@@ -31,6 +34,7 @@ export function readFeatureTable(input: StageInput): FeatureTable {
     return Array.from({ length: table.numRows }, (_, i) => c.get(i) as V);
   };
   const feats = flatFloat32(table, 'features');
+  const settings = JSON.parse(table.schema.metadata.get('conno.features') ?? '{}') as { normalize?: boolean; pad?: string };
   return {
     from: input.from,
     n: table.numRows,
@@ -40,6 +44,8 @@ export function readFeatureTable(input: StageInput): FeatureTable {
     classes: JSON.parse(classesText) as string[],
     x: feats.values,
     shape: feats.shape,
+    normalize: settings.normalize === true,
+    pad: settings.pad ?? 'silence',
   };
 }
 
@@ -75,4 +81,48 @@ export function bandMeans(table: FeatureTable, rows: readonly number[]): Float32
   const sum = new Float64Array(mels);
   for (const r of rows) for (let m = 0; m < mels; m++) for (let f = 0; f < frames; f++) sum[m]! += table.x[(r * mels + m) * frames + f]!;
   return Float32Array.from(sum, (v) => (rows.length === 0 ? 0 : v / (rows.length * frames)));
+}
+
+export interface BandStats {
+  from: string;
+  mean: Float64Array;
+  std: Float64Array;
+}
+
+/** A features stage's `stats` output: each band's mean and std over its statistics split. */
+export function readBandStats(input: StageInput): BandStats {
+  const t = readTableFile(input.path);
+  const col = (name: string) => {
+    const c = t.getChild(name);
+    if (c === null) throw new Error(`${input.from}:${input.output} has no column '${name}' (not a features stats table?)`);
+    return Float64Array.from({ length: t.numRows }, (_, i) => c.get(i) as number);
+  };
+  return { from: input.from, mean: col('mean'), std: col('std') };
+}
+
+/**
+ * The table standardised with `to` instead of its own statistics: per band, x·s + m undoes the
+ * features stage's (x − m)/s, then (x − m_to)/s_to, both with its floor on s. Columns that are
+ * literal zeros in every band are `pad: zero` padding, which the features stage leaves alone.
+ */
+export function restandardise(table: FeatureTable, own: BandStats, to: BandStats, padZero: boolean, minStd: number): FeatureTable {
+  const [bands, frames] = [table.shape[0]!, table.shape[1] ?? 1];
+  if (own.mean.length !== bands || to.mean.length !== bands) throw new Error(`band statistics of ${own.from} (${own.mean.length}) and ${to.from} (${to.mean.length}) do not fit ${table.from}'s ${bands} bands`);
+  for (const s of [own, to]) {
+    if (s.mean.some((v) => !Number.isFinite(v))) throw new Error(`${s.from}:stats has no statistics (no clips of its statistics split): set features' stats_split, or evaluate with normalization: per_set`);
+  }
+  const x = new Float32Array(table.x.length);
+  for (let r = 0; r < table.n; r++) {
+    for (let f = 0; f < frames; f++) {
+      let pad = padZero;
+      for (let b = 0; pad && b < bands; b++) pad = table.x[(r * bands + b) * frames + f] === 0;
+      for (let b = 0; b < bands; b++) {
+        const i = (r * bands + b) * frames + f;
+        if (pad) continue;
+        const raw = table.x[i]! * Math.max(own.std[b]!, minStd) + own.mean[b]!;
+        x[i] = (raw - to.mean[b]!) / Math.max(to.std[b]!, minStd);
+      }
+    }
+  }
+  return { ...table, x };
 }

@@ -5,10 +5,7 @@
  */
 import type { Clip } from '../../src/audio/clips.js';
 import { frameCount, LogMelExtractor } from '../../src/audio/mel.js';
-import { melConfig, type FeatureParams } from './params.js';
-
-/** A standard deviation below this is treated as this when standardising (constant bands). */
-export const MIN_STD = 1e-8;
+import { melConfig, MIN_STD, type FeatureParams } from './params.js';
 
 export interface FeatureMatrix {
   /** Row-major [rows, bands, width]. */

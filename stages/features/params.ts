@@ -12,6 +12,9 @@ import type { MelConfig } from '../../src/audio/mel.js';
 
 const positiveInt = z.number().int().positive();
 
+/** The floor on a band's standard deviation when standardising (a silent band would divide by 0). */
+export const MIN_STD = 1e-8;
+
 export const FeatureParamsSchema = z
   .strictObject({
     n_fft: positiveInt.default(512).describe('FFT size, a power of two ≥ 32'),
