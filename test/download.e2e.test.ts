@@ -73,6 +73,23 @@ describe('download: FSDD', () => {
     expect(r.stdout).toContain('Verified: all 1 stage instances reproduce conno.lock bit for bit.');
   });
 
+  it('carves a dev split out of train: a whole speaker, seeded, the same bytes on a second build', async () => {
+    const withText = `{ dataset: fsdd, mirror: ${JSON.stringify(FSDD)}, dev: { by: speaker, fraction: 0.2, seed: 3 } }`;
+    p = tempProject({ 'pipeline.yaml': pipeline(withText) });
+    let r = await p.conno(['repro'], { env: ENV, timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    const set = readClips((await p.conno(['show', 'data', '--path'])).stdout.trim());
+    const devSpeakers = new Set(set.clips.filter((c) => c.split === 'dev').map((c) => c.speaker));
+    expect(devSpeakers.size).toBe(1); // round(0.2 × 6 speakers)
+    const trainSpeakers = new Set(set.clips.filter((c) => c.split === 'train').map((c) => c.speaker));
+    for (const s of devSpeakers) expect(trainSpeakers.has(s)).toBe(false);
+    expect(set.clips.filter((c) => c.split === 'test')).toHaveLength(300); // takes 0–4 stay test
+    const lock = parse(p.read('conno.lock'));
+    expect(lock.stages.data.metrics.clips).toEqual({ dev: 450, test: 300, train: 2250 });
+    r = await p.conno(['verify'], { env: ENV, timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+  });
+
   it('a corrupted mirror copy fails with both checksums and leaves nothing in the cache', async () => {
     p = tempProject({ 'pipeline.yaml': pipeline('{ dataset: fsdd, mirror: mirror }') });
     const bytes = readFileSync(path.join(FSDD, 'fsdd-1.0.10.tar.gz'));

@@ -5,12 +5,29 @@ import { promises as fsp } from 'node:fs';
 import type { Clip, ClipSet } from '../audio/clips.js';
 import { decodeWav } from '../audio/wav.js';
 import type { ClipEntry, ClipIndex } from './datasets.js';
+import { hashText } from '../util/random.js';
 
 /** The split given to held-out speakers' and folds' clips (an out-of-distribution test set). */
 export const HOLDOUT_SPLIT = 'holdout';
 
+/** The split given to clips set aside from train for model selection (early stopping). */
+export const DEV_SPLIT = 'dev';
+
+/**
+ * A dev split carved out of the train split: whole speakers (so that none is in both), or clips
+ * drawn per class; `fraction` of them, chosen by a seeded hash of their names (the same choice on
+ * every machine, independent of file order), or the speakers named.
+ */
+export interface DevOptions {
+  by: 'clip' | 'speaker';
+  fraction: number;
+  seed: number;
+  speakers?: readonly string[];
+}
+
 export interface SelectOptions {
   holdout?: { speakers?: readonly string[]; folds?: readonly number[] };
+  dev?: DevOptions;
   /** At most this many clips of each class in each split (the first by clip id). */
   maxClipsPerClass?: number;
 }
@@ -46,6 +63,7 @@ export function selectClips(index: ClipIndex, opts: SelectOptions): ClipEntry[] 
   if (unknownSpeakers.length) throw new Error(`holdout speaker(s) ${unknownSpeakers.join(', ')} not in the dataset`);
   const unknownFolds = [...folds].filter((f) => !index.entries.some((e) => e.fold === f));
   if (unknownFolds.length) throw new Error(`holdout fold(s) ${unknownFolds.join(', ')} not in the dataset`);
+  if (opts.dev) assignDev(sorted, opts.dev);
   if (opts.maxClipsPerClass === undefined) return sorted;
   const counts = new Map<string, number>();
   return sorted.filter((e) => {
@@ -54,6 +72,37 @@ export function selectClips(index: ClipIndex, opts: SelectOptions): ClipEntry[] 
     counts.set(key, n + 1);
     return n < opts.maxClipsPerClass!;
   });
+}
+
+/** Moves the dev clips of `entries` (sorted by clip id) from train to dev, in place. */
+function assignDev(entries: ClipEntry[], dev: DevOptions): void {
+  const train = entries.map((e, i) => ({ e, i })).filter(({ e }) => e.split === 'train');
+  if (entries.some((e) => e.split === DEV_SPLIT)) throw new Error("dev: the dataset has a 'dev' split of its own already");
+  const key = (name: string) => hashText(`${dev.seed}\u0000${name}`);
+  const chosen = new Set<number>();
+  if (dev.by === 'speaker' || dev.speakers) {
+    const speakers = [...new Set(train.map(({ e }) => e.speaker).filter((s): s is string => s !== null))].sort(byCodePoint);
+    let pick: string[];
+    if (dev.speakers) {
+      const missing = dev.speakers.filter((s) => !speakers.includes(s));
+      if (missing.length) throw new Error(`dev.speakers: ${missing.join(', ')} ${missing.length === 1 ? 'is not a speaker' : 'are not speakers'} of the train split (its speakers: ${speakers.join(', ') || 'none'})`);
+      pick = [...dev.speakers];
+    } else {
+      if (speakers.length < 2) throw new Error(`dev: by speaker needs at least two speakers in the train split (it has ${speakers.length}); use by: clip`);
+      const n = Math.min(speakers.length - 1, Math.max(1, Math.round(dev.fraction * speakers.length)));
+      pick = [...speakers].sort((a, b) => key(a) - key(b) || byCodePoint(a, b)).slice(0, n);
+    }
+    const set = new Set(pick);
+    for (const { e, i } of train) if (e.speaker !== null && set.has(e.speaker)) chosen.add(i);
+  } else {
+    const byClass = new Map<string, { e: ClipEntry; i: number }[]>();
+    for (const t of train) byClass.set(t.e.className, [...(byClass.get(t.e.className) ?? []), t]);
+    for (const members of byClass.values()) {
+      const n = Math.round(dev.fraction * members.length);
+      for (const { i } of [...members].sort((a, b) => key(a.e.clipId) - key(b.e.clipId) || byCodePoint(a.e.clipId, b.e.clipId)).slice(0, n)) chosen.add(i);
+    }
+  }
+  for (const i of chosen) entries[i] = { ...entries[i]!, split: DEV_SPLIT };
 }
 
 /** Decode every selected clip into a clip set (sorted by clip id). */

@@ -125,6 +125,11 @@ describe('trainClassifier', () => {
     r.model.dispose();
   }, 60_000);
 
+  it('early stopping without a dev split is an error, not a silent full run', async () => {
+    const data = tinyData({ perClass: { train: 3 } });
+    await expect(trainClassifier(data, params({ epochs: 3, early_stopping: { patience: 2 } }))).rejects.toThrow("early_stopping monitors the 'dev' split, and the features table has none");
+  });
+
   it('memorises noisy labels: accuracy of flipped samples on their noisy labels climbs', async () => {
     const data = tinyData({ perClass: { train: 30 }, noise: 0.4 });
     const r = await trainClassifier(data, params({ epochs: 60, batch_size: 32, model: { name: 'mlp', hidden: [128] }, loss: { name: 'ce' } }));

@@ -21,6 +21,7 @@ import { epochDynamics, meanWhere, type EpochDynamics } from './dynamics.js';
 import { createLoss, type Loss } from './losses-config.js';
 import { maskLargeLosses, pruneByLoss, secondStage } from './losses-twostage.js';
 import { buildModel } from './models.js';
+import { InputError } from '../util/errors.js';
 
 /** Samples in memory: row-major features [n × mels × frames] and their labels. */
 export interface Samples {
@@ -252,8 +253,12 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
   const trainRows = rowsOfSplit(samples, 'train');
   const devRows = rowsOfSplit(samples, 'dev');
   if (trainRows.length === 0) throw new Error("no samples in split 'train'");
-  const early = devRows.length > 0 ? p.early_stopping : null;
-  if (p.early_stopping && devRows.length === 0) log("early_stopping: no 'dev' split, training all epochs");
+  if (p.early_stopping && devRows.length === 0) {
+    throw new InputError(
+      "early_stopping monitors the 'dev' split, and the features table has none: give the data a dev split (download `dev:`, synth `dev_fraction`) or remove early_stopping",
+    );
+  }
+  const early = p.early_stopping;
 
   const model = await buildModel(p.model, [mels, frames, 1], k, p.seed);
   if (init) applyInitialWeights(model, init.weights, `init_from ${init.from}`, { freshLogits: true, log });

@@ -28,6 +28,19 @@ const params = z
     holdout: z
       .strictObject({ speakers: z.array(z.string()).default([]), folds: z.array(z.number().int()).default([]) })
       .optional(),
+    /**
+     * A dev split (for early stopping) carved out of train: whole speakers (`by: speaker`, or the
+     * `speakers` named) or clips drawn per class (`by: clip`), `fraction` of them, chosen by a
+     * seeded hash of their names.
+     */
+    dev: z
+      .strictObject({
+        by: z.enum(['clip', 'speaker']).default('clip'),
+        fraction: z.number().gt(0).lt(1).default(0.1),
+        seed: z.number().int().nonnegative().default(0),
+        speakers: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .optional(),
     /** Quick runs: keep at most this many clips of each class in each split (the first by clip id). */
     max_clips_per_class: z.number().int().positive().optional(),
     /** speechcommands: keep only these words, labelled in this order (e.g. zero … nine). */
@@ -52,6 +65,7 @@ const params = z
     only('subset', (d) => d === 'fsdnoisy18k', 'fsdnoisy18k');
     only('folder', (d) => d === 'folder', 'dataset: folder');
     only('synth', (d) => d === 'synth', 'dataset: synth');
+    only('dev', (d) => d !== 'synth' && d !== 'speechcommands', 'datasets without a dev split of their own (synth has dev_fraction; speechcommands its validation list)');
     const registered = (d: string) => d !== 'folder' && d !== 'synth';
     only('url', registered, 'registered datasets');
     only('sha256', registered, 'registered datasets');
@@ -116,6 +130,7 @@ export const stage = defineStage({
       const { set, skipped } = await buildClipSet(prepared.index, {
         onBadFile: p.on_bad_file,
         holdout: p.holdout,
+        dev: p.dev,
         maxClipsPerClass: p.max_clips_per_class,
         metadata: prepared.metadata,
         log: (m) => ctx.log(m),

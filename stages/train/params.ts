@@ -62,7 +62,7 @@ export const TrainParamsSchema = z.strictObject({
   batch_size: z.number().int().positive().default(64),
   early_stopping: EarlyStoppingSchema.nullable()
     .default(null)
-    .describe("stop on the dev split and restore the best epoch's weights (ignored without a dev split)"),
+    .describe("stop on the dev split and restore the best epoch's weights (needs a dev split)"),
   seed: z.number().int().nonnegative().default(0),
   backend: z.enum(['wasm', 'cpu', 'tensorflow']).default('wasm'),
   two_stage: TwoStageSchema.nullable().default(null),
