@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import type { JobResult, StageJob } from './job.js';
 import { removePath, writeFileAtomic } from '../util/fsx.js';
 import { ConnoError } from '../util/errors.js';
+import { shellQuote } from '../util/shell.js';
 import { sbatchOptions, SlurmSpecError, type SlurmSpec } from '../pipeline/sbatch.js';
 
 /**
@@ -85,9 +86,6 @@ export function describeState(s: JobState, spec: SlurmSpec): string {
   }
 }
 
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 export interface SlurmRunOptions {
   /** Where job files go: a folder every node can read (the project's cache/tmp). */
@@ -161,7 +159,7 @@ export class SlurmRun {
       script,
       [
         '#!/bin/sh',
-        `# conno stage instance ${job.id} (run ${this.name})`,
+        `# conno stage instance ${job.id.replace(/[\x00-\x1f\x7f]/g, ' ')} (run ${this.name})`, // a comment stays one line
         `cd ${shellQuote(job.workRoot)} || exit 1`,
         `exec ${shellQuote(this.opts.node ?? process.execPath)} ${shellQuote(this.opts.entry)} ${shellQuote(jobFile)}`,
         '',

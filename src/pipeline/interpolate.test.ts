@@ -113,3 +113,35 @@ describe('resolveTemplate', () => {
     ]);
   });
 });
+
+describe('resolveTemplate in a command (shell: true)', () => {
+  const hostile: Record<string, unknown> = {
+    'p.name': 'x; touch /tmp/pwned',
+    'p.sub': '$(touch /tmp/pwned)',
+    'p.tick': '`touch /tmp/pwned`',
+    'p.file': "it's a file.wav",
+    'p.files': ['a b.wav', 'c.wav', ''],
+    'p.flags': '--fast --verbose',
+    'p.rate': 16000,
+    'p.opts': { a: 1 },
+  };
+  const look: Lookup = (ref) => (ref in hostile ? { ok: true, value: hostile[ref] } : { ok: false, message: `unknown '${ref}'` });
+  const cmd = (s: string) => resolveTemplate(s, look, { shell: true });
+
+  it('splices every value as shell-quoted words; plain words stay as they are', () => {
+    expect(cmd('run ${p.name}').value).toBe("run 'x; touch /tmp/pwned'");
+    expect(cmd('run ${p.sub}').value).toBe("run '$(touch /tmp/pwned)'");
+    expect(cmd('run ${p.tick}').value).toBe("run '`touch /tmp/pwned`'");
+    expect(cmd('run ${p.file}').value).toBe("run 'it'\\''s a file.wav'");
+    expect(cmd('run ${p.files}').value).toBe("run 'a b.wav' c.wav ''");
+    expect(cmd('run --rate ${p.rate}').value).toBe('run --rate 16000');
+    expect(cmd('${p.rate}').value).toBe('16000'); // text, whatever the template
+    expect(cmd('run ${p.opts}').value).toBe('run \'{"a":1}\'');
+  });
+
+  it('splices ${raw:…} as shell text, and only in a command', () => {
+    expect(cmd('run ${raw:p.flags} ${p.flags}').value).toBe("run --fast --verbose '--fast --verbose'");
+    const r = resolveTemplate('x ${raw:p.flags}', look);
+    expect(r.problems).toEqual([{ message: '`${raw:p.flags}` is for `cmd:` only (it splices a value into a command unquoted); write `${p.flags}`', offset: 2, length: 14 }]);
+  });
+});

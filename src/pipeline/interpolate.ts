@@ -4,8 +4,15 @@
  * `${audio.rate}` reads a params key, `${item.seed}` the instance's matrix value. A string that
  * is exactly one `${…}` keeps the value's type (a number stays a number, a list a list);
  * otherwise values are spliced in as text. `\${` writes a literal `${` (for shell variables).
+ *
+ * In a command (`cmd:`, run by a shell) every value is spliced in shell-quoted, one word per
+ * list element (util/shell.ts): a value is data, never shell code. `${raw:key}` splices a value
+ * meant as shell text (several options in one param, a pipe) as it is; it is only for `cmd:`.
  */
-export type Piece = { text: string } | { ref: string; offset: number; length: number };
+import { shellWords } from '../util/shell.js';
+
+/** A reference written `${raw:…}` has `raw: true`. */
+export type Piece = { text: string } | { ref: string; raw?: true; offset: number; length: number };
 
 export interface InterpolationProblem {
   message: string;
@@ -13,7 +20,7 @@ export interface InterpolationProblem {
   length: number;
 }
 
-const REF_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+const REF_RE = /^(raw:)?[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 
 export function parseTemplate(s: string): { pieces: Piece[]; problems: InterpolationProblem[] } {
   const pieces: Piece[] = [];
@@ -38,7 +45,8 @@ export function parseTemplate(s: string): { pieces: Piece[]; problems: Interpola
       } else {
         if (text) pieces.push({ text });
         text = '';
-        pieces.push({ ref, offset: i, length: close + 1 - i });
+        const raw = ref.startsWith('raw:');
+        pieces.push(raw ? { ref: ref.slice(4), raw: true, offset: i, length: close + 1 - i } : { ref, offset: i, length: close + 1 - i });
       }
       i = close + 1;
       continue;
@@ -63,14 +71,22 @@ export function spliceText(v: unknown): string {
 
 export type Lookup = (ref: string) => { ok: true; value: unknown } | { ok: false; message: string };
 
-/** Resolve a template; unresolved references are reported with their offsets. */
-export function resolveTemplate(s: string, lookup: Lookup): { value: unknown; problems: InterpolationProblem[]; refs: string[] } {
+/**
+ * Resolve a template; unresolved references are reported with their offsets. With `shell` (a
+ * command), values are shell-quoted words unless written `${raw:…}`, and the result is text.
+ */
+export function resolveTemplate(s: string, lookup: Lookup, opts: { shell?: boolean } = {}): { value: unknown; problems: InterpolationProblem[]; refs: string[] } {
   const { pieces, problems } = parseTemplate(s);
   const refs: string[] = [];
   const values: unknown[] = [];
   for (const p of pieces) {
     if ('text' in p) {
       values.push(p.text);
+      continue;
+    }
+    if (p.raw && !opts.shell) {
+      problems.push({ message: `\`\${raw:${p.ref}}\` is for \`cmd:\` only (it splices a value into a command unquoted); write \`\${${p.ref}}\``, offset: p.offset, length: p.length });
+      values.push('');
       continue;
     }
     const r = lookup(p.ref);
@@ -81,6 +97,13 @@ export function resolveTemplate(s: string, lookup: Lookup): { value: unknown; pr
     }
     refs.push(p.ref);
     values.push(r.value);
+  }
+  if (opts.shell) {
+    const text = values.map((v, i) => {
+      const p = pieces[i]!;
+      return 'text' in p ? v : p.raw ? spliceText(v) : shellWords(v);
+    });
+    return { value: text.join(''), problems, refs };
   }
   if (pieces.length === 1 && !('text' in pieces[0]!)) return { value: values[0], problems, refs };
   return { value: values.map((v, i) => ('text' in pieces[i]! ? v : spliceText(v))).join(''), problems, refs };

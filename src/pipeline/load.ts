@@ -260,6 +260,9 @@ class Analyzer {
     for (const [key, values] of axes) {
       const seen = new Set(values.map((v) => String(v)));
       if (seen.size !== values.length) this.report([...base, 'matrix', key], `matrix axis '${key}' lists a value twice`);
+      // Values become instance ids (`train@seed=1`), targets and log file names.
+      const bad = values.find((v) => typeof v === 'string' && /[,=@\x00-\x1f\x7f]/.test(v));
+      if (bad !== undefined) this.report([...base, 'matrix', key], `matrix value ${JSON.stringify(bad)} of axis '${key}' holds a character instance ids cannot (, = @ or a control character such as a line break)`);
     }
     let items: Item[] = [{}];
     for (const [key, values] of axes) items = items.flatMap((it) => values.map((v) => ({ ...it, [key]: v })));
@@ -310,8 +313,8 @@ class Analyzer {
       };
       // Report interpolation problems once per stage, not once per instance.
       const firstInstance = out.length === 0;
-      const resolveAt = (value: string, at: YamlPath): unknown => {
-        const r = resolveTemplate(value, lookup);
+      const resolveAt = (value: string, at: YamlPath, opts: { shell?: boolean } = {}): unknown => {
+        const r = resolveTemplate(value, lookup, opts);
         if (firstInstance) for (const p of r.problems) this.report(at, p.message, { sub: p });
         return r.value;
       };
@@ -327,7 +330,8 @@ class Analyzer {
           return this.normalisePath(String(v), [...base, field, i], field !== 'deps');
         });
 
-      const cmd = cfg.cmd !== undefined ? String(resolveAt(cfg.cmd, [...base, 'cmd'])) : undefined;
+      // A command is shell text: the values spliced into it are shell-quoted words (interpolate.ts).
+      const cmd = cfg.cmd !== undefined ? String(resolveAt(cfg.cmd, [...base, 'cmd'], { shell: true })) : undefined;
       let withValues = resolveDeep(cfg.with, [...base, 'with']) as Record<string, unknown>;
       const deps = pathsAt(cfg.deps, 'deps');
       const outs = pathsAt(cfg.outs, 'outs');
