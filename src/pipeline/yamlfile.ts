@@ -7,6 +7,17 @@ import type { Diagnostic } from './diagnostics.js';
 
 export type YamlPath = readonly (string | number)[];
 
+/**
+ * Limits on what conno reads as YAML, so that a hostile or broken file is a positioned error and
+ * never a crash or an exhausted machine: a 10,000-stage pipeline is ~1 MB.
+ */
+export const YAML_LIMITS = {
+  /** Bytes of one file. */
+  maxBytes: 16 * 1024 * 1024,
+  /** Alias resolutions when building the value (the yaml library's maxAliasCount): a "billion laughs" document needs millions. */
+  maxAliasCount: 1000,
+};
+
 export class YamlFile {
   readonly lines: string[];
   private constructor(
@@ -18,16 +29,28 @@ export class YamlFile {
     this.lines = text.split(/\r?\n/);
   }
 
-  /** Parse a file; syntax errors come back as diagnostics, never as exceptions. */
+  /** Parse a file; syntax errors and files past the limits come back as diagnostics, never as exceptions. */
   static load(absPath: string, displayPath: string): { file?: YamlFile; diagnostics: Diagnostic[] } {
-    let text: string;
+    const problem = (message: string, line = 1, column = 1): { diagnostics: Diagnostic[] } => ({ diagnostics: [{ file: displayPath, line, column, length: 1, message }] });
+    let bytes: Buffer;
     try {
-      text = readFileSync(absPath, 'utf8');
+      bytes = readFileSync(absPath);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      return {
-        diagnostics: [{ file: displayPath, line: 1, column: 1, length: 1, message: code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}` }],
-      };
+      return problem(code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a YAML file' : `cannot read: ${(err as Error).message}`);
+    }
+    if (bytes.length > YAML_LIMITS.maxBytes) {
+      return problem(`the file is ${(bytes.length / 1048576).toFixed(1)} MiB; conno reads YAML files of at most ${YAML_LIMITS.maxBytes / 1048576} MiB`);
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      const at = firstInvalidUtf8(bytes);
+      const before = new TextDecoder('utf-8').decode(bytes.subarray(0, at));
+      const line = before.split('\n').length;
+      const column = before.length - before.lastIndexOf('\n');
+      return problem(`not UTF-8: byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at} (save the file as UTF-8)`, line, column);
     }
     return YamlFile.parse(text, displayPath);
   }
@@ -48,7 +71,18 @@ export class YamlFile {
       if (!diagnostics.some((x) => `${x.line}:${x.column}` === key)) diagnostics.push(d);
       if (unquoted) seen.add(key);
     }
-    return diagnostics.length ? { diagnostics } : { file: f, diagnostics: [] };
+    if (diagnostics.length) return { diagnostics };
+    try {
+      f.value = doc.toJS({ maxAliasCount: YAML_LIMITS.maxAliasCount });
+    } catch (err) {
+      // The yaml library refuses to expand too many aliases: point at the first one.
+      let first: Node | undefined;
+      visit(doc, { Alias: (_, node) => ((first = node as Node), visit.BREAK) });
+      const at = (first as Node | undefined)?.range?.[0] ?? 0;
+      const why = /alias/i.test((err as Error).message) ? `expanding its aliases (*name) takes more than ${YAML_LIMITS.maxAliasCount} resolutions ("billion laughs"); write the values out` : (err as Error).message.split('\n')[0]!;
+      return { diagnostics: [f.at(at, 1, `cannot read this YAML: ${why}`)] };
+    }
+    return { file: f, diagnostics: [] };
   }
 
   /** A YAML syntax error, pointed at the place the user has to fix. */
@@ -84,8 +118,10 @@ export class YamlFile {
     return this.at(start, Math.max(1, end - start), message);
   }
 
+  /** The document's value, built once within the limits when the file was parsed. */
+  private value: unknown;
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 1000 });
+    return this.value;
   }
 
   /** A diagnostic at a character offset. */
@@ -218,4 +254,16 @@ function unclosedBracket(text: string, offset: number, open: string, close: stri
     }
   }
   return undefined;
+}
+
+/** Offset of the first byte that breaks UTF-8's structure (lead byte, then its continuation bytes). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n === 0) return i;
+    for (let k = 1; k < n; k++) if (i + k >= bytes.length || (bytes[i + k]! & 0xc0) !== 0x80) return i;
+    i += n;
+  }
+  return 0; // valid structure, refused for another reason (an overlong form, a surrogate): say the start
 }
