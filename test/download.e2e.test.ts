@@ -212,6 +212,40 @@ describe('download: folder', () => {
     expect(Array.from(readClips((await p.conno(['show', 'data', '--path'])).stdout.trim()).clips[2]!.audio)).toEqual([9 / 32768, 9 / 32768]);
   });
 
+  it('a float WAV of NaN is a bad file: an error naming it, or skipped and counted', async () => {
+    /** A mono float32 WAV of these samples. */
+    const wavF32 = (samples: number[]): Buffer => {
+      const b = Buffer.alloc(44 + samples.length * 4);
+      b.write('RIFF', 0);
+      b.writeUInt32LE(36 + samples.length * 4, 4);
+      b.write('WAVEfmt ', 8);
+      b.writeUInt32LE(16, 16);
+      b.writeUInt16LE(3, 20);
+      b.writeUInt16LE(1, 22);
+      b.writeUInt32LE(8000, 24);
+      b.writeUInt32LE(32000, 28);
+      b.writeUInt16LE(4, 32);
+      b.writeUInt16LE(32, 34);
+      b.write('data', 36);
+      b.writeUInt32LE(samples.length * 4, 40);
+      samples.forEach((s, i) => b.writeFloatLE(s, 44 + i * 4));
+      return b;
+    };
+    p = tempProject({ 'pipeline.yaml': `stages:\n  data:\n    uses: download\n    with: { dataset: folder, folder: { path: w, pattern: '^(?<label>[a-z]+)_\\d\\.wav$' } }\n` });
+    p.write('w/.keep', '');
+    writeFileSync(path.join(p.dir, 'w', 'yes_1.wav'), wavF32([0.5, -0.25]));
+    writeFileSync(path.join(p.dir, 'w', 'no_1.wav'), wavF32([0.1, NaN, 0.2]));
+    let r = await p.conno(['repro']);
+    expect(r.exitCode).toBe(1);
+    expect(r.all).toContain('no_1.wav: 1 of 3 samples are not finite numbers (NaN or ±Inf; the first at frame 1)');
+    expect(cacheFiles(p.dir, 'objects')).toEqual([]);
+    p.write('pipeline.yaml', p.read('pipeline.yaml').replace('dataset: folder,', 'dataset: folder, on_bad_file: skip,'));
+    r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(parse(p.read('conno.lock')).stages.data.metrics.skipped_files).toBe(1);
+    expect(readClips((await p.conno(['show', 'data', '--path'])).stdout.trim()).clips.map((c) => c.clipId)).toEqual(['yes_1']);
+  });
+
   it('labels files from a CSV with splits and folds, and holds out a fold', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:

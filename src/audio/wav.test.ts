@@ -116,4 +116,21 @@ describe('decodeWav', () => {
     new DataView(adpcm.buffer).setUint16(20, 2, true);
     bad(adpcm, 'adpcm.wav', /unsupported encoding \(format tag 0x2/);
   });
+
+  it('refuses non-finite samples and absurd headers, naming the file', () => {
+    const bad = (bytes: Uint8Array, name: string, message: string) => expect(() => decodeWav(bytes, name)).toThrow(`${name}: ${message}`);
+    bad(makeWav({ tag: 3, bits: 32 }, 8000, [[0.1], [NaN], [0.2], [NaN]]), 'nan.wav', '2 of 4 samples are not finite numbers (NaN or ±Inf; the first at frame 1)');
+    bad(makeWav({ tag: 3, bits: 64 }, 8000, [[Infinity], [0]]), 'inf.wav', '1 of 2 samples are not finite numbers');
+    bad(makeWav({ tag: 3, bits: 64 }, 8000, [[1e300], [0]]), 'huge.wav', '1 of 2 samples are not finite numbers'); // past float32's range
+    bad(makeWav({ tag: 3, bits: 32 }, 8000, [[0, NaN]]), 'stereo-nan.wav', '1 of 1 samples are not finite'); // one channel poisons the mono mix
+    bad(makeWav({ tag: 1, bits: 16 }, 0, [[1]]), 'rate0.wav', 'malformed: sample rate 0');
+    bad(makeWav({ tag: 1, bits: 16 }, 2_000_000, [[1]]), 'fast.wav', 'malformed: sample rate 2000000 Hz');
+    const noChannels = makeWav({ tag: 1, bits: 16 }, 8000, [[1], [2]]);
+    new DataView(noChannels.buffer).setUint16(22, 0, true);
+    bad(noChannels, 'mute.wav', 'malformed: 0 channels');
+    const longer = makeWav({ tag: 1, bits: 16 }, 8000, [[1], [2]]);
+    new DataView(longer.buffer).setUint32(40, 1 << 30, true); // the data chunk claims 1 GiB
+    bad(longer, 'liar.wav', 'truncated: the data chunk declares 1073741824 bytes but only 4 follow');
+    expect(Array.from(decodeWav(makeWav({ tag: 3, bits: 32 }, 1_000_000, [[0.5]]), 'ok.wav').samples)).toEqual([0.5]);
+  });
 });

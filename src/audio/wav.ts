@@ -5,8 +5,9 @@
  * inside WAVE_FORMAT_EXTENSIBLE. Any channel count is mixed down to mono by averaging.
  * Integers are scaled by 2^(bits-1) (8-bit: offset 128 first), so int16 -32768 → -1 exactly.
  *
- * A file that ends before its `data` chunk does, or whose header is malformed, is an error that
- * names the file: a half-decoded clip must never pass for a whole one.
+ * A file that ends before its `data` chunk does, whose header is malformed or absurd (0 channels,
+ * a sample rate of 0 or over 1 MHz), or whose samples are not finite (NaN, ±Inf) is an error that
+ * names the file: a half-decoded or poisoned clip must never pass for a whole one.
  */
 import { InputError } from '../util/errors.js';
 
@@ -23,6 +24,8 @@ export interface DecodedWav {
 const WAVE_FORMAT_PCM = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
+/** The highest sample rate accepted; a header claiming more is damaged (or hostile). */
+const MAX_RATE = 1_000_000;
 
 export class WavError extends InputError {
   constructor(
@@ -30,7 +33,6 @@ export class WavError extends InputError {
     reason: string,
   ) {
     super(`${file}: ${reason}`);
-
   }
 }
 
@@ -76,6 +78,7 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedWav {
   const { tag, channels, rate, bits } = fmt;
   if (channels < 1) fail('malformed: 0 channels');
   if (rate < 1) fail('malformed: sample rate 0');
+  if (rate > MAX_RATE) fail(`malformed: sample rate ${rate} Hz (more than ${MAX_RATE / 1e6} MHz is no audio conno reads)`);
   let format: 'pcm' | 'float';
   if (tag === WAVE_FORMAT_PCM && (bits === 8 || bits === 16 || bits === 24 || bits === 32)) format = 'pcm';
   else if (tag === WAVE_FORMAT_IEEE_FLOAT && (bits === 32 || bits === 64)) format = 'float';
@@ -85,7 +88,20 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedWav {
   if (fmt.blockAlign !== blockAlign) fail(`malformed: block align ${fmt.blockAlign}, expected ${blockAlign} for ${channels} × ${bits} bits`);
   if (data.size % blockAlign !== 0) fail(`truncated: the data chunk (${data.size} bytes) is not a whole number of ${blockAlign}-byte frames`);
   const frames = data.size / blockAlign;
-  return { sampleRate: rate, channels, bitsPerSample: bits, format, samples: decodeFrames(view, data.offset, frames, channels, bits, format) };
+  const samples = decodeFrames(view, data.offset, frames, channels, bits, format);
+  // NaN or ±Inf (float files; float64 values past float32's range) would poison every stage after.
+  if (format === 'float') {
+    let bad = 0;
+    let first = -1;
+    for (let i = 0; i < samples.length; i++) {
+      if (!Number.isFinite(samples[i]!)) {
+        bad++;
+        if (first < 0) first = i;
+      }
+    }
+    if (bad > 0) fail(`${bad} of ${samples.length} samples are not finite numbers (NaN or ±Inf; the first at frame ${first})`);
+  }
+  return { sampleRate: rate, channels, bitsPerSample: bits, format, samples };
 }
 
 /** Interleaved frames → mono float32 ([frames]). */
