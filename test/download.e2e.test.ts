@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO, tempProject, type TempProject } from './helpers.js';
 import { serveFolder } from './support/http-server.js';
+import { makeZip } from './support/zip.js';
 import { readClips } from '../src/audio/clips.js';
 
 const FSDD = path.resolve(REPO, '../shared/datasets/fsdd');
@@ -88,6 +89,29 @@ describe('download: FSDD', () => {
     expect(lock.stages.data.metrics.clips).toEqual({ dev: 450, test: 300, train: 2250 });
     r = await p.conno(['verify'], { env: ENV, timeout: 120_000 });
     expect(r.exitCode, r.all).toBe(0);
+  });
+
+  it('a hostile archive in the mirror (a member climbing out, a symlink) is refused by name; nothing is written or cached', async () => {
+    // ESC-50's archive has no published checksum, so the mirror copy is used as it is: what it
+    // holds is all that stands between it and the file system.
+    for (const [name, member] of [
+      ['../../escaped.txt', { name: 'ESC-50-master/../../escaped.txt', data: Buffer.from('x') }],
+      ['ESC-50-master/audio/link.wav', { name: 'ESC-50-master/audio/link.wav', data: Buffer.from('/etc/passwd'), mode: 0o120777 }],
+    ] as const) {
+      p?.remove();
+      p = tempProject({ 'pipeline.yaml': pipeline('{ dataset: esc50, mirror: mirror }') });
+      p.write('mirror/.keep', '');
+      writeFileSync(path.join(p.dir, 'mirror', 'ESC-50-master.zip'), makeZip([{ name: 'ESC-50-master/meta/esc50.csv', data: Buffer.from('filename,fold,target,category,esc10,src_file,take\n') }, member]));
+      const r = await p.conno(['repro'], { env: ENV });
+      expect(r.exitCode).toBe(1);
+      expect(r.all).toContain(`refusing ${member.name.includes('..') ? 'entry path' : 'link entry'} '${member.name}'`);
+      expect(r.all).not.toMatch(/\n\s+at /);
+      expect(existsSync(path.join(p.dir, '..', 'escaped.txt'))).toBe(false);
+      expect(existsSync(path.join(p.dir, 'escaped.txt'))).toBe(false);
+      expect(cacheFiles(p.dir, 'objects')).toEqual([]);
+      expect(cacheFiles(p.dir, 'tmp')).toEqual([]);
+      expect(name).toBeTruthy();
+    }
   });
 
   it('a corrupted mirror copy fails with both checksums and leaves nothing in the cache', async () => {

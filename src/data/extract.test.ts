@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
@@ -69,6 +69,19 @@ describe('extractArchive', () => {
     const linked = path.join(root, 'link.tar.gz');
     await tar.c({ gzip: true, file: linked, cwd: path.join(root, 'src'), portable: true }, ['link']);
     await expect(extractArchive(linked, path.join(root, 'out2'))).rejects.toThrow(/refusing link entry 'link'/);
+
+    // An absolute member path, and a hard link (tar stores the second name of one inode as a Link).
+    const absolute = path.join(root, 'abs.tar.gz');
+    await tar.c({ gzip: true, file: absolute, cwd: path.join(root, 'src'), portable: true, preservePaths: true, onWriteEntry: (e) => void (e.path = '/tmp/conno-evil.txt') } as never, ['evil.txt']);
+    await expect(extractArchive(absolute, path.join(root, 'out3'))).rejects.toThrow(/refusing (absolute entry path|entry path) '\/tmp\/conno-evil\.txt'/);
+    expect(existsSync('/tmp/conno-evil.txt')).toBe(false);
+    mkdirSync(path.join(root, 'hard'));
+    writeFileSync(path.join(root, 'hard', 'a.wav'), 'a');
+    linkSync(path.join(root, 'hard', 'a.wav'), path.join(root, 'hard', 'b.wav'));
+    const hard = path.join(root, 'hard.tar');
+    await tar.c({ file: hard, cwd: path.join(root, 'hard'), portable: true }, ['a.wav', 'b.wav']);
+    await expect(extractArchive(hard, path.join(root, 'out4'))).rejects.toThrow(/refusing link entry 'b\.wav'/);
+    expect(existsSync(path.join(root, 'out4'))).toBe(false);
   });
 
   it('a truncated archive is an error naming it, and leaves no folder', async () => {

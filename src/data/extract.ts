@@ -22,7 +22,6 @@ export class ArchiveError extends InputError {
     reason: string,
   ) {
     super(`${archive}: ${reason}`);
-
   }
 }
 
@@ -132,9 +131,14 @@ async function extractZip(file: string, dest: string): Promise<void> {
   const zip = await new Promise<import('yauzl').ZipFile>((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z))),
   );
+  // yauzl checks member names itself; its refusals are the same refusal as ours, said the same way.
+  const named = (err: Error): Error => {
+    const m = /^(?:invalid relative path|absolute path): (.*)$/.exec(err.message);
+    return m ? new ArchiveError(file, `refusing entry path '${m[1]}' that leaves the destination`) : err;
+  };
   try {
     await new Promise<void>((resolve, reject) => {
-      zip.on('error', reject);
+      zip.on('error', (err: Error) => reject(named(err)));
       zip.on('end', () => resolve());
       zip.on('entry', (entry: import('yauzl').Entry) => {
         void (async () => {
