@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { DiagnosticsError, formatUserError, UsageError, UserError } from '../util/errors.js';
+import { writeProblem } from '../util/fsx.js';
 
 export interface Io {
   out(text: string): void;
@@ -87,9 +88,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(formatDiagnostics(err.diagnostics));
       return 2;
     }
-    if (err instanceof UserError) {
-      io.err(`conno: ${formatUserError(err)}`);
-      return err.exitCode;
+    // A write that failed for space or permission anywhere (the cache, a log, the project): the
+    // user's to fix, said without a stack.
+    const e = writeProblem(err, 'a file', '');
+    if (e instanceof UserError) {
+      io.err(`conno: ${formatUserError(e)}`);
+      return e.exitCode;
     }
     throw err;
   }

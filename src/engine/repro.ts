@@ -22,7 +22,7 @@ import type { ObjectHash } from '../hash/types.js';
 import { jsonEqual } from '../util/canonical.js';
 import type { Executor } from '../pipeline/schema.js';
 import { SlurmRun, SLURM_POLL_DEFAULT } from '../exec/slurm.js';
-import { UsageError } from '../util/errors.js';
+import { formatUserError, UsageError, UserError } from '../util/errors.js';
 import { TransferError, type Remote } from '../store/remote.js';
 import { emptySummary, fetchEntry, fetchRun } from './remote-sync.js';
 
@@ -217,7 +217,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
         result = await slurm.run(job, inst.slurm, inst.resources.gpu, opts.signal, (jobId) => opts.reporter.event({ type: 'start', id, gpus: [], slurmJob: jobId }));
       } else result = inst.kind === 'cmd' ? await runCommand(job, opts.signal) : await runInChildProcess(job, opts.signal);
     } catch (err) {
-      result = { ok: false, error: (err as Error).message };
+      result = { ok: false, error: err instanceof UserError ? formatUserError(err) : (err as Error).message };
     }
     if (!result.ok) return fail(id, result.error, computed, job.logFile);
     const entry = entryFromRun(computed, result.outs, result.metrics);

@@ -14,7 +14,7 @@ import { StatCache } from '../hash/statcache.js';
 import { hashPath } from '../hash/tree.js';
 import type { Item } from '../pipeline/model.js';
 import type { StageInput } from '../stages/api.js';
-import { removePath, tmpName } from '../util/fsx.js';
+import { removePath, tmpName, writeProblem } from '../util/fsx.js';
 
 export interface StageJob {
   id: string;
@@ -141,6 +141,9 @@ export async function runBuiltin(job: StageJob): Promise<JobResult> {
     const r = await collectOutputs(job, (o) => path.join(scratch, o));
     if (r.ok) Object.assign(r.metrics, metrics);
     return r;
+  } catch (err) {
+    // The stage writes its outputs into the cache's scratch folder: a full or read-only cache.
+    throw writeProblem(err, "the stage's outputs in the cache", scratch);
   } finally {
     await removePath(scratch);
   }

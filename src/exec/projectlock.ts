@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ConnoError } from '../util/errors.js';
+import { writeProblem } from '../util/fsx.js';
 
 export interface Holder {
   pid: number;
@@ -20,6 +21,14 @@ export interface Holder {
 const STALE_MS = 10_000;
 
 export async function acquireProjectLock(cacheDir: string, opts: { wait: boolean; command: string; onWait?: (h: Holder | undefined) => void }): Promise<() => Promise<void>> {
+  try {
+    return await acquire(cacheDir, opts);
+  } catch (err) {
+    throw writeProblem(err, 'the cache', cacheDir);
+  }
+}
+
+async function acquire(cacheDir: string, opts: { wait: boolean; command: string; onWait?: (h: Holder | undefined) => void }): Promise<() => Promise<void>> {
   await fsp.mkdir(cacheDir, { recursive: true });
   const target = path.join(cacheDir, 'repro');
   const lockPath = `${target}.lock`;

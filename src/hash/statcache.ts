@@ -9,7 +9,7 @@
 import { statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { hashFile } from './xxhash.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { isWriteProblem, writeFileAtomic } from '../util/fsx.js';
 import { promises as fsp } from 'node:fs';
 
 const RACY_MS = 2000n;
@@ -104,7 +104,13 @@ export class StatCache {
     if (!this.file || !this.dirty) return;
     const out: Record<string, Entry> = {};
     for (const [k, v] of this.entries) if (!this.racy.has(k) && !this.transient.some((t) => k.startsWith(t))) out[k] = v;
-    await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, entries: out }));
+    try {
+      await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, entries: out }));
+    } catch (err) {
+      // A cache that cannot be kept (a full disk, a read-only cache) only makes the next run slower.
+      if (!isWriteProblem(err)) throw err;
+      return;
+    }
     this.dirty = false;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { sortDeep } from '../util/canonical.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic, writeProblem } from '../util/fsx.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import type { FingerprintRecord } from '../engine/fingerprint.js';
 import type { CodeDetail } from '../stages/code.js';
@@ -101,6 +101,10 @@ export async function writeLock(file: string, lock: LockFile): Promise<boolean> 
   const text = await lockText(lock);
   const old = await fsp.readFile(file, 'utf8').catch(() => undefined);
   if (old === text) return false;
-  await writeFileAtomic(file, text);
+  try {
+    await writeFileAtomic(file, text);
+  } catch (err) {
+    throw writeProblem(err, 'conno.lock', file);
+  }
   return true;
 }

@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Fingerprint } from '../hash/types.js';
 import type { LockEntry } from './lockfile.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic, writeProblem } from '../util/fsx.js';
 import { canonicalJson } from '../util/canonical.js';
 
 /** A run-cache entry is the lock entry a run produced, under its instance id. */
@@ -35,7 +35,11 @@ export class RunCache {
   }
 
   async put(rec: RunRecord): Promise<void> {
-    await writeFileAtomic(this.file(rec.entry.fingerprint), canonicalJson(rec));
+    try {
+      await writeFileAtomic(this.file(rec.entry.fingerprint), canonicalJson(rec));
+    } catch (err) {
+      throw writeProblem(err, 'the run-cache', this.dir);
+    }
   }
 
   async remove(fp: Fingerprint): Promise<void> {

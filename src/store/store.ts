@@ -14,7 +14,7 @@ import { streamHasher, hashFile } from '../hash/xxhash.js';
 import { asObjectHash, isTreeHash, type ObjectHash } from '../hash/types.js';
 import { listFiles, manifestHash, manifestText, type Manifest, type ManifestEntry, type PathHash } from '../hash/tree.js';
 import type { StatCache } from '../hash/statcache.js';
-import { fsyncDir, removePath, tmpName, toPosix } from '../util/fsx.js';
+import { fsyncDir, removePath, tmpName, toPosix, writeProblem } from '../util/fsx.js';
 
 export class CorruptObjectError extends Error {
   constructor(readonly hash: ObjectHash, readonly actual: string) {
@@ -40,6 +40,15 @@ export class ObjectStore {
     this.tmpDir = path.join(cacheDir, 'tmp');
   }
 
+  /** Runs a write; one that fails for space or permission becomes the user's problem, named. */
+  private async writing<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw writeProblem(err, what, this.cacheDir);
+    }
+  }
+
   objectPath(hash: ObjectHash): string {
     return path.join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
   }
@@ -53,42 +62,46 @@ export class ObjectStore {
 
   /** Store a copy of a file, hashing it while copying. */
   async putFile(src: string): Promise<PathHash> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    const tmp = tmpName(this.tmpDir, 'put');
-    const h = await streamHasher();
-    let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        h.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
+    return this.writing('the cache', async () => {
+      await fsp.mkdir(this.tmpDir, { recursive: true });
+      const tmp = tmpName(this.tmpDir, 'put');
+      const h = await streamHasher();
+      let size = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          h.update(chunk);
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      try {
+        const out = createWriteStream(tmp, { flags: 'wx' });
+        await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), tap, out);
+        const hash = asObjectHash(h.digest());
+        await this.adopt(tmp, hash);
+        return { hash, size };
+      } finally {
+        await fsp.rm(tmp, { force: true });
+      }
     });
-    try {
-      const out = createWriteStream(tmp, { flags: 'wx' });
-      await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), tap, out);
-      const hash = asObjectHash(h.digest());
-      await this.adopt(tmp, hash);
-      return { hash, size };
-    } finally {
-      await fsp.rm(tmp, { force: true });
-    }
   }
 
   async putBytes(bytes: string | Uint8Array): Promise<PathHash> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    const tmp = tmpName(this.tmpDir, 'put');
-    const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    const h = await streamHasher();
-    h.update(data);
-    const hash = asObjectHash(h.digest());
-    try {
-      await fsp.writeFile(tmp, data, { flag: 'wx' });
-      await this.adopt(tmp, hash);
-    } finally {
-      await fsp.rm(tmp, { force: true });
-    }
-    return { hash, size: data.length };
+    return this.writing('the cache', async () => {
+      await fsp.mkdir(this.tmpDir, { recursive: true });
+      const tmp = tmpName(this.tmpDir, 'put');
+      const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+      const h = await streamHasher();
+      h.update(data);
+      const hash = asObjectHash(h.digest());
+      try {
+        await fsp.writeFile(tmp, data, { flag: 'wx' });
+        await this.adopt(tmp, hash);
+      } finally {
+        await fsp.rm(tmp, { force: true });
+      }
+      return { hash, size: data.length };
+    });
   }
 
   /** Store every file of a folder and its manifest; the folder's hash is the manifest's. */
@@ -114,49 +127,53 @@ export class ObjectStore {
    * leaves nothing behind and throws ObjectMismatchError.
    */
   async importObject(hash: ObjectHash, source: AsyncIterable<Uint8Array>, from: string): Promise<number> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    const tmp = tmpName(this.tmpDir, 'import');
-    const h = await streamHasher();
-    const tree = isTreeHash(hash);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      const out = await fsp.open(tmp, 'wx');
+    return this.writing('the cache', async () => {
+      await fsp.mkdir(this.tmpDir, { recursive: true });
+      const tmp = tmpName(this.tmpDir, 'import');
+      const h = await streamHasher();
+      const tree = isTreeHash(hash);
+      const chunks: Buffer[] = [];
+      let size = 0;
       try {
-        for await (const chunk of source) {
-          const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          if (tree) chunks.push(Buffer.from(b));
-          else h.update(b);
-          size += b.length;
-          await out.write(b);
+        const out = await fsp.open(tmp, 'wx');
+        try {
+          for await (const chunk of source) {
+            const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            if (tree) chunks.push(Buffer.from(b));
+            else h.update(b);
+            size += b.length;
+            await out.write(b);
+          }
+        } finally {
+          await out.close();
         }
+        const actual = tree ? await manifestHash(Buffer.concat(chunks).toString('utf8')) : asObjectHash(h.digest());
+        if (actual !== hash) throw new ObjectMismatchError(hash, actual, from);
+        await this.adopt(tmp, hash);
+        return size;
       } finally {
-        await out.close();
+        await fsp.rm(tmp, { force: true });
       }
-      const actual = tree ? await manifestHash(Buffer.concat(chunks).toString('utf8')) : asObjectHash(h.digest());
-      if (actual !== hash) throw new ObjectMismatchError(hash, actual, from);
-      await this.adopt(tmp, hash);
-      return size;
-    } finally {
-      await fsp.rm(tmp, { force: true });
-    }
+    });
   }
 
   /** Store a folder's manifest alone (for inputs: lets `status` say which file in it changed). */
   async putManifest(files: ManifestEntry[]): Promise<ObjectHash> {
-    const text = manifestText(files);
-    const hash = await manifestHash(text);
-    if (!(await this.has(hash))) {
-      await fsp.mkdir(this.tmpDir, { recursive: true });
-      const tmp = tmpName(this.tmpDir, 'put');
-      try {
-        await fsp.writeFile(tmp, text, { flag: 'wx' });
-        await this.adopt(tmp, hash);
-      } finally {
-        await fsp.rm(tmp, { force: true });
+    return this.writing('the cache', async () => {
+      const text = manifestText(files);
+      const hash = await manifestHash(text);
+      if (!(await this.has(hash))) {
+        await fsp.mkdir(this.tmpDir, { recursive: true });
+        const tmp = tmpName(this.tmpDir, 'put');
+        try {
+          await fsp.writeFile(tmp, text, { flag: 'wx' });
+          await this.adopt(tmp, hash);
+        } finally {
+          await fsp.rm(tmp, { force: true });
+        }
       }
-    }
-    return hash;
+      return hash;
+    });
   }
 
   /** Store a file or a folder. */
@@ -234,35 +251,37 @@ export class ObjectStore {
    * CorruptObjectError, leaving `dest` untouched.
    */
   async checkout(hash: ObjectHash, dest: string): Promise<void> {
-    if (isTreeHash(hash)) {
-      if (!(await this.verify(hash))) throw new CorruptObjectError(hash, 'missing or corrupt');
-      const manifest = await this.readManifest(hash);
-      const parent = path.dirname(dest);
-      await fsp.mkdir(parent, { recursive: true });
-      const staging = tmpName(parent, `${path.basename(dest)}.restore`);
-      try {
-        for (const f of manifest.files) {
-          const target = path.join(staging, ...f.path.split('/'));
-          await fsp.mkdir(path.dirname(target), { recursive: true });
-          await this.copyOut(f.hash, target, f.exec === true);
+    return this.writing(`an output (${dest})`, async () => {
+      if (isTreeHash(hash)) {
+        if (!(await this.verify(hash))) throw new CorruptObjectError(hash, 'missing or corrupt');
+        const manifest = await this.readManifest(hash);
+        const parent = path.dirname(dest);
+        await fsp.mkdir(parent, { recursive: true });
+        const staging = tmpName(parent, `${path.basename(dest)}.restore`);
+        try {
+          for (const f of manifest.files) {
+            const target = path.join(staging, ...f.path.split('/'));
+            await fsp.mkdir(path.dirname(target), { recursive: true });
+            await this.copyOut(f.hash, target, f.exec === true);
+          }
+          await fsp.mkdir(staging, { recursive: true });
+          await removePath(dest);
+          await fsp.rename(staging, dest);
+        } finally {
+          await removePath(staging);
         }
-        await fsp.mkdir(staging, { recursive: true });
-        await removePath(dest);
-        await fsp.rename(staging, dest);
-      } finally {
-        await removePath(staging);
+        return;
       }
-      return;
-    }
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
-    const tmp = tmpName(path.dirname(dest), `${path.basename(dest)}.restore`);
-    try {
-      await this.copyOut(hash, tmp, false);
-      await removePath(dest);
-      await fsp.rename(tmp, dest);
-    } finally {
-      await fsp.rm(tmp, { force: true });
-    }
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      const tmp = tmpName(path.dirname(dest), `${path.basename(dest)}.restore`);
+      try {
+        await this.copyOut(hash, tmp, false);
+        await removePath(dest);
+        await fsp.rename(tmp, dest);
+      } finally {
+        await fsp.rm(tmp, { force: true });
+      }
+    });
   }
 
   private async copyOut(hash: ObjectHash, target: string, exec: boolean): Promise<void> {

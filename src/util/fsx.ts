@@ -1,4 +1,5 @@
 /** Small file-system helpers with the durability guarantees the cache relies on. */
+import { ConnoError } from './errors.js';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -76,4 +77,29 @@ async function chmodTreeWritable(p: string): Promise<void> {
 /** Posix-style relative path, as used in pipeline.yaml and conno.lock on every platform. */
 export function toPosix(p: string): string {
   return p.split(path.sep).join('/');
+}
+
+/** Why a write failed, for the errors a user can do something about: space, quota, permissions. */
+const WRITE_PROBLEMS: Record<string, { why: string; hint: string }> = {
+  ENOSPC: { why: 'no space left on the device', hint: 'free some space (`conno gc` removes cache objects nothing refers to) and run again; nothing half-written was kept' },
+  EDQUOT: { why: 'the disk quota is exceeded', hint: 'free some space (`conno gc` removes cache objects nothing refers to) and run again; nothing half-written was kept' },
+  EROFS: { why: 'the file system is read-only', hint: 'make it writable, or set CONNO_CACHE_DIR to a writable folder' },
+  EACCES: { why: 'permission denied', hint: 'make it writable for you, or set CONNO_CACHE_DIR to a writable folder' },
+  EPERM: { why: 'operation not permitted', hint: 'make it writable for you, or set CONNO_CACHE_DIR to a writable folder' },
+};
+
+/** Whether an error is a write that failed for lack of space or permission. */
+export function isWriteProblem(err: unknown): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code !== undefined && (err as NodeJS.ErrnoException).code! in WRITE_PROBLEMS;
+}
+
+/**
+ * A failed write as the user's problem (ConnoError: the path, the reason, what to do), or the
+ * error itself when it is something else. `what` says what was being written ("the cache").
+ */
+export function writeProblem(err: unknown, what: string, where: string): unknown {
+  if (!isWriteProblem(err)) return err;
+  const e = err as NodeJS.ErrnoException;
+  const p = WRITE_PROBLEMS[e.code!]!;
+  return new ConnoError(`cannot write ${what} (${e.path ?? where}): ${p.why}`, { hint: p.hint, cause: err });
 }
