@@ -147,11 +147,11 @@ describe('init_from and freeze (e2e)', () => {
       else expect(v, name).toEqual(a.get(name)); // conv kernels, batchnorm γ/β and running statistics
     }
 
-    // A name that is not upstream is a clear error.
+    // A name that is not upstream is a clear error, before anything runs.
     p.write('pipeline.yaml', p.read('pipeline.yaml').replace('init_from: pretrain', 'init_from: pretrian'));
     const bad = await p.conno(['repro'], { timeout: 120_000 });
-    expect(bad.exitCode).not.toBe(0);
-    expect(bad.all).toContain("init_from: no upstream instance of 'pretrian' with a model output (add it to needs)");
+    expect(bad.exitCode).toBe(2);
+    expect(bad.all).toMatch(/pipeline\.yaml:\d+:\d+: error: init_from: no upstream instance of 'pretrian' with a model output; add it to needs \(upstream with a model: 'pretrain'\)/);
   }, 180_000);
 });
 
