@@ -7,7 +7,7 @@
 // WAV decoder; the same float32 samples go to torchaudio through a temp file.
 // Parameters (both sides): n_fft 256, 25 ms Hann window (200), 10 ms hop (80), 40 htk mel bands
 // 20–4000 Hz, power 2, centred reflect padding, ln(x + 1e-6).
-// conno: LogMelExtractor (src/audio/mel.ts) on the main thread. torchaudio:
+// conno: LogMelExtractor (src/lab/audio/mel.ts) on the main thread. torchaudio:
 // transforms.MelSpectrogram + torch.log on float32 tensors, torch.set_num_threads(1), no grad.
 // Each side makes `--reps` passes over all clips (after one warm-up pass) and keeps the fastest.
 // The first 50 clips' outputs are compared (max abs difference, ln units) as a sanity check.

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Training benchmark: conno's TensorFlow.js wasm backend (with conno's kernels, src/ml/kernels)
+// Training benchmark: conno's TensorFlow.js wasm backend (with conno's kernels, src/lab/ml/kernels)
 // against PyTorch on CPU, same models, same batch, one thread each, in one run.
 //
-// Models (src/ml/backend_reference_models.ts; bench/train_torch.py defines the same ones):
+// Models (src/lab/ml/backend_reference_models.ts; bench/train_torch.py defines the same ones):
 //   cnn-bn      the reference model of feasibility.md: 4 conv blocks 3×3 (16/32/64/64) with
 //               batchnorm, ReLU, 2×2 max-pool, global average pool, dense softmax (61,402 params)
 //   cnn         the same without batchnorm
@@ -53,10 +53,10 @@ function ensureTorch() {
 
 async function benchConno(opts) {
   const dist = (p) => pathToFileURL(path.join(REPO, 'dist', p)).href;
-  if (!existsSync(path.join(REPO, 'dist/src/ml/backend.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(path.join(REPO, 'dist/src/lab/ml/backend.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const tf = await import('@tensorflow/tfjs-core');
-  const { initBackend, backendFingerprint } = await import(dist('src/ml/backend.js'));
-  const { buildReferenceModel, referenceInputShape } = await import(dist('src/ml/backend_reference_models.js'));
+  const { initBackend, backendFingerprint } = await import(dist('src/lab/ml/backend.js'));
+  const { buildReferenceModel, referenceInputShape } = await import(dist('src/lab/ml/backend_reference_models.js'));
   const backend = await initBackend('wasm');
   const results = {};
   let profile = [];

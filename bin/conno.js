@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const cli = new URL('../dist/src/cli/main.js', import.meta.url);
+const cli = new URL('../dist/src/core/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('conno: not built yet (dist/ is missing): run `npm ci` or `npm run build` in the conno folder\n');
   process.exit(2);

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { hashFile } = await import(new URL('../dist/src/hash/xxhash.js', import.meta.url).href);
-const { BUILD_MANIFEST } = await import(new URL('../dist/src/stages/code.js', import.meta.url).href);
+const { hashFile } = await import(new URL('../dist/src/core/hash/xxhash.js', import.meta.url).href);
+const { BUILD_MANIFEST } = await import(new URL('../dist/src/core/stage/code.js', import.meta.url).href);
 
 const files = {};
 for (const top of ['src', 'stages']) {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for src/eval/metrics.test.ts, computed by scikit-learn.
+"""Reference values for src/lab/eval/metrics.test.ts, computed by scikit-learn.
 
 Writes test/fixtures/sklearn-eval/<case>.json for a few seeded cases: the true labels, the logits
 (float64), the argmax predictions and sklearn's accuracy_score, balanced_accuracy_score,

@@ -116,7 +116,7 @@ describe('code closures', () => {
         }
         const loaded = [...new Set(lines.map((l) => l.split('\t')[1]!))];
         // The orchestrator imports every stage module (to validate params); stage processes run one.
-        if (loaded.some((u) => u.endsWith('/dist/src/cli/main.js'))) continue;
+        if (loaded.some((u) => u.endsWith('/dist/src/core/cli/main.js'))) continue;
         const root = loaded.find((u) => /\/dist\/stages\/[^/]+\/index\.js$/.test(u));
         if (!root) continue;
         const stage = /\/dist\/stages\/([^/]+)\/index\.js$/.exec(root)![1]!;
@@ -132,10 +132,10 @@ describe('code closures', () => {
         checked++;
       }
       expect(checked).toBe(STAGES.length);
-      // The issue's example: src/util/random.ts is code of the stages that draw random numbers.
-      for (const s of ['download', 'inject-noise', 'train', 'score-difficulty']) expect(Object.keys(closures.get(s)!.files)).toContain('src/util/random.ts');
-      expect(Object.keys(closures.get('inject-noise')!.files).filter((f) => f.startsWith('src/report/'))).toEqual([]);
-      expect(Object.keys(closures.get('train')!.files)).toContain('src/ml/kernels/c/simd_kernels.wasm');
+      // The issue's example: src/core/util/random.ts is code of the stages that draw random numbers.
+      for (const s of ['download', 'inject-noise', 'train', 'score-difficulty']) expect(Object.keys(closures.get(s)!.files)).toContain('src/core/util/random.ts');
+      expect(Object.keys(closures.get('inject-noise')!.files).filter((f) => f.startsWith('src/lab/report/'))).toEqual([]);
+      expect(Object.keys(closures.get('train')!.files)).toContain('src/lab/ml/kernels/c/simd_kernels.wasm');
       expect(closures.get('train')!.packages['@tensorflow/tfjs-core']).toMatch(/^\d+\.\d+\.\d+$/);
     } finally {
       rmSync(traceDir, { recursive: true, force: true });
@@ -149,7 +149,7 @@ describe('code closures', () => {
     expect(r.stdout).toContain('up to date');
     const union = [...new Set([...closures.values()].flatMap((c) => Object.keys(c.files)))].sort();
     // Files of the package that no stage runs: an edit to them must leave every stage fresh.
-    const outside = ['src/engine/gc.ts', 'src/cli/main.ts', 'src/report/png.ts'].filter((f) => !union.includes(f));
+    const outside = ['src/core/engine/gc.ts', 'src/core/cli/main.ts', 'src/lab/report/png.ts'].filter((f) => !union.includes(f));
     expect(outside.length).toBeGreaterThan(0);
     for (const file of [...union, ...outside]) {
       const abs = path.join(pkg, file);
@@ -184,7 +184,7 @@ describe('code closures', () => {
       for (const cmd of [['status'], ['repro']]) {
         const r = await conno(cmd);
         expect(r.exitCode, r.all).toBe(1);
-        expect(r.all).toContain("conno's dist/ is out of date: src/util/random.ts changed since it was built (run `npm run build`");
+        expect(r.all).toContain("conno's dist/ is out of date: src/core/util/random.ts changed since it was built (run `npm run build`");
         expect(r.all).not.toMatch(/\n\s+at /); // no stack trace
       }
     } finally {

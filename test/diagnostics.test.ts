@@ -10,8 +10,8 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'no
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { loadPipeline } from '../src/pipeline/load.js';
-import { formatDiagnostics } from '../src/pipeline/diagnostics.js';
+import { loadPipeline } from '../src/core/pipeline/load.js';
+import { formatDiagnostics } from '../src/core/util/diagnostics.js';
 import { BIN, REPO, tempProject } from './helpers.js';
 
 const CORPUS = path.join(REPO, 'test', 'fixtures', 'bad');

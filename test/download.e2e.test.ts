@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { REPO, tempProject, type TempProject } from './helpers.js';
 import { serveFolder } from './support/http-server.js';
 import { makeZip } from './support/zip.js';
-import { readClips } from '../src/audio/clips.js';
+import { readClips } from '../src/lab/audio/clips.js';
 
 const FSDD = path.resolve(REPO, '../shared/datasets/fsdd');
 const FSDD_SHA256 = '675a84ef5f7f7f57e9f681f08e220a03d137e2dc6c8e06c5a81a8eb0626a8b49';

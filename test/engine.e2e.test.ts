@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync, chmodSync, writeFileSync, rmSync }
 import path from 'node:path';
 import { parse } from 'yaml';
 import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule } from './helpers.js';
-import { hashFile } from '../src/hash/xxhash.js';
+import { hashFile } from '../src/core/hash/xxhash.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -66,7 +66,7 @@ async function objectsAllMatch(dir: string): Promise<{ total: number; bad: strin
       const name = shard + rest;
       const file = path.join(objects, shard, rest);
       if (name.endsWith('.dir')) {
-        const { hashString } = await import('../src/hash/xxhash.js');
+        const { hashString } = await import('../src/core/hash/xxhash.js');
         if ((await hashString(readFileSync(file, 'utf8'))) + '.dir' !== name) bad.push(name);
       } else if ((await hashFile(file)).hash !== name) bad.push(name);
     }
@@ -288,7 +288,7 @@ describe('failures', () => {
     const lock = parse(p.read('conno.lock'));
     expect(Object.keys(lock.stages)).toEqual(['ok']);
     // The partial bad.txt never reached the store.
-    const { hashBytes } = await import('../src/hash/xxhash.js');
+    const { hashBytes } = await import('../src/core/hash/xxhash.js');
     const partial = await hashBytes(Buffer.from('partial\n'));
     expect(p.exists(`cache/objects/${partial.slice(0, 2)}/${partial.slice(2)}`)).toBe(false);
     expect((await p.conno(['status'])).stdout).toContain('bad:\n    new');
@@ -391,7 +391,7 @@ describe('built-in style stage modules and show', () => {
     p = tempProject({
       'params/study.yaml': 'scale: 2\n',
       'stages/squares.mjs': `import { z } from ${ZOD_MODULE};
-import { makeTable, writeTableFile } from ${distModule('src/arrow/io.js')};
+import { makeTable, writeTableFile } from ${distModule('src/core/arrow/io.js')};
 export const stage = {
   version: 1,
   description: 'squares of 0..n-1, times a scale',

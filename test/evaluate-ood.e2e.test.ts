@@ -9,7 +9,7 @@ import nodePath from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, REPO, tempProject, type TempProject } from './helpers.js';
-import { flatFloat32, readTableFile } from '../src/arrow/io.js';
+import { flatFloat32, readTableFile } from '../src/core/arrow/io.js';
 
 let p: TempProject | undefined;
 afterEach(() => {

@@ -8,7 +8,7 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO, tempProject, type TempProject } from './helpers.js';
-import { readTableFile } from '../src/arrow/io.js';
+import { readTableFile } from '../src/core/arrow/io.js';
 
 const FSDD = path.resolve(REPO, '../shared/datasets/fsdd');
 if (!existsSync(path.join(FSDD, 'fsdd-1.0.10.tar.gz'))) throw new Error(`the FSDD archive is missing: expected ${FSDD}/fsdd-1.0.10.tar.gz`);

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { tempProject, type TempProject, ZOD_MODULE, distModule } from './helpers.js';
-import { readTableFile, flatFloat32 } from '../src/arrow/io.js';
+import { readTableFile, flatFloat32 } from '../src/core/arrow/io.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -15,7 +15,7 @@ afterEach(() => {
 
 
 const MAKE_CLIPS = `import { z } from ${ZOD_MODULE};
-import { writeClips } from ${distModule('src/audio/clips.js')};
+import { writeClips } from ${distModule('src/lab/audio/clips.js')};
 export const stage = {
   version: 1,
   description: 'six tones with a little deterministic noise, 16 kHz',

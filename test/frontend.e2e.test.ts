@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO, tempProject, type TempProject } from './helpers.js';
-import { readTableFile, flatFloat32 } from '../src/arrow/io.js';
+import { readTableFile, flatFloat32 } from '../src/core/arrow/io.js';
 
 const FSDD = path.resolve(REPO, '../shared/datasets/fsdd');
 if (!existsSync(path.join(FSDD, 'fsdd-1.0.10.tar.gz'))) throw new Error(`FSDD archive not found at ${FSDD}`);

@@ -25,7 +25,7 @@ async function loadedModules(args: string[]): Promise<string[]> {
 it('status loads no heavy library', async () => {
   p = tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n' });
   const mods = await loadedModules(['status']);
-  expect(mods.some((m) => m.includes('/dist/src/engine/status.js'))).toBe(true); // the trace works
+  expect(mods.some((m) => m.includes('/dist/src/core/engine/status.js'))).toBe(true); // the trace works
   for (const heavy of ['@tensorflow', 'apache-arrow', 'listr2', 'execa', '/exec/job.js', '/engine/repro.js']) {
     expect(mods.filter((m) => m.includes(heavy)), heavy).toEqual([]);
   }

@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readClips, takeRows, writeClips, type ClipSet } from '../src/audio/clips.js';
+import { readClips, takeRows, writeClips, type ClipSet } from '../src/lab/audio/clips.js';
 
 it('round-trips extra columns (nullable float32, bool, utf8, int32, fixedSizeList) and picks rows', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-clips-'));

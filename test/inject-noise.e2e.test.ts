@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
-import { readTableFile } from '../src/arrow/io.js';
-import { readClips } from '../src/audio/clips.js';
+import { readTableFile } from '../src/core/arrow/io.js';
+import { readClips } from '../src/lab/audio/clips.js';
 
 let p: TempProject | undefined;
 afterEach(() => {

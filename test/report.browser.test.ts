@@ -9,9 +9,9 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { writeStudy } from './support/report-study.js';
-import { readReportData } from '../src/report/read.js';
-import { buildReport } from '../src/report/page.js';
-import { ReportParamsSchema } from '../src/report/params.js';
+import { readReportData } from '../src/lab/report/read.js';
+import { buildReport } from '../src/lab/report/page.js';
+import { ReportParamsSchema } from '../src/lab/report/params.js';
 // @ts-expect-error: a plain .mjs script (the one that makes the README picture)
 import { screenshotReport } from '../scripts/report-screenshot.mjs';
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
-import { readTableFile } from '../src/arrow/io.js';
+import { readTableFile } from '../src/core/arrow/io.js';
 // @ts-expect-error: a plain .mjs script (the one that makes the README picture)
 import { screenshotReport } from '../scripts/report-screenshot.mjs';
 

@@ -13,7 +13,7 @@ afterEach(() => {
 
 
 const MAKE_CLIPS = `import { z } from ${ZOD_MODULE};
-import { writeClips } from ${distModule('src/audio/clips.js')};
+import { writeClips } from ${distModule('src/lab/audio/clips.js')};
 const tone = (rate, n, f) => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / rate));
 export const stage = {
   version: 1,
@@ -55,7 +55,7 @@ describe('resample stage (e2e)', () => {
       ['c', 16000, 'test', 0],
     ]);
     // Lengths: 4000 @ 8k → 8000, 8000 @ 16k untouched, 22050 @ 44.1k → 8000.
-    const { readClips } = await import('../src/audio/clips.js');
+    const { readClips } = await import('../src/lab/audio/clips.js');
     const objPath = (await p.conno(['show', 'resample', '--path'])).stdout.trim();
     const set = readClips(objPath);
     expect(set.clips.map((c) => c.audio.length)).toEqual([8000, 8000, 8000]);

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from './helpers.js';
-import { Resampler, resampleAudio, resampleClipSet, resampledLength } from '../src/audio/resample.js';
-import type { ClipSet } from '../src/audio/clips.js';
+import { Resampler, resampleAudio, resampleClipSet, resampledLength } from '../src/lab/audio/resample.js';
+import type { ClipSet } from '../src/lab/audio/clips.js';
 
 interface FixtureCase {
   name: string;

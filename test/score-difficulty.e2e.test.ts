@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
-import { readTableFile } from '../src/arrow/io.js';
-import { auroc } from '../src/difficulty/rank.js';
+import { readTableFile } from '../src/core/arrow/io.js';
+import { auroc } from '../src/lab/difficulty/rank.js';
 
 let p: TempProject | undefined;
 afterEach(() => {

@@ -93,7 +93,7 @@ describe.skipIf(!state.up && !required)('Slurm executor (real slurmctld/slurmd/s
     const files = {
       'params/p.yaml': 'n: 3\nminutes: 5\n',
       'stages/squares.mjs': `import { z } from ${ZOD_MODULE};
-import { makeTable, writeTableFile } from ${distModule('src/arrow/io.js')};
+import { makeTable, writeTableFile } from ${distModule('src/core/arrow/io.js')};
 export const stage = {
   version: 1,
   description: 'squares of 0..n-1',

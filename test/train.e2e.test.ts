@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
-import { readTableFile } from '../src/arrow/io.js';
+import { readTableFile } from '../src/core/arrow/io.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -72,11 +72,11 @@ describe('train stage (e2e)', () => {
       expect(e[given]! / e.reduce((a, b) => a + b, 0)).toBeCloseTo(dyn.getChild('p_given')!.get(row) as number, 5);
     }
 
-    // The model output loads back (src/ml/load.ts) and predicts what the stage predicted.
+    // The model output loads back (src/lab/ml/load.ts) and predicts what the stage predicted.
     const modelPath = (await p.conno(['show', 'train:model', '--path'])).stdout.trim();
-    const { initBackend } = await import('../src/ml/backend.js');
-    const { loadTrainedModel } = await import('../src/ml/load.js');
-    const { flatFloat32 } = await import('../src/arrow/io.js');
+    const { initBackend } = await import('../src/lab/ml/backend.js');
+    const { loadTrainedModel } = await import('../src/lab/ml/load.js');
+    const { flatFloat32 } = await import('../src/core/arrow/io.js');
     const tf = await import('@tensorflow/tfjs-core');
     await initBackend('wasm');
     const loaded = await loadTrainedModel(modelPath);

@@ -1,14 +1,14 @@
 /**
- * download: a dataset → one clip table (src/audio/clips.ts) at the dataset's own sample rate.
+ * download: a dataset → one clip table (src/lab/audio/clips.ts) at the dataset's own sample rate.
  *
- * Registered datasets (src/data/datasets.ts) are fetched once into `<cache>/downloads/`, or taken
+ * Registered datasets (src/lab/data/datasets.ts) are fetched once into `<cache>/downloads/`, or taken
  * from a mirror folder (`mirror:` or CONNO_DATA_MIRROR), verified against their published
  * checksum, extracted into a scratch folder, decoded and sorted by clip id. `folder` reads the
- * user's own WAV files; `synth` generates a procedural dataset (src/audio/synth.ts).
+ * user's own WAV files; `synth` generates a procedural dataset (src/lab/audio/synth.ts).
  */
 import { z } from 'zod';
-import { defineStage } from '../../src/stages/api.js';
-import { SynthParamsSchema } from '../../src/audio/synth.js';
+import { defineStage } from '../../src/core/stage/api.js';
+import { SynthParamsSchema } from '../../src/lab/audio/synth.js';
 
 const DATASET_NAMES = ['fsdd', 'speechcommands', 'esc50', 'esc10', 'fsdnoisy18k', 'urbansound8k', 'folder', 'synth'] as const;
 const FOLD_DATASETS = new Set(['esc50', 'esc10', 'urbansound8k']);
@@ -97,11 +97,11 @@ export const stage = defineStage({
   async run(ctx) {
     const p = ctx.params;
     const path = (await import('node:path')).default;
-    const { writeClips } = await import('../../src/audio/clips.js');
-    const { countBySplit } = await import('../../src/data/clipset.js');
+    const { writeClips } = await import('../../src/lab/audio/clips.js');
+    const { countBySplit } = await import('../../src/lab/data/clipset.js');
 
     if (p.dataset === 'synth') {
-      const { generateSynth } = await import('../../src/audio/synth.js');
+      const { generateSynth } = await import('../../src/lab/audio/synth.js');
       const set = generateSynth(p.synth ?? {});
       set.metadata = { ...set.metadata, 'conno.dataset': 'synth' };
       await writeClips(ctx.outPath('clips'), set);
@@ -110,8 +110,8 @@ export const stage = defineStage({
       return;
     }
 
-    const { buildClipSet } = await import('../../src/data/clipset.js');
-    const { prepareDataset } = await import('../../src/data/prepare.js');
+    const { buildClipSet } = await import('../../src/lab/data/clipset.js');
+    const { prepareDataset } = await import('../../src/lab/data/prepare.js');
     const cacheDir = ctx.cacheDir ?? process.env.CONNO_CACHE_DIR ?? path.join(ctx.projectRoot, 'cache');
     const prepared = await prepareDataset({
       dataset: p.dataset,

@@ -3,7 +3,7 @@
  * cka, features) resolves among its upstream instances exactly as `run` will resolve them, and
  * every table it evaluates the model on was made like the table the model was trained on.
  */
-import type { StageCheckContext, StageProblem } from '../../src/stages/api.js';
+import type { StageCheckContext, StageProblem } from '../../src/core/stage/api.js';
 import { featureDifferences } from '../features/compat.js';
 import { InputRefError, resolveInputs } from './inputs.js';
 import type { EvaluateOodParams } from './params.js';

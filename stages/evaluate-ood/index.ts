@@ -10,7 +10,7 @@
  *
  * Outputs (Arrow):
  *   metrics         one row per set: set, snr_db (NaN unless a noisy copy), n (clips), accuracy, uar,
- *                   macro_f1, nll, ece (src/eval/metrics.ts), from (features instance), split
+ *                   macro_f1, nll, ece (src/lab/eval/metrics.ts), from (features instance), split
  *   confusion       set, true_class, predicted_class (class names), count (int32): every cell of
  *                   every set's K × K matrix, zeros included
  *   saliency        set, clip_id, label, predicted (class names), p_label (float64), map and
@@ -20,7 +20,7 @@
  *                   (probe test accuracy | linear CKA), n (samples)
  */
 import { createRequire } from 'node:module';
-import { defineStage } from '../../src/stages/api.js';
+import { defineStage } from '../../src/core/stage/api.js';
 import { EvaluateOodParamsSchema } from './params.js';
 import { resolveInputs } from './inputs.js';
 import { checkEvaluateOod } from './check.js';
@@ -37,18 +37,18 @@ export const stage = defineStage({
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
   check: checkEvaluateOod,
   async run(ctx) {
-    const { makeTable, writeTableFile, readTableFile } = await import('../../src/arrow/io.js');
-    const { initBackend } = await import('../../src/ml/backend.js');
-    const { loadTrainedModel } = await import('../../src/ml/load.js');
+    const { makeTable, writeTableFile, readTableFile } = await import('../../src/core/arrow/io.js');
+    const { initBackend } = await import('../../src/lab/ml/backend.js');
+    const { loadTrainedModel } = await import('../../src/lab/ml/load.js');
     const { readFeatureTable, gatherRows, rowsOfSplit, checkShape, bandMeans, readBandStats, restandardise } = await import('./tables.js');
     const { MIN_STD } = await import('../features/params.js');
-    const { runModel, probabilityFn, gradientSaliency } = await import('../../src/eval/model.js');
-    const M = await import('../../src/eval/metrics.js');
-    const S = await import('../../src/eval/sets.js');
-    const { occlusionMap, pickSaliencyRows } = await import('../../src/eval/saliency.js');
-    const { linearCka } = await import('../../src/eval/cka.js');
-    const { softmaxRows } = await import('../../src/difficulty/linear.js');
-    const { linearProbe } = await import('../../src/eval/probe.js');
+    const { runModel, probabilityFn, gradientSaliency } = await import('../../src/lab/eval/model.js');
+    const M = await import('../../src/lab/eval/metrics.js');
+    const S = await import('../../src/lab/eval/sets.js');
+    const { occlusionMap, pickSaliencyRows } = await import('../../src/lab/eval/saliency.js');
+    const { linearCka } = await import('../../src/lab/eval/cka.js');
+    const { softmaxRows } = await import('../../src/lab/difficulty/linear.js');
+    const { linearProbe } = await import('../../src/lab/eval/probe.js');
     const p = ctx.params;
 
     const src = resolveInputs(ctx.inputs, ctx.item, p, ctx.id);

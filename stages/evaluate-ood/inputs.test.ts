@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StageInput } from '../../src/stages/api.js';
+import type { StageInput } from '../../src/core/stage/api.js';
 import { EvaluateOodParamsSchema } from './params.js';
 import { itemsAgree, resolveInputs } from './inputs.js';
 

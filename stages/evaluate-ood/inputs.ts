@@ -7,9 +7,9 @@
  * so a `needs: [{stage: train, on: []}]` that brings in every run (for CKA) still leaves one model
  * to evaluate.
  */
-import type { StageInput } from '../../src/stages/api.js';
+import type { StageInput } from '../../src/core/stage/api.js';
 import type { EvaluateOodParams } from './params.js';
-import { InputError } from '../../src/util/errors.js';
+import { InputError } from '../../src/core/util/errors.js';
 
 type Item = Record<string, string | number | boolean>;
 

@@ -2,8 +2,8 @@
  * Feature tables (a features stage's `features` output) as evaluate-ood reads them: the columns it
  * needs, whole, in memory. Imports apache-arrow: load it inside `run` only.
  */
-import type { StageInput } from '../../src/stages/api.js';
-import { flatFloat32, readTableFile } from '../../src/arrow/io.js';
+import type { StageInput } from '../../src/core/stage/api.js';
+import { flatFloat32, readTableFile } from '../../src/core/arrow/io.js';
 
 export interface FeatureTable {
   /** The upstream instance, for messages and outputs. */

@@ -4,8 +4,8 @@
  * sample rate. Read from the pipeline before anything runs, for the stages that evaluate a model
  * on a table it was not trained on.
  */
-import type { UpstreamInfo } from '../../src/stages/api.js';
-import { DATASETS } from '../../src/data/datasets.js';
+import type { UpstreamInfo } from '../../src/core/stage/api.js';
+import { DATASETS } from '../../src/lab/data/datasets.js';
 
 type Lookup = (id: string) => UpstreamInfo | undefined;
 

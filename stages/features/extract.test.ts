@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clip } from '../../src/audio/clips.js';
+import type { Clip } from '../../src/lab/audio/clips.js';
 import { commonSampleRate, extractFeatures } from './extract.js';
 import { FeatureParamsSchema } from './params.js';
 

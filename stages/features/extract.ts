@@ -3,8 +3,8 @@
  * to a fixed length or cut into patches, with per-band statistics of one split, optionally
  * standardised with them. Pure computation; index.ts reads and writes the tables.
  */
-import type { Clip } from '../../src/audio/clips.js';
-import { frameCount, LogMelExtractor } from '../../src/audio/mel.js';
+import type { Clip } from '../../src/lab/audio/clips.js';
+import { frameCount, LogMelExtractor } from '../../src/lab/audio/mel.js';
 import { melConfig, MIN_STD, type FeatureParams } from './params.js';
 
 export interface FeatureMatrix {

@@ -1,6 +1,6 @@
 /**
  * features: log-mel spectrograms (or MFCCs) of every clip of the upstream clip table, with the
- * semantics of torchaudio's MelSpectrogram / MFCC (see src/audio/mel.ts; parameters and their
+ * semantics of torchaudio's MelSpectrogram / MFCC (see src/lab/audio/mel.ts; parameters and their
  * defaults in params.ts).
  *
  * Output `features` (Arrow): clip_id, split, label, speaker, fold, [patch,] features —
@@ -13,8 +13,8 @@
  * snr_db, noise) are carried through, row-aligned (repeated for each patch of a clip), before
  * `features`.
  */
-import { defineStage } from '../../src/stages/api.js';
-import { fftBackendSync } from '../../src/audio/fft.js';
+import { defineStage } from '../../src/core/stage/api.js';
+import { fftBackendSync } from '../../src/lab/audio/fft.js';
 import { FeatureParamsSchema } from './params.js';
 
 export const stage = defineStage({
@@ -25,9 +25,9 @@ export const stage = defineStage({
   // The SIMD and scalar PFFFT builds may differ in the last bit of a float32.
   environment: () => ({ fft: fftBackendSync() }),
   async run(ctx) {
-    const { readClips, takeRows, CLASSES_KEY } = await import('../../src/audio/clips.js');
-    const { makeTable, writeTableFile } = await import('../../src/arrow/io.js');
-    const { canonicalJson } = await import('../../src/util/canonical.js');
+    const { readClips, takeRows, CLASSES_KEY } = await import('../../src/lab/audio/clips.js');
+    const { makeTable, writeTableFile } = await import('../../src/core/arrow/io.js');
+    const { canonicalJson } = await import('../../src/core/util/canonical.js');
     const { extractFeatures } = await import('./extract.js');
     const p = ctx.params;
 

@@ -8,7 +8,7 @@
  * frequency: for 8 kHz audio (FSDD) set f_max ≤ 4000 or resample first.
  */
 import { z } from 'zod';
-import type { MelConfig } from '../../src/audio/mel.js';
+import type { MelConfig } from '../../src/lab/audio/mel.js';
 
 const positiveInt = z.number().int().positive();
 

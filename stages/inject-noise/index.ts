@@ -1,7 +1,7 @@
 /**
  * inject-noise: label noise, soft labels and data noise on the upstream clip table
  * (data → resample → inject-noise → features), seeded with counter-based streams per clip
- * (src/noise/random.ts), so a clip's noise depends on the seed and its clip id only.
+ * (src/lab/noise/random.ts), so a clip's noise depends on the seed and its clip id only.
  *
  * Output `clips`: the input clip table (rows, order, metadata) with labels and waveforms noised,
  * plus these columns (they travel on through features):
@@ -19,7 +19,7 @@
  * are not clipped (they may exceed ±1). Schema metadata `conno.inject_noise`: the parameters
  * and the transition matrix used.
  */
-import { defineStage } from '../../src/stages/api.js';
+import { defineStage } from '../../src/core/stage/api.js';
 import { InjectNoiseParamsSchema, type DataNoiseParams, type NoiseKind } from './params.js';
 
 export const stage = defineStage({
@@ -28,11 +28,11 @@ export const stage = defineStage({
   params: InjectNoiseParamsSchema,
   outputs: ['clips'],
   async run(ctx) {
-    const { readClips, writeClips } = await import('../../src/audio/clips.js');
-    const { canonicalJson } = await import('../../src/util/canonical.js');
-    const L = await import('../../src/noise/label.js');
-    const S = await import('../../src/noise/signal.js');
-    const { clipRng } = await import('../../src/noise/random.js');
+    const { readClips, writeClips } = await import('../../src/lab/audio/clips.js');
+    const { canonicalJson } = await import('../../src/core/util/canonical.js');
+    const L = await import('../../src/lab/noise/label.js');
+    const S = await import('../../src/lab/noise/signal.js');
+    const { clipRng } = await import('../../src/lab/noise/random.js');
     const p = ctx.params;
     type Clip = ReturnType<typeof readClips>['clips'][number];
 

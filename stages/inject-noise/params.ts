@@ -2,7 +2,7 @@
  * inject-noise's parameters: one zod schema, the single place their defaults live.
  */
 import { z } from 'zod';
-import { matrixProblem } from '../../src/noise/label.js';
+import { matrixProblem } from '../../src/lab/noise/label.js';
 
 const rate = z.number().min(0).max(1);
 const splits = z.array(z.string().min(1)).min(1).default(['train']);

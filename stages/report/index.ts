@@ -10,7 +10,7 @@
  *   md    report.md: the findings and every table (copied to report/report.md)
  */
 import { writeFile } from 'node:fs/promises';
-import { defineStage } from '../../src/stages/api.js';
+import { defineStage } from '../../src/core/stage/api.js';
 import { ReportParamsSchema } from './params.js';
 
 export const stage = defineStage({
@@ -22,8 +22,8 @@ export const stage = defineStage({
   upstreamRecords: true,
   workspace: { html: 'report/index.html', md: 'report/report.md' },
   async run(ctx) {
-    const { readReportData, isReportInput } = await import('../../src/report/read.js');
-    const { buildReport } = await import('../../src/report/page.js');
+    const { readReportData, isReportInput } = await import('../../src/lab/report/read.js');
+    const { buildReport } = await import('../../src/lab/report/page.js');
 
     const used = ctx.inputs.filter((i) => isReportInput(i.output));
     if (used.length === 0) {

@@ -1,2 +1,2 @@
-/** Parameters of the report stage (the schema lives with the report code in src/report/params.ts). */
-export { ReportParamsSchema, type ReportParams } from '../../src/report/params.js';
+/** Parameters of the report stage (the schema lives with the report code in src/lab/report/params.ts). */
+export { ReportParamsSchema, type ReportParams } from '../../src/lab/report/params.js';

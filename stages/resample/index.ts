@@ -5,7 +5,7 @@
  * samples. Clips already at `rate` pass through bit for bit.
  */
 import { z } from 'zod';
-import { defineStage } from '../../src/stages/api.js';
+import { defineStage } from '../../src/core/stage/api.js';
 
 export const stage = defineStage({
   version: 1,
@@ -19,8 +19,8 @@ export const stage = defineStage({
   outputs: ['clips'],
   environment: () => ({ libsamplerate: '@alexanderolsen/libsamplerate-js@2.1.2' }),
   async run(ctx) {
-    const { readClips, writeClips } = await import('../../src/audio/clips.js');
-    const { resampleClipSet } = await import('../../src/audio/resample.js');
+    const { readClips, writeClips } = await import('../../src/lab/audio/clips.js');
+    const { resampleClipSet } = await import('../../src/lab/audio/resample.js');
     const tables = ctx.inputs.filter((i) => i.output === 'clips');
     if (tables.length !== 1) {
       const what = tables.length === 0 ? 'no upstream clip table' : `${tables.length} upstream clip tables (${tables.map((t) => t.from).join(', ')})`;

@@ -1,5 +1,5 @@
 /** score-difficulty's check before anything runs: `teacher` names an upstream instance with embeddings. */
-import type { StageCheckContext, StageProblem } from '../../src/stages/api.js';
+import type { StageCheckContext, StageProblem } from '../../src/core/stage/api.js';
 import type { ScoreDifficultyParams } from './params.js';
 
 export function checkScoreDifficulty(ctx: StageCheckContext<ScoreDifficultyParams>): StageProblem[] {

@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { loadTrainedModel } from '../../src/ml/load.js';
-import { knnPredict, predictionDepth } from '../../src/difficulty/scores.js';
-import { adaptiveAvgPool, pooledShape } from '../../src/difficulty/pool.js';
+import { loadTrainedModel } from '../../src/lab/ml/load.js';
+import { knnPredict, predictionDepth } from '../../src/lab/difficulty/scores.js';
+import { adaptiveAvgPool, pooledShape } from '../../src/lab/difficulty/pool.js';
 
 const PROBE_CLASSES = new Set(['MaxPooling2D', 'MaxPooling1D', 'AveragePooling2D', 'AveragePooling1D', 'GlobalAveragePooling2D', 'GlobalAveragePooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling1D', 'Add']);
 

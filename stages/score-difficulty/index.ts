@@ -1,7 +1,7 @@
 /**
  * score-difficulty: per-sample difficulty scores of the training set of every upstream train
  * instance (a "run"), how well each finds the injected label flips, and how stable they are.
- * Formulas and orientation (higher = harder) in src/difficulty/scores.ts.
+ * Formulas and orientation (higher = harder) in src/lab/difficulty/scores.ts.
  *
  * Inputs: every train instance it needs (fan-in). Train instances with `cv` (their predictions
  * carry cv_heldout) are not runs: grouped by everything but the fold key (`cv_key`), they give
@@ -18,9 +18,9 @@
  *                 each run and ensemble, and each score between every pair of runs
  */
 import { createRequire } from 'node:module';
-import { defineStage } from '../../src/stages/api.js';
+import { defineStage } from '../../src/core/stage/api.js';
 import { ScoreDifficultyParamsSchema } from './params.js';
-import { SCORE_NAMES, type ScoreName } from '../../src/difficulty/scores.js';
+import { SCORE_NAMES, type ScoreName } from '../../src/lab/difficulty/scores.js';
 import { checkScoreDifficulty } from './check.js';
 
 const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
@@ -34,13 +34,13 @@ export const stage = defineStage({
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
   check: checkScoreDifficulty,
   async run(ctx) {
-    const { makeTable, writeTableFile } = await import('../../src/arrow/io.js');
-    const { instanceId } = await import('../../src/pipeline/ids.js');
-    const { unreachable } = await import('../../src/util/errors.js');
-    const S = await import('../../src/difficulty/scores.js');
-    const { fitSoftmaxRegression, softmaxRows } = await import('../../src/difficulty/linear.js');
-    const E = await import('../../src/difficulty/evaluate.js');
-    const { epochDynamics } = await import('../../src/ml/dynamics.js');
+    const { makeTable, writeTableFile } = await import('../../src/core/arrow/io.js');
+    const { instanceId } = await import('../../src/core/pipeline/ids.js');
+    const { unreachable } = await import('../../src/core/util/errors.js');
+    const S = await import('../../src/lab/difficulty/scores.js');
+    const { fitSoftmaxRegression, softmaxRows } = await import('../../src/lab/difficulty/linear.js');
+    const E = await import('../../src/lab/difficulty/evaluate.js');
+    const { epochDynamics } = await import('../../src/lab/ml/dynamics.js');
     const I = await import('./inputs.js');
     const p = ctx.params;
     const wanted: readonly ScoreName[] = p.scores ?? SCORE_NAMES;
@@ -163,7 +163,7 @@ export const stage = defineStage({
               break;
             }
             if (!backendStarted) {
-              const { initBackend } = await import('../../src/ml/backend.js');
+              const { initBackend } = await import('../../src/lab/ml/backend.js');
               await initBackend(p.backend);
               backendStarted = true;
             }

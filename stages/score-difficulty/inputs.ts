@@ -4,9 +4,9 @@
  * teacher's embeddings and the features. Imported inside `run` only (it loads apache-arrow).
  */
 import type * as arrow from 'apache-arrow';
-import { flatFloat32, readTableFile } from '../../src/arrow/io.js';
-import type { StageInput } from '../../src/stages/api.js';
-import type { RunDynamics } from '../../src/difficulty/scores.js';
+import { flatFloat32, readTableFile } from '../../src/core/arrow/io.js';
+import type { StageInput } from '../../src/core/stage/api.js';
+import type { RunDynamics } from '../../src/lab/difficulty/scores.js';
 
 export type Item = Record<string, string | number | boolean>;
 

@@ -3,7 +3,7 @@
  * defaults. The common case (fan in every train instance, score everything computable) needs none.
  */
 import { z } from 'zod';
-import { SCORE_NAMES } from '../../src/difficulty/scores.js';
+import { SCORE_NAMES } from '../../src/lab/difficulty/scores.js';
 
 export const ScoreDifficultyParamsSchema = z.strictObject({
   scores: z

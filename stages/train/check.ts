@@ -2,9 +2,9 @@
  * train's checks before anything runs: `init_from` names exactly one upstream instance with a
  * model, trained on features made like this run's.
  */
-import type { StageCheckContext, StageProblem, UpstreamInfo } from '../../src/stages/api.js';
+import type { StageCheckContext, StageProblem, UpstreamInfo } from '../../src/core/stage/api.js';
 import { featureDifferences } from '../features/compat.js';
-import type { TrainParams } from './params.js';
+import type { TrainParams } from '../../src/lab/ml/params.js';
 
 const featuresOf = (info: UpstreamInfo | undefined, lookup: (id: string) => UpstreamInfo | undefined): UpstreamInfo[] =>
   (info?.upstream ?? []).map((id) => lookup(id)!).filter((u) => u.outputs.includes('features'));

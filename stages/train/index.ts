@@ -1,5 +1,5 @@
 /**
- * train: a classifier on the upstream `features` table (TensorFlow.js; src/ml/train.ts), with
+ * train: a classifier on the upstream `features` table (TensorFlow.js; src/lab/ml/train.ts), with
  * per-sample training dynamics for the study of label noise.
  *
  * Learns from split `train`; `dev` (if present) drives the curves and early stopping; every split
@@ -14,20 +14,20 @@
  *                (CE on the given label), p_given, correct_given, p_orig, correct_orig, margin
  *                (logit[given] − max other logit), flipped, logits (FixedSizeList<Float32>[K]) —
  *                inference mode after each epoch
- *   curves       one row per epoch (see EpochCurve in src/ml/train.ts); NaN where undefined
+ *   curves       one row per epoch (see EpochCurve in src/lab/ml/train.ts); NaN where undefined
  *   embeddings   clip_id, split, label, [patch,] embedding: the final model's `embedding` layer
  *   predictions  clip_id, split, label, label_orig, [patch,] logits, for every sample of every split;
  *                with `cv`, also cv_heldout (bool: a train row of the held-out fold, not trained on)
  *                and the schema metadata conno.cv
  *
  * `cv: { folds, fold }` leaves the train rows of one fold out of training and of the dynamics
- * (crossValidationFold in src/ml/train.ts), for out-of-sample scores downstream.
+ * (crossValidationFold in src/lab/ml/train.ts), for out-of-sample scores downstream.
  */
 import { createRequire } from 'node:module';
-import { defineStage } from '../../src/stages/api.js';
-import { TrainParamsSchema } from './params.js';
-import { wasmSimdSupported } from '../../src/ml/backend.js';
-import type { EpochCurve } from '../../src/ml/train.js';
+import { defineStage } from '../../src/core/stage/api.js';
+import { TrainParamsSchema } from '../../src/lab/ml/params.js';
+import { wasmSimdSupported } from '../../src/lab/ml/backend.js';
+import type { EpochCurve } from '../../src/lab/ml/train.js';
 import { checkTrain } from './check.js';
 
 /** The split name, internal to this stage, of train rows held out by `cv`. */
@@ -45,10 +45,10 @@ export const stage = defineStage({
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}) }),
   check: checkTrain,
   async run(ctx) {
-    const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/arrow/io.js');
-    const { canonicalJson } = await import('../../src/util/canonical.js');
-    const { initBackend, backendFingerprint } = await import('../../src/ml/backend.js');
-    const T = await import('../../src/ml/train.js');
+    const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/core/arrow/io.js');
+    const { canonicalJson } = await import('../../src/core/util/canonical.js');
+    const { initBackend, backendFingerprint } = await import('../../src/lab/ml/backend.js');
+    const T = await import('../../src/lab/ml/train.js');
     const p = ctx.params;
 
     const inputs = ctx.inputs.filter((i) => i.output === 'features');
@@ -89,7 +89,7 @@ export const stage = defineStage({
       numClasses: classes.length,
     };
 
-    let init: { weights: import('../../src/ml/train.js').InitialWeights; from: string } | undefined;
+    let init: { weights: import('../../src/lab/ml/train.js').InitialWeights; from: string } | undefined;
     if (p.init_from !== null) {
       const from = p.init_from;
       const models = ctx.inputs.filter((i) => i.output === 'model' && (i.from === from || i.from.startsWith(`${from}@`)));
@@ -97,7 +97,7 @@ export const stage = defineStage({
         const what = models.length === 0 ? `no upstream instance of '${from}' with a model output (add it to needs)` : `${models.length} instances (${models.map((m) => m.from).join(', ')}): pair them on matrix keys, or name one instance`;
         throw new Error(`init_from: ${what}`);
       }
-      const { weightsOfTable } = await import('../../src/ml/load.js');
+      const { weightsOfTable } = await import('../../src/lab/ml/load.js');
       init = { weights: weightsOfTable(readTableFile(models[0]!.path)), from: models[0]!.from };
     }
 

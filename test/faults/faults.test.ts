@@ -16,8 +16,8 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, REPO, tempProject, type TempProject } from '../helpers.js';
-import { loadPipeline } from '../../src/pipeline/load.js';
-import { formatDiagnostics } from '../../src/pipeline/diagnostics.js';
+import { loadPipeline } from '../../src/core/pipeline/load.js';
+import { formatDiagnostics } from '../../src/core/util/diagnostics.js';
 import { corruptObjects, FULL, rng, SEED, table, trial, trials } from './support.js';
 
 const cleanup: (() => void)[] = [];

@@ -4,8 +4,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { hashFile, hashString } from '../../src/hash/xxhash.js';
-import { Rng } from '../../src/util/random.js';
+import { hashFile, hashString } from '../../src/core/hash/xxhash.js';
+import { Rng } from '../../src/core/util/random.js';
 
 /** `npm run test:faults` runs the full size; inside `npm test` it runs reduced. */
 export const FULL = process.env['CONNO_FAULTS'] === 'full';

@@ -7,9 +7,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeTable, writeTableFileSync } from '../../src/arrow/io.js';
-import type { StageInput } from '../../src/stages/api.js';
-import { hashText, Rng } from '../../src/util/random.js';
+import { makeTable, writeTableFileSync } from '../../src/core/arrow/io.js';
+import type { StageInput } from '../../src/core/stage/api.js';
+import { hashText, Rng } from '../../src/core/util/random.js';
 
 export const CLASSES = ['dog', 'rain', 'siren', 'bell'];
 const K = CLASSES.length;

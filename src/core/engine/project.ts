@@ -1,0 +1,146 @@
+/**
+ * A project: its pipeline, conno.lock and cache, opened once per command.
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Pipeline } from '../pipeline/model.js';
+import { ObjectStore } from '../store/store.js';
+import { RunCache } from '../store/runcache.js';
+import { readLock, type LockFile } from '../store/lockfile.js';
+import { StatCache } from '../hash/statcache.js';
+import { CodeCache } from '../stage/code.js';
+import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
+
+export const PIPELINE_FILE = 'pipeline.yaml';
+export const LOCK_FILE = 'conno.lock';
+
+export interface OpenOptions {
+  /** The project folder (`-C DIR`); default: the working directory. */
+  dir?: string;
+  /** Skip loading stage modules: for commands that only need the graph. */
+  skipStageModules?: boolean;
+}
+
+export class Project {
+  private constructor(
+    readonly root: string,
+    readonly pipeline: Pipeline,
+    public lock: LockFile,
+    readonly store: ObjectStore,
+    readonly runs: RunCache,
+    readonly stats: StatCache,
+    /** Stage code closures between commands (see stages/code.ts); kept only where cache/ exists. */
+    readonly codeCache: CodeCache,
+  ) {}
+
+  get cacheDir(): string {
+    return this.store.cacheDir;
+  }
+  get lockFile(): string {
+    return path.join(this.root, LOCK_FILE);
+  }
+  get logsDir(): string {
+    return path.join(this.cacheDir, 'logs');
+  }
+
+  /** The project folder and its cache folder, without reading anything (for taking the lock first). */
+  static locate(opts: OpenOptions = {}): { root: string; cacheDir: string } {
+    const root = path.resolve(opts.dir ?? process.cwd());
+    const file = path.join(root, PIPELINE_FILE);
+    if (!existsSync(file)) {
+      throw new UsageError(`no ${PIPELINE_FILE} in ${root}${opts.dir ? '' : ' (run conno in a project folder, or pass -C DIR)'}`);
+    }
+    return { root, cacheDir: path.resolve(root, process.env.CONNO_CACHE_DIR ?? 'cache') };
+  }
+
+  static async open(opts: OpenOptions = {}): Promise<Project> {
+    const { root, cacheDir } = Project.locate(opts);
+    const file = path.join(root, PIPELINE_FILE);
+    const stats = await StatCache.open(path.join(cacheDir, 'stat-cache.json'), [path.join(cacheDir, 'tmp')]);
+    // Only where a cache exists already: validating a pipeline never creates cache/.
+    const analysisCache = existsSync(cacheDir) ? { file: path.join(cacheDir, 'analysis.json'), stats } : undefined;
+    // The analyser (yaml, zod) is loaded only when the saved analysis is out of date.
+    let pipeline = analysisCache && (await (await import('../pipeline/analysis-cache.js')).loadAnalysis(analysisCache.file, file, stats, opts));
+    if (!pipeline) {
+      const { loadPipeline } = await import('../pipeline/load.js');
+      const loaded = await loadPipeline(file, { skipStageModules: opts.skipStageModules, analysisCache });
+      if (!loaded.ok) throw new DiagnosticsError(loaded.diagnostics);
+      pipeline = loaded.pipeline;
+    }
+    let lock: LockFile;
+    try {
+      lock = await readLock(path.join(root, LOCK_FILE), existsSync(cacheDir) ? path.join(cacheDir, 'lock.parsed.json') : undefined);
+    } catch (err) {
+      if (err instanceof ConnoError) throw err;
+      throw new ConnoError(`cannot read ${LOCK_FILE}: ${(err as Error).message}`);
+    }
+    const codeCache = CodeCache.open(existsSync(cacheDir) ? path.join(cacheDir, 'code.json') : undefined);
+    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats, codeCache);
+  }
+
+  /** Read conno.lock again (after waiting for another process that may have rewritten it). */
+  async reloadLock(): Promise<void> {
+    this.lock = await readLock(this.lockFile, path.join(this.cacheDir, 'lock.parsed.json'));
+  }
+
+  /** Absolute path of a pipeline path (posix, relative to the project). */
+  abs(p: string): string {
+    if (p.startsWith('/')) return p;
+    return path.sep === '/' ? `${this.root}/${p}` : path.join(this.root, ...p.split('/'));
+  }
+
+  /**
+   * Instances named by targets, as users type them: a stage name (all its instances), a full
+   * instance id, or a partial one (`train@seed=1` selects every instance with seed=1).
+   */
+  selectTargets(targets: string[]): string[] {
+    const p = this.pipeline;
+    if (targets.length === 0) return [...p.order];
+    const chosen = new Set<string>();
+    for (const t of targets) {
+      const [stage, sel] = t.split('@', 2) as [string, string | undefined];
+      const group = p.stages.get(stage);
+      if (!group) {
+        const names = [...p.stages.keys()];
+        throw new UsageError(`unknown target '${t}' (stages: ${names.join(', ')})`);
+      }
+      if (sel === undefined) {
+        group.instances.forEach((id) => chosen.add(id));
+        continue;
+      }
+      const want = sel.split(',').map((kv) => kv.split('=', 2) as [string, string | undefined]);
+      const matches = group.instances.filter((id) => {
+        const item = p.instances.get(id)!.item;
+        return want.every(([k, v]) => k in item && v !== undefined && String(item[k]) === v);
+      });
+      if (matches.length === 0) throw new UsageError(`no instance of '${stage}' matches '${t}' (instances: ${group.instances.join(', ')})`);
+      matches.forEach((id) => chosen.add(id));
+    }
+    return p.order.filter((id) => chosen.has(id));
+  }
+
+  /** The given instances and everything they need, in pipeline order. */
+  withUpstream(ids: string[]): string[] {
+    const keep = new Set<string>();
+    const stack = [...ids];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (keep.has(id)) continue;
+      keep.add(id);
+      for (const u of this.pipeline.instances.get(id)!.upstream) stack.push(u.id);
+    }
+    return this.pipeline.order.filter((id) => keep.has(id));
+  }
+
+  withDownstream(ids: string[]): string[] {
+    const keep = new Set<string>();
+    const stack = [...ids];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (keep.has(id)) continue;
+      keep.add(id);
+      for (const d of this.pipeline.downstream.get(id) ?? []) stack.push(d);
+    }
+    return this.pipeline.order.filter((id) => keep.has(id));
+  }
+}

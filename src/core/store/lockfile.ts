@@ -1,0 +1,110 @@
+/**
+ * conno.lock: the committed record of what each stage instance was built from and what it
+ * produced. YAML with sorted keys at every level, so its bytes depend only on its content and a
+ * diff in a pull request shows exactly which results changed.
+ */
+import { promises as fsp } from 'node:fs';
+import { sortDeep } from '../util/canonical.js';
+import { writeFileAtomic, writeProblem } from '../util/fsx.js';
+import type { Fingerprint, ObjectHash } from '../hash/types.js';
+import type { FingerprintRecord } from '../hash/fingerprint.js';
+import type { CodeDetail } from '../stage/code.js';
+import { ConnoError } from '../util/errors.js';
+import { hashBytes } from '../hash/xxhash.js';
+
+export const LOCK_VERSION = 1;
+
+export interface HashInfo {
+  hash: ObjectHash;
+  size: number;
+  nfiles?: number;
+}
+
+/**
+ * What conno.lock records for one stage instance: every part of its fingerprint record (so that
+ * `status` can say which part changed), with each input's and output's hash and size.
+ */
+export type LockEntry = Pick<FingerprintRecord, 'kind' | 'cmd' | 'uses' | 'code' | 'params' | 'with' | 'env' | 'item' | 'upstream'> & {
+  fingerprint: Fingerprint;
+  deps: Record<string, HashInfo>;
+  outs: Record<string, HashInfo>;
+  metrics?: Record<string, unknown>;
+};
+
+export interface LockFile {
+  version: number;
+  stages: Record<string, LockEntry>;
+  /**
+   * What each code hash of the entries covers (files, packages, stage version), once per hash:
+   * `status` names the files that changed. Written for the hashes the entries use, no others.
+   */
+  code?: Record<string, CodeDetail>;
+}
+
+/**
+ * Read conno.lock. Parsing YAML is the slowest part of a no-op `status` on a large pipeline, so
+ * a JSON copy is kept in `parsedCacheFile`, used only when the lock's bytes hash the same.
+ */
+export async function readLock(file: string, parsedCacheFile?: string): Promise<LockFile> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: LOCK_VERSION, stages: {} };
+    throw err;
+  }
+  const textHash = parsedCacheFile ? await hashBytes(bytes) : undefined;
+  if (parsedCacheFile) {
+    try {
+      const cached = JSON.parse(await fsp.readFile(parsedCacheFile, 'utf8')) as { hash: string; lock: LockFile };
+      if (cached.hash === textHash && cached.lock?.version === LOCK_VERSION) return cached.lock;
+    } catch {
+      // No usable copy: parse the YAML.
+    }
+  }
+  const lock = await parseLockText(file, bytes.toString('utf8'));
+  if (parsedCacheFile) await writeFileAtomic(parsedCacheFile, JSON.stringify({ hash: textHash, lock })).catch(() => undefined);
+  return lock;
+}
+
+async function parseLockText(file: string, text: string): Promise<LockFile> {
+  // yaml is loaded only when the lock changed since its JSON copy was made.
+  const { parse } = await import('yaml');
+  let data: unknown;
+  try {
+    data = parse(text);
+  } catch (err) {
+    throw new ConnoError(`${file} is not valid YAML (${(err as Error).message.split('\n')[0]}); restore it from git (git checkout -- conno.lock)`);
+  }
+  if (data === null || data === undefined) return { version: LOCK_VERSION, stages: {} };
+  const lock = data as Partial<LockFile>;
+  if (typeof lock !== 'object' || typeof lock.stages !== 'object' || lock.stages === null) {
+    throw new ConnoError(`${file} does not look like a conno lock file (no 'stages' mapping)`);
+  }
+  if (lock.version !== LOCK_VERSION) throw new ConnoError(`${file} has lock format ${JSON.stringify(lock.version)}; this conno reads format ${LOCK_VERSION}`);
+  const code = lock.code !== null && typeof lock.code === 'object' ? lock.code : undefined;
+  return code ? { version: LOCK_VERSION, stages: lock.stages, code } : { version: LOCK_VERSION, stages: lock.stages };
+}
+
+export async function lockText(lock: LockFile): Promise<string> {
+  const { stringify } = await import('yaml');
+  const header = '# conno.lock: written by conno, commit it. What each stage instance was built from and produced.\n';
+  // Only the code details the entries refer to: an old hash's files would be noise in a diff.
+  const used = new Set(Object.values(lock.stages).map((e) => e.code));
+  const code = Object.fromEntries(Object.entries(lock.code ?? {}).filter(([h]) => used.has(h)));
+  const body = Object.keys(code).length ? { version: lock.version, stages: lock.stages, code } : { version: lock.version, stages: lock.stages };
+  return header + stringify(sortDeep(body), { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** Write the lock only if its bytes change, atomically. Returns whether it was written. */
+export async function writeLock(file: string, lock: LockFile): Promise<boolean> {
+  const text = await lockText(lock);
+  const old = await fsp.readFile(file, 'utf8').catch(() => undefined);
+  if (old === text) return false;
+  try {
+    await writeFileAtomic(file, text);
+  } catch (err) {
+    throw writeProblem(err, 'conno.lock', file);
+  }
+  return true;
+}

@@ -1,0 +1,14 @@
+/** Numbers as people read them in conno's output. */
+
+/** A byte count in B, KiB, MiB, GiB or TiB (one decimal above bytes). */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}

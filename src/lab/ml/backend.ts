@@ -1,0 +1,112 @@
+/**
+ * Chooses and starts the TensorFlow.js backend conno trains on.
+ *
+ * - `wasm` (default): tfjs-backend-wasm with SIMD (XNNPACK), plus conno's training kernels
+ *   (src/lab/ml/kernels/); one thread in Node (tfjs disables the wasm thread pool there).
+ *   Deterministic: the same seed gives bit-identical weights across processes.
+ * - `cpu`: the pure-JS backend; about 100× slower, kept as a fallback.
+ * - `tensorflow`: libtensorflow through `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`,
+ *   when the user has installed one (they are never conno dependencies: their install script
+ *   downloads libtensorflow, which fails offline).
+ *
+ * TensorFlow.js is imported lazily, so commands that never train do not load it.
+ */
+import os from 'node:os';
+import { unreachable } from '../../core/util/errors.js';
+
+export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
+
+export interface BackendInfo {
+  /** The backend tfjs reports after setBackend ('wasm', 'cpu' or 'tensorflow'). */
+  name: BackendName;
+  /** @tensorflow/tfjs-core version. */
+  version: string;
+  /** Threads one training process uses for its kernels. */
+  threads: number;
+  /** Whether the wasm backend runs its SIMD build (false for other backends). */
+  simd: boolean;
+}
+
+let current: BackendInfo | undefined;
+
+export { wasmSimdSupported } from './simd-support.js';
+
+// conno:package @tensorflow/tfjs-node-gpu @tensorflow/tfjs-node (optional: imported by importOptional when installed)
+const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/** Imports a package that may be absent, by a specifier TypeScript does not try to resolve. */
+async function importOptional(specifier: string): Promise<boolean> {
+  try {
+    await import(specifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function initBackend(name: BackendName = 'wasm'): Promise<BackendInfo> {
+  const tf = await import('@tensorflow/tfjs-core');
+  let simd = false;
+  let threads = 1;
+  switch (name) {
+    case 'wasm': {
+      // In Node the backend reads its .wasm files from its own dist/ folder (next to
+      // tf-backend-wasm.node.js), so setWasmPaths is not needed.
+      await import('@tensorflow/tfjs-backend-wasm');
+      await setBackendOrThrow(tf, 'wasm');
+      simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+      const { registerWasmTrainingKernels } = await import('./kernels/index.js');
+      registerWasmTrainingKernels();
+      break;
+    }
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      await setBackendOrThrow(tf, 'cpu');
+      break;
+    case 'tensorflow': {
+      let loaded = false;
+      for (const pkg of TFJS_NODE_PACKAGES) {
+        if (await importOptional(pkg)) {
+          loaded = true;
+          break;
+        }
+      }
+      if (!loaded) {
+        throw new Error(
+          "backend 'tensorflow' needs the npm package @tensorflow/tfjs-node (CPU) or " +
+            '@tensorflow/tfjs-node-gpu (CUDA), version 4.22.0: install one with ' +
+            '`npm install @tensorflow/tfjs-node@4.22.0` (its install downloads libtensorflow, so it ' +
+            "needs internet access), or use backend 'wasm'.",
+        );
+      }
+      await setBackendOrThrow(tf, 'tensorflow');
+      threads = Number(process.env['TF_NUM_INTRAOP_THREADS']) || os.availableParallelism();
+      break;
+    }
+    default:
+      return unreachable(name);
+  }
+  current = { name, version: tf.version_core, threads, simd };
+  return { ...current };
+}
+
+async function setBackendOrThrow(tf: typeof import('@tensorflow/tfjs-core'), name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) throw new Error(`TensorFlow.js could not start its '${name}' backend`);
+}
+
+/**
+ * What a training stage's fingerprint must include about the backend: different backends (and
+ * SIMD vs scalar wasm, and conno's own kernels) give different, each reproducible, weights.
+ */
+export function backendFingerprint(): string[] {
+  if (current === undefined) throw new Error('backendFingerprint() called before initBackend()');
+  return [
+    `backend=${current.name}`,
+    `tfjs-core=${current.version}`,
+    `simd=${current.simd}`,
+    // Bump when a kernel in src/lab/ml/kernels changes its arithmetic (summation order, algorithm).
+    ...(current.name === 'wasm' ? ['conno-wasm-kernels=2'] : []),
+  ];
+}

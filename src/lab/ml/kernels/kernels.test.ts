@@ -1,0 +1,394 @@
+/**
+ * conno's wasm training kernels against the cpu backend's, on seeded random inputs.
+ * Error measure: max_i |wasm_i − cpu_i| / max_i |cpu_i| (the max-norm relative error of the
+ * whole result); bound 1e-4 for every kernel (float32 sums of up to ~260k terms).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend.js';
+import { tileInto } from './tile.js';
+import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
+import { batchNormTrainGradInto, batchNormTrainInto } from './batchnorm.js';
+import { maxPoolGrad2x2 } from './max_pool_grad.js';
+
+const MAX_REL_ERR = 1e-4;
+
+function randomArray(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    a[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return a;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Runs one kernel on a backend with the same inputs; returns its output values and shape. */
+async function runOn(
+  backend: 'wasm' | 'cpu',
+  kernel: string,
+  inputs: Record<string, { shape: number[]; values: Float32Array }>,
+  attrs: Record<string, unknown>,
+): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const ts: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.values, v.shape);
+    const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as tf.Tensor;
+    return { values: out.dataSync() as Float32Array, shape: out.shape };
+  });
+}
+
+async function relErrVsCpu(
+  kernel: string,
+  inputs: Record<string, { shape: number[]; values: Float32Array }>,
+  attrs: Record<string, unknown>,
+): Promise<number> {
+  const a = await runOn('wasm', kernel, inputs, attrs);
+  const b = await runOn('cpu', kernel, inputs, attrs);
+  expect(a.shape).toEqual(b.shape);
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < b.values.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs((a.values[i] as number) - (b.values[i] as number)));
+    maxRef = Math.max(maxRef, Math.abs(b.values[i] as number));
+  }
+  return maxDiff / Math.max(maxRef, 1e-30);
+}
+
+// [x shape NHWC, filter kh×kw, out channels, strides, pad]
+const convCases: Array<[number[], [number, number], number, [number, number], 'same' | 'valid']> = [
+  [[2, 9, 11, 3], [3, 3], 4, [1, 1], 'same'],
+  [[2, 9, 11, 3], [3, 3], 4, [1, 1], 'valid'],
+  [[3, 8, 10, 5], [3, 3], 6, [2, 2], 'same'],
+  [[3, 9, 10, 5], [2, 3], 6, [2, 2], 'valid'], // last row of x unused: a negative pad
+  [[1, 16, 20, 1], [5, 5], 8, [1, 1], 'same'],
+  [[4, 7, 7, 16], [1, 1], 8, [1, 2], 'valid'],
+  [[2, 12, 6, 4], [9, 1], 4, [2, 1], 'same'], // a conv1d as tfjs runs it
+];
+
+describe('wasm training kernels match the cpu backend', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it.each(convCases)('Conv2DBackpropFilter x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const dyShape = info.outShape;
+    const err = await relErrVsCpu(
+      'Conv2DBackpropFilter',
+      {
+        x: { shape: xShape, values: randomArray(size(xShape), 1) },
+        dy: { shape: dyShape, values: randomArray(size(dyShape), 2) },
+      },
+      { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] },
+    );
+    expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
+  });
+
+  it.each(convCases)('Conv2DBackpropFilter as one convolution (the other method) x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const swap = (method: 'gemm' | 'conv') => {
+      tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+      tf.registerKernel(conv2DBackpropFilterConfig(method));
+    };
+    swap('conv');
+    try {
+      const err = await relErrVsCpu(
+        'Conv2DBackpropFilter',
+        { x: { shape: xShape, values: randomArray(size(xShape), 1) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 2) } },
+        { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] },
+      );
+      expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
+    } finally {
+      swap('gemm');
+    }
+  });
+
+  it.each(convCases)('Conv2DBackpropInput x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const err = await relErrVsCpu(
+      'Conv2DBackpropInput',
+      {
+        dy: { shape: info.outShape, values: randomArray(size(info.outShape), 3) },
+        filter: { shape: [kh, kw, ci, co], values: randomArray(kh * kw * ci * co, 4) },
+      },
+      { strides, pad, dataFormat: 'NHWC', inputShape: xShape },
+    );
+    expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
+  });
+
+  // [x shape, pool size, strides, pad]
+  const poolCases: Array<[number[], [number, number], [number, number], 'same' | 'valid']> = [
+    [[2, 8, 10, 3], [2, 2], [2, 2], 'valid'],
+    [[2, 9, 11, 3], [2, 2], [2, 2], 'same'],
+    [[2, 9, 11, 4], [3, 3], [2, 2], 'same'], // overlapping windows
+    [[1, 7, 7, 5], [3, 2], [1, 1], 'valid'],
+  ];
+  it.each(poolCases)('MaxPoolGrad x=%j pool=%j s=%j %s', async (xShape, filterSize, strides, pad) => {
+    const input = randomArray(size(xShape), 5);
+    const attrs = { filterSize, strides, pad };
+    // output = maxPool(input), computed on cpu and given to both (the kernel reads input and dy).
+    const output = await runOn('cpu', 'MaxPool', { x: { shape: xShape, values: input } }, attrs);
+    const err = await relErrVsCpu(
+      'MaxPoolGrad',
+      {
+        dy: { shape: output.shape, values: randomArray(output.values.length, 6) },
+        input: { shape: xShape, values: input },
+        output: { shape: output.shape, values: output.values },
+      },
+      attrs,
+    );
+    expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
+  });
+
+  it('MaxPoolGrad sends a tied window\'s gradient to its first maximum, like the cpu backend', async () => {
+    const xShape = [1, 4, 4, 2];
+    const input = new Float32Array(size(xShape)); // all zeros: every window is a tie (as after ReLU)
+    const attrs = { filterSize: [2, 2], strides: [2, 2], pad: 'valid' };
+    const dy = { shape: [1, 2, 2, 2], values: randomArray(8, 7) };
+    const inputs = { dy, input: { shape: xShape, values: input }, output: { shape: [1, 2, 2, 2], values: new Float32Array(8) } };
+    const a = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
+    const b = await runOn('cpu', 'MaxPoolGrad', inputs, attrs);
+    expect(Array.from(a.values)).toEqual(Array.from(b.values));
+  });
+
+  const tileCases: Array<[number[], number[]]> = [
+    [[1, 1, 1, 16], [32, 64, 128, 1]], // the batchnorm gradient's tile
+    [[2, 3], [3, 2]],
+    [[3, 1, 2], [1, 4, 3]],
+    [[5], [7]],
+    [[2, 2, 2], [1, 1, 1]],
+  ];
+  it.each(tileCases)('Tile %j × %j', async (shape, reps) => {
+    const err = await relErrVsCpu('Tile', { x: { shape, values: randomArray(size(shape), 8) } }, { reps });
+    expect(err).toBe(0); // a copy: exact
+  });
+
+  // [shape, axis, keepDims]: leading axes take conno's path, others the shipped kernel
+  const reduceCases: Array<[number[], number[], boolean]> = [
+    [[32, 64, 128, 16], [0, 1, 2], false], // batchnorm's reductions (262,144 terms)
+    [[4, 5, 6, 7], [0, 1, 2], true],
+    [[4, 5, 6], [0], false],
+    [[4, 5, 6], [1, 2], false],
+    [[4, 5, 6], [0, 1, 2], false],
+  ];
+  it.each(reduceCases)('Sum and Mean %j over %j keepDims=%s', async (shape, axis, keepDims) => {
+    const x = { shape, values: randomArray(size(shape), 9) };
+    for (const kernel of ['Sum', 'Mean']) {
+      // Relative to the largest |input| (a sum of ±1 values can be near 0): float32 rounding bound.
+      const a = await runOn('wasm', kernel, { x }, { axis, keepDims });
+      const b = await runOn('cpu', kernel, { x }, { axis, keepDims });
+      expect(a.shape).toEqual(b.shape);
+      const terms = size(shape) / b.values.length;
+      let maxDiff = 0;
+      for (let i = 0; i < b.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a.values[i] as number) - (b.values[i] as number)));
+      expect(maxDiff / (kernel === 'Sum' ? Math.sqrt(terms) : 1 / Math.sqrt(terms))).toBeLessThanOrEqual(MAX_REL_ERR);
+    }
+  });
+
+  it('tileInto handles int32 and bool arrays and empty outputs', () => {
+    const out = new Int32Array(12);
+    tileInto(Int32Array.from([1, 2, 3]), [3, 1], [2, 2], out);
+    expect(Array.from(out)).toEqual([1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3]);
+    const empty = new Uint8Array(0);
+    tileInto(Uint8Array.from([1]), [1], [0], empty);
+    expect(empty.length).toBe(0);
+  });
+
+  it('fused batchnorm: statistics in float64 (no cancellation at |mean| ≫ std), affine output', () => {
+    const C = 3;
+    const M = 5000;
+    const x = randomArray(M * C, 11).map((v, i) => 1000 + (i % C) + 0.01 * v);
+    const gamma = Float32Array.from([1, 2, 0.5]);
+    const beta = Float32Array.from([0, -1, 3]);
+    const y = new Float32Array(M * C);
+    const mean = new Float32Array(C);
+    const variance = new Float32Array(C);
+    batchNormTrainInto(x, C, gamma, beta, 1e-3, y, mean, variance);
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let i = c; i < x.length; i += C) s += x[i]!;
+      const mu = s / M;
+      let q = 0;
+      for (let i = c; i < x.length; i += C) q += (x[i]! - mu) ** 2;
+      expect(mean[c]).toBeCloseTo(mu, 3);
+      expect(Math.abs(variance[c]! - q / M) / (q / M)).toBeLessThan(1e-5);
+      const r = 1 / Math.sqrt(q / M + 1e-3);
+      for (const i of [c, c + 300 * C, x.length - C + c]) expect(y[i]).toBeCloseTo(gamma[c]! * (x[i]! - mu) * r + beta[c]!, 4);
+    }
+  });
+
+  it('fused batchnorm gradient matches finite differences of Σ w·y', () => {
+    const C = 2;
+    const M = 40;
+    const x = randomArray(M * C, 12).map((v) => 3 * v + 0.5);
+    const w = randomArray(M * C, 13); // the upstream gradient dy of the loss Σ w·y
+    const gamma = Float32Array.from([1.5, -0.7]);
+    const beta = Float32Array.from([0.1, 0.2]);
+    const loss = (xs: Float32Array, g: Float32Array, b: Float32Array): number => {
+      const y = new Float32Array(M * C);
+      batchNormTrainInto(xs, C, g, b, 1e-3, y, new Float32Array(C), new Float32Array(C));
+      return y.reduce((s, v, i) => s + v * w[i]!, 0);
+    };
+    const mean = new Float32Array(C);
+    const variance = new Float32Array(C);
+    batchNormTrainInto(x, C, gamma, beta, 1e-3, new Float32Array(M * C), mean, variance);
+    const dx = new Float32Array(M * C);
+    const dgamma = new Float32Array(C);
+    const dbeta = new Float32Array(C);
+    batchNormTrainGradInto(w, x, C, gamma, mean, variance, 1e-3, dx, dgamma, dbeta);
+    const h = 1e-2;
+    const numeric = (f: (d: number) => number) => (f(h) - f(-h)) / (2 * h);
+    for (const i of [0, 1, 17, 78]) {
+      const at = (d: number) => loss(x.map((v, j) => (j === i ? v + d : v)), gamma, beta);
+      expect(dx[i]).toBeCloseTo(numeric(at), 2);
+    }
+    for (let c = 0; c < C; c++) {
+      expect(dgamma[c]).toBeCloseTo(numeric((d) => loss(x, gamma.map((v, j) => (j === c ? v + d : v)), beta)), 2);
+      expect(dbeta[c]).toBeCloseTo(numeric((d) => loss(x, gamma, beta.map((v, j) => (j === c ? v + d : v)))), 2);
+    }
+  });
+
+  it('the batchnorm layer trains the same on wasm (fused kernels) as on cpu (tfjs ops), leaking nothing', async () => {
+    const tfl = await import('@tensorflow/tfjs-layers');
+    const { batchNormalization } = await import('../batchnorm.js');
+    const xs = randomArray(4 * 5 * 6 * 3, 14).map((v) => 2 * v + 1);
+    const ws = randomArray(4 * 5 * 6 * 3, 15);
+    const run = async (backend: 'wasm' | 'cpu') => {
+      await tf.setBackend(backend);
+      const layer = batchNormalization(tfl.layers);
+      const x = tf.tensor4d(xs, [4, 5, 6, 3]);
+      const w = tf.tensor4d(ws, [4, 5, 6, 3]);
+      layer.apply(tfl.input({ shape: [5, 6, 3] })); // builds the weights
+      const before = tf.memory().numTensors;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar);
+      const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(layer.apply(xi, { training: true }) as tf.Tensor, w)))(x);
+      const out = {
+        dx: dx.dataSync().slice(),
+        grads: Object.values(grads).map((g) => Array.from(g.dataSync())),
+        moving: layer.getWeights().slice(2).map((t) => Array.from(t.dataSync())),
+      };
+      tf.dispose([dx, ...Object.values(grads)]);
+      const leaked = tf.memory().numTensors - before;
+      tf.dispose([x, w]);
+      layer.dispose();
+      return { ...out, leaked };
+    };
+    const a = await run('wasm');
+    const b = await run('cpu');
+    await tf.setBackend('wasm');
+    expect(a.leaked).toBe(b.leaked); // (tfjs-layers keeps 1 tensor per first training call on either backend)
+    for (let i = 0; i < b.dx.length; i++) expect(a.dx[i]).toBeCloseTo(b.dx[i]!, 4);
+    a.grads.forEach((g, k) => g.forEach((v, i) => expect(v).toBeCloseTo(b.grads[k]![i]!, 3)));
+    // Running statistics after two updates of u = 0.1 from (0, 1), variance unbiased.
+    a.moving.forEach((m, k) => m.forEach((v, i) => expect(v).toBeCloseTo(b.moving[k]![i]!, 5)));
+    expect(a.moving[0]![0]).not.toBe(0);
+  });
+
+  it('Identity shares the buffer (no copy) and keeps it alive until the last reference goes', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x);
+    expect((y as unknown as { dataId: object }).dataId).toBe((x as unknown as { dataId: object }).dataId);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+    y.dispose();
+  });
+
+  it('maxPoolGrad2x2 routes each gradient to its window\'s first maximum and zeroes the rest', () => {
+    // One 2×2 window per channel, C = 2: channel 0 has a tie (first wins), channel 1 a clear max.
+    const x = Float32Array.from([5, 1, 5, 2, 0, 9, 3, 4]); // positions a(c0,c1) b c d
+    const dx = new Float32Array(8).fill(NaN);
+    maxPoolGrad2x2(x, Float32Array.from([10, 20]), dx, 1, 1, 1, 2);
+    expect(Array.from(dx)).toEqual([10, 0, 0, 0, 0, 20, 0, 0]);
+  });
+});
+
+describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
+  it('run on the wasm backend and give the JS kernel’s bits: ties, NaN, ±0, every channel tail', async () => {
+    await initBackend('wasm');
+    const { simdKernels } = await import('./simd.js');
+    const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
+    const k = simdKernels(backend);
+    expect(k, 'SIMD kernels should load on Node 20').toBeDefined();
+    for (const C of [1, 3, 4, 5, 16, 33]) {
+      const [N, OH, OW] = [2, 3, 5];
+      const n = N * 2 * OH * 2 * OW * C;
+      // Few distinct values, so windows tie often; some NaN and signed zeros.
+      const xs = randomArray(n, 7 + C).map((v, i) => (i % 17 === 0 ? NaN : i % 13 === 0 ? -0 : Math.round(v * 3) / 3));
+      const dys = randomArray(N * OH * OW * C, 11 + C).map((v, i) => (i % 7 === 0 ? -v : v));
+      const want = new Float32Array(n);
+      maxPoolGrad2x2(xs, dys, want, N, OH, OW, C);
+      const x = tf.tensor4d(xs, [N, 2 * OH, 2 * OW, C]);
+      const dy = tf.tensor4d(dys, [N, OH, OW, C]);
+      const y = tf.maxPool(x, 2, 2, 'valid');
+      const got = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+      const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+      expect(bits(got.dataSync() as Float32Array), `C=${C}`).toEqual(bits(want));
+      tf.dispose([x, dy, y, got]);
+    }
+  });
+
+  it('batchnorm sweeps give the JS sweeps’ bits, forward and backward, for any channel count', async () => {
+    await initBackend('wasm');
+    const { simdSweeps, batchNormTrainInto: fwd, batchNormTrainGradInto: bwd } = await import('./batchnorm.js');
+    const backend = tf.backend() as unknown as Parameters<typeof simdSweeps>[0];
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    for (const [M, C] of [[7, 1], [50, 3], [333, 16], [64, 33], [257, 64]] as const) {
+      // Offset data (|mean| ≫ std) and values of mixed sign.
+      const xs = randomArray(M * C, 3 + C).map((v, i) => 5 + v * (1 + (i % C)));
+      const dys = randomArray(M * C, 9 + C);
+      const g = randomArray(C, 4).map((v) => 1 + v / 2);
+      const b = randomArray(C, 5);
+      const want = { y: new Float32Array(M * C), mean: new Float32Array(C), variance: new Float32Array(C), dx: new Float32Array(M * C), dg: new Float32Array(C), db: new Float32Array(C) };
+      fwd(xs, C, g, b, 1e-3, want.y, want.mean, want.variance);
+      bwd(dys, xs, C, g, want.mean, want.variance, 1e-3, want.dx, want.dg, want.db);
+      // The same on the heap, through the SIMD kernels.
+      const ts = [xs, dys, new Float32Array(M * C), new Float32Array(M * C)].map((a) => tf.tensor1d(a));
+      const sw = simdSweeps(backend, C);
+      expect(sw).toBeDefined();
+      const [x, dy, y, dx] = ts.map((t) => backend.typedArrayFromHeap(t as unknown as Parameters<typeof backend.typedArrayFromHeap>[0]) as Float32Array);
+      const got = { mean: new Float32Array(C), variance: new Float32Array(C), dg: new Float32Array(C), db: new Float32Array(C) };
+      fwd(x!, C, g, b, 1e-3, y!, got.mean, got.variance, sw);
+      bwd(dy!, x!, C, g, got.mean, got.variance, 1e-3, dx!, got.dg, got.db, sw);
+      expect(bits(y!), `y M=${M} C=${C}`).toEqual(bits(want.y));
+      expect(bits(got.mean)).toEqual(bits(want.mean));
+      expect(bits(got.variance)).toEqual(bits(want.variance));
+      expect(bits(dx!), `dx M=${M} C=${C}`).toEqual(bits(want.dx));
+      expect(bits(got.dg)).toEqual(bits(want.dg));
+      expect(bits(got.db)).toEqual(bits(want.db));
+      tf.dispose(ts);
+    }
+  });
+
+  it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { readFileSync, mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { simdKernelsFile } = await import('./simd.js');
+    let clang = true;
+    try {
+      execFileSync('clang', ['--version'], { stdio: 'ignore' });
+      execFileSync('wasm-ld', ['--version'], { stdio: 'ignore' });
+    } catch {
+      clang = false;
+    }
+    if (!clang) {
+      console.warn('skipped: clang/wasm-ld not installed (apt-get install clang lld) — the committed simd_kernels.wasm is used as is');
+      return;
+    }
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'conno-kernels-')), 'k.wasm');
+    execFileSync('bash', [path.join(process.cwd(), 'scripts', 'build-kernels.sh'), out]);
+    expect(readFileSync(out).equals(readFileSync(simdKernelsFile()!))).toBe(true);
+  });
+});

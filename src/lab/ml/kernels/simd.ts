@@ -1,0 +1,105 @@
+/**
+ * conno's own wasm SIMD128 kernels (c/simd_kernels.c, built by `npm run build:kernels`), run in
+ * place on the TensorFlow.js wasm backend's heap: the module imports the backend's memory, and a
+ * tensor's address is its byte offset there. They give bit for bit what the JS kernels give.
+ * Without SIMD (or with CONNO_SIMD_KERNELS=0) the JS kernels run instead.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackend } from './wasm_kernel_util.js';
+import { wasmSimdSupported } from '../simd-support.js';
+
+export interface SimdKernels {
+  max_pool_grad_2x2(x: number, dy: number, dx: number, n: number, oh: number, ow: number, c: number): void;
+  bn_stats(x: number, m: number, c: number, out: number): void;
+  bn_affine(x: number, y: number, m: number, c: number, p: number): void;
+  bn_grad_sums(dy: number, x: number, m: number, c: number, mu: number, out: number): void;
+  bn_grad_dx(dy: number, x: number, dx: number, m: number, c: number, p: number, mu: number): void;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The .wasm in src/lab/ml/kernels/c: beside this file when it runs from src/, else under the first
+ * ancestor folder that has src/lab/ml/kernels/c (dist/, or a copy compiled elsewhere). Undefined when
+ * there is none: the JS kernels (same bits) run instead.
+ */
+export function simdKernelsFile(): string | undefined {
+  // conno:asset c/simd_kernels.wasm (read at run time: part of the code of every stage using these kernels)
+  const here = path.join(HERE, 'c', 'simd_kernels.wasm');
+  if (existsSync(here)) return here;
+  for (let dir = path.dirname(HERE); ; dir = path.dirname(dir)) {
+    const f = path.join(dir, 'src', 'lab', 'ml', 'kernels', 'c', 'simd_kernels.wasm');
+    if (existsSync(f)) return f;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The parts of Node's WebAssembly global used here (this project's TypeScript libs do not declare it). */
+interface WasmMemory {
+  buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Memory: new (d: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface BackendInternals {
+  wasm?: { asm?: { memory?: WasmMemory }; _malloc(bytes: number): number; _free(ptr: number): void };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+}
+
+const byMemory = new WeakMap<WasmMemory, SimdKernels>();
+let module: object | undefined;
+
+/** The kernels for this backend's heap, or undefined where they cannot run. */
+export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
+  if (process.env['CONNO_SIMD_KERNELS'] === '0' || !wasmSimdSupported()) return undefined;
+  const memory = (backend as unknown as BackendInternals).wasm?.asm?.memory;
+  if (!(memory instanceof WA.Memory)) return undefined;
+  let k = byMemory.get(memory);
+  if (!k) {
+    const file = simdKernelsFile();
+    if (!file) return undefined;
+    module ??= new WA.Module(readFileSync(file));
+    k = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
+    byMemory.set(memory, k);
+  }
+  return k;
+}
+
+/** A tensor's address on the backend's heap. */
+export function heapAddress(backend: WasmBackend, t: TensorInfo): number {
+  const d = (backend as unknown as BackendInternals).dataIdMap.get(t.dataId);
+  if (!d || typeof d.memoryOffset !== 'number') throw new Error('tensor is not on the wasm heap');
+  return d.memoryOffset;
+}
+
+/** The backend's heap memory (for views of the float64 scratch). */
+export function heapMemory(backend: WasmBackend): WasmMemory | undefined {
+  return (backend as unknown as BackendInternals).wasm?.asm?.memory;
+}
+
+const scratchByMemory = new WeakMap<WasmMemory, { ptr: number; bytes: number }>();
+
+/**
+ * A float64 scratch area of at least `doubles` on the backend's heap, kept for the process (a
+ * few KiB). Call it before taking typed views of tensors: allocating may grow the heap, which
+ * detaches every view taken before.
+ */
+export function heapScratch(backend: WasmBackend, doubles: number): number {
+  const wasm = (backend as unknown as BackendInternals).wasm!;
+  const memory = heapMemory(backend)!;
+  const bytes = doubles * 8;
+  let s = scratchByMemory.get(memory);
+  if (!s || s.bytes < bytes) {
+    if (s) wasm._free(s.ptr);
+    s = { ptr: wasm._malloc(Math.max(bytes, 4096)), bytes: Math.max(bytes, 4096) };
+    scratchByMemory.set(memory, s);
+  }
+  return s.ptr;
+}

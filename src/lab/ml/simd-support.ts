@@ -1,0 +1,15 @@
+/**
+ * Whether this runtime runs WebAssembly SIMD, which decides whether tfjs-backend-wasm loads its
+ * SIMD build (different kernels, so different bits). Validates a one-function module that
+ * returns a v128 constant: cheap, and loads no TensorFlow.js (stage fingerprints use it).
+ */
+export function wasmSimdSupported(): boolean {
+  const module = Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function section
+    0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x0b, // code: v128.const 0
+  ]);
+  // (WebAssembly is a Node global; this project's TypeScript libs do not declare it.)
+  return (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate(module);
+}
