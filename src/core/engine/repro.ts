@@ -4,25 +4,23 @@
  * fingerprint is in the run-cache), or run in its own process. Lock entries are written as
  * instances finish, so an interrupted run keeps what it finished.
  */
-import { promises as fsp, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Project } from './project.js';
 import type { StageInstance } from '../pipeline/model.js';
 import { checkStageCode, computeInstance, entryFromRun, EXTERNAL, type Computed } from './state.js';
 import { writeLock, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { schedule, type Outcome } from '../exec/scheduler.js';
-import { runCommand, stageEnv, type JobResult, type StageJob } from '../exec/job.js';
+import type { JobResult, StageJob } from '../exec/job.js';
+import { logTail, type Executor } from '../exec/executor.js';
+import { LocalExecutor } from '../exec/local.js';
 import type { Reporter } from '../exec/reporter.js';
 import { hashPath } from '../hash/tree.js';
 import { CorruptObjectError } from '../store/store.js';
-import { tmpName, writeFileAtomic, removePath } from '../util/fsx.js';
 import type { ObjectHash } from '../hash/types.js';
 import { jsonEqual } from '../util/canonical.js';
-import type { Executor } from '../pipeline/schema.js';
-import { SlurmRun, SLURM_POLL_DEFAULT } from '../exec/slurm.js';
-import { formatUserError, UsageError, UserError } from '../util/errors.js';
+import type { Executor as Where } from '../pipeline/schema.js';
+import { SlurmExecutor } from '../exec/slurm.js';
+import { formatUserError, UserError } from '../util/errors.js';
 import { TransferError, type Remote } from '../store/remote.js';
 import { emptySummary, fetchEntry, fetchRun } from './remote-sync.js';
 
@@ -46,7 +44,7 @@ export interface ReproOptions {
    * Where stale instances run: `slurm` sends every stage not pinned to `executor: local` to
    * Slurm, `local` keeps all here; unset, each stage's own `executor` (default local).
    */
-  executor?: Executor;
+  executor?: Where;
   /** `--pull`: fetch an instance's results from this remote before building it. */
   remote?: Remote;
   /** Slurm jobs out at once (queued or running); default no limit. */
@@ -55,18 +53,10 @@ export interface ReproOptions {
 }
 
 /** Where one instance runs under the run's executor choice. */
-export function executorFor(inst: StageInstance, runExecutor: Executor | undefined): Executor {
+export function executorFor(inst: StageInstance, runExecutor: Where | undefined): Where {
   if (runExecutor === 'local') return 'local';
   if (runExecutor === 'slurm') return inst.executor === 'local' ? 'local' : 'slurm';
   return inst.executor ?? 'local';
-}
-
-/** `CONNO_SLURM_POLL=MIN,MAX` (milliseconds): sacct back-off bounds; default 5 s to 2 min. */
-function slurmPoll(): { pollMinMs: number; pollMaxMs: number } {
-  const v = process.env['CONNO_SLURM_POLL'];
-  const m = v ? /^(\d+),(\d+)$/.exec(v.trim()) : null;
-  if (v && !m) throw new UsageError(`CONNO_SLURM_POLL is MIN,MAX in milliseconds (e.g. 5000,120000), not '${v}'`);
-  return m ? { pollMinMs: Number(m[1]), pollMaxMs: Math.max(Number(m[1]), Number(m[2])) } : SLURM_POLL_DEFAULT;
 }
 
 export type InstanceResult =
@@ -82,8 +72,6 @@ export interface ReproSummary {
   results: Map<string, InstanceResult>;
   ok: boolean;
 }
-
-const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'exec', 'entry.js');
 
 export async function reproduce(project: Project, opts: ReproOptions): Promise<ReproSummary> {
   const useRunCache = opts.useRunCache ?? true;
@@ -144,8 +132,10 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
 
   const entryOf = (id: string) => current.get(id);
   const pipeline = project.pipeline;
-  const poll = slurmPoll();
-  let slurm: SlurmRun | undefined;
+  const local = new LocalExecutor();
+  let slurm: SlurmExecutor | undefined;
+  const executorOf = (inst: StageInstance): Executor =>
+    executorFor(inst, opts.executor) === 'slurm' ? (slurm ??= new SlurmExecutor({ jobDir: path.join(project.cacheDir, 'tmp', 'slurm'), info: (m) => opts.reporter.info(m) })) : local;
 
   const runOne = async (id: string, gpus: string[]): Promise<boolean> => {
     const inst = pipeline.instances.get(id)!;
@@ -205,26 +195,31 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
         }
       }
     }
-    const onSlurm = executorFor(inst, opts.executor) === 'slurm';
-    if (!onSlurm) opts.reporter.event({ type: 'start', id, gpus });
+    const executor = executorOf(inst);
     const started = performance.now();
     const job = buildJob(project, inst, computed, gpus, workRoot);
+    // A job that runs elsewhere records its own run, so that its result outlives this process.
+    if (record && !executor.runsHere) job.runRecord = { id, entry: entryFromRun(computed, {}, undefined) };
     let result: JobResult;
     try {
-      if (onSlurm) {
-        slurm ??= new SlurmRun({ jobDir: path.join(project.cacheDir, 'tmp', 'slurm'), entry: ENTRY, info: (m) => opts.reporter.info(m), ...poll });
-        if (record) job.runRecord = { id, entry: entryFromRun(computed, {}, undefined) };
-        result = await slurm.run(job, inst.slurm, inst.resources.gpu, opts.signal, (jobId) => opts.reporter.event({ type: 'start', id, gpus: [], slurmJob: jobId }));
-      } else result = inst.kind === 'cmd' ? await runCommand(job, opts.signal) : await runInChildProcess(job, opts.signal);
+      result = await executor.run({
+        job,
+        gpus,
+        slurm: inst.slurm,
+        gpuCount: inst.resources.gpu,
+        signal: opts.signal,
+        onStart: (s) => opts.reporter.event({ type: 'start', id, gpus: s.gpus, ...(s.jobId !== undefined ? { slurmJob: s.jobId } : {}) }),
+      });
     } catch (err) {
       result = { ok: false, error: err instanceof UserError ? formatUserError(err) : (err as Error).message };
     }
     if (!result.ok) return fail(id, result.error, computed, job.logFile);
+    const base = entryFromRun(computed, {}, undefined); // as a job elsewhere is given it (runRecord)
     const entry = entryFromRun(computed, result.outs, result.metrics);
     if (inst.kind === 'builtin' && !(await placeWorkspaceCopies(project, inst, entry, workRoot))) return fail(id, 'an output could not be read back from the cache', computed, job.logFile);
     if (record) {
       for (const m of computed.manifests) await project.store.putManifest(m);
-      await project.runs.put({ id, entry });
+      await project.runs.record(id, base, result.outs, result.metrics);
     }
     setEntry(id, entry, computed);
     const ms = performance.now() - started;
@@ -235,18 +230,19 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
 
   const fail = (id: string, error: string, computed?: Computed, logFile?: string): false => {
     results.set(id, { kind: 'failed', error, computed });
-    opts.reporter.event({ type: 'failed', id, error, logFile: logFile && path.relative(process.cwd(), logFile), logTail: logFile ? tail(logFile, 20) : undefined });
+    opts.reporter.event({ type: 'failed', id, error, logFile: logFile && path.relative(process.cwd(), logFile), logTail: logFile ? logTail(logFile, 20) : undefined });
     return false;
   };
 
   const tasks = selected.map((id) => {
     const inst = pipeline.instances.get(id)!;
-    return { id, needs: inst.upstream.map((u) => u.id), gpus: inst.resources.gpu, remote: executorFor(inst, opts.executor) === 'slurm' };
+    return { id, needs: inst.upstream.map((u) => u.id), gpus: inst.resources.gpu, remote: !executorOf(inst).runsHere };
   });
   let outcomes: Map<string, Outcome>;
   try {
     outcomes = await schedule(tasks, { jobs: Math.max(1, opts.jobs), gpuIds: opts.gpus, keepGoing: opts.keepGoing, remoteJobs: opts.slurmJobs, signal: opts.signal }, (t, g) => runOne(t.id, g));
   } finally {
+    local.close();
     slurm?.close();
     await lockWrite;
     await flushLock(true);
@@ -361,47 +357,6 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
     gpus,
     logFile: path.join(project.logsDir, `${inst.id.replace(/[/\\]/g, '_')}.log`),
   };
-}
-
-/** Run a built-in stage through the entry point in a child process of its own. */
-async function runInChildProcess(job: StageJob, signal?: AbortSignal): Promise<JobResult> {
-  const tmpDir = path.join(job.cacheDir, 'tmp');
-  await fsp.mkdir(tmpDir, { recursive: true });
-  await fsp.mkdir(path.dirname(job.logFile), { recursive: true });
-  const jobFile = `${tmpName(tmpDir, 'job')}.json`;
-  await writeFileAtomic(jobFile, JSON.stringify(job));
-  const fd = openSync(job.logFile, 'w');
-  try {
-    const code = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, [ENTRY, jobFile], {
-        cwd: job.workRoot,
-        env: { ...process.env, ...stageEnv(job) },
-        stdio: ['ignore', fd, fd],
-        signal,
-        killSignal: 'SIGTERM',
-      });
-      child.on('error', (err) => (err.name === 'AbortError' ? resolve({ code: null, signal: 'SIGTERM' }) : reject(err)));
-      child.on('exit', (c, s) => resolve({ code: c, signal: s }));
-    });
-    try {
-      return JSON.parse(readFileSync(`${jobFile}.result`, 'utf8')) as JobResult;
-    } catch {
-      return { ok: false, error: code.signal ? `stage process killed by ${code.signal}` : `stage process exited with code ${code.code} without a result` };
-    }
-  } finally {
-    closeSync(fd);
-    await removePath(jobFile);
-    await removePath(`${jobFile}.result`);
-  }
-}
-
-function tail(file: string, lines: number): string | undefined {
-  try {
-    const text = readFileSync(file, 'utf8').trimEnd();
-    return text.split('\n').slice(-lines).join('\n') || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export type { HashInfo };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Project } from './project.js';
 import type { StageInstance } from '../pipeline/model.js';
 import { fingerprintOf, RECORD_FORMAT, type FingerprintRecord } from '../hash/fingerprint.js';
-import type { HashInfo, LockEntry } from '../store/lockfile.js';
+import { withResults, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { hashPath, type HashedPath, type ManifestEntry } from '../hash/tree.js';
 import { stageCodeOf } from '../stage/registry.js';
 import { diffCode, type StageCode } from '../stage/code.js';
@@ -185,8 +185,7 @@ export function entryFromRun(c: Computed, outs: Record<string, HashInfo>, metric
   if (c.record.with !== undefined) e.with = c.record.with;
   if (c.record.upstream !== undefined) e.upstream = c.record.upstream;
   if (c.record.item !== undefined) e.item = c.record.item;
-  if (metrics && Object.keys(metrics).length) e.metrics = metrics;
-  return e;
+  return withResults(e, outs, metrics);
 }
 
 /** Human-readable differences between the recorded and the current record. */

@@ -4,7 +4,6 @@
  * status over thousands of stages stays fast.
  */
 import type { Project } from './project.js';
-import type { HashInfo } from '../store/lockfile.js';
 import { computeInstance, describeDepChange, explainChange } from './state.js';
 import { hashPath, type HashedPath } from '../hash/tree.js';
 import type { Fingerprint } from '../hash/types.js';

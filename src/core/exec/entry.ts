@@ -41,9 +41,7 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   if (result.ok && job.runRecord) {
     // As the submitting conno would record it (entryFromRun), so a later run restores it.
     const { RunCache } = await import('../store/runcache.js');
-    const entry = { ...job.runRecord.entry, outs: result.outs };
-    if (Object.keys(result.metrics).length) entry.metrics = result.metrics;
-    await new RunCache(job.cacheDir).put({ id: job.runRecord.id, entry });
+    await new RunCache(job.cacheDir).record(job.runRecord.id, job.runRecord.entry, result.outs, result.metrics);
   }
   await writeFileAtomic(`${jobFile}.result`, JSON.stringify(result));
   return result;

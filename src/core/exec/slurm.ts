@@ -11,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { JobResult, StageJob } from './job.js';
 import { removePath, writeFileAtomic } from '../util/fsx.js';
-import { ConnoError } from '../util/errors.js';
+import { ConnoError, UsageError } from '../util/errors.js';
+import type { Executor, Submission } from './executor.js';
+import { ENTRY } from './local.js';
 import { shellQuote } from '../util/shell.js';
 import { sbatchOptions, SlurmSpecError, type SlurmSpec } from '../pipeline/sbatch.js';
 
@@ -313,5 +315,35 @@ async function readResult(file: string, patienceMs: number): Promise<JobResult |
       if (Date.now() >= until) return undefined;
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+}
+
+/** `CONNO_SLURM_POLL=MIN,MAX` (milliseconds): sacct back-off bounds; default 5 s to 2 min. */
+export function slurmPollFromEnv(): { pollMinMs: number; pollMaxMs: number } {
+  const v = process.env['CONNO_SLURM_POLL'];
+  const m = v ? /^(\d+),(\d+)$/.exec(v.trim()) : null;
+  if (v && !m) throw new UsageError(`CONNO_SLURM_POLL is MIN,MAX in milliseconds (e.g. 5000,120000), not '${v}'`);
+  return m ? { pollMinMs: Number(m[1]), pollMaxMs: Math.max(Number(m[1]), Number(m[2])) } : SLURM_POLL_DEFAULT;
+}
+
+/**
+ * The Slurm executor: each job an sbatch job of the run (SlurmRun), submitted when the scheduler
+ * hands it over, followed by the run's one sacct query, cancelled with scancel on close.
+ */
+export class SlurmExecutor implements Executor {
+  readonly kind = 'slurm' as const;
+  readonly runsHere = false;
+  private readonly slurm: SlurmRun;
+
+  constructor(opts: { jobDir: string; info?: (message: string) => void }) {
+    this.slurm = new SlurmRun({ ...opts, entry: ENTRY, ...slurmPollFromEnv() });
+  }
+
+  run(s: Submission): Promise<JobResult> {
+    return this.slurm.run(s.job, s.slurm, s.gpuCount, s.signal, (jobId) => s.onStart({ gpus: [], jobId }));
+  }
+
+  close(): void {
+    this.slurm.close();
   }
 }

@@ -1,5 +1,5 @@
 /** The validated pipeline the engine works on: every stage expanded into its instances. */
-import type { Executor, MatrixScalar, RemoteConfig, StageConfig } from './schema.js';
+import type { Executor, RemoteConfig, StageConfig } from './schema.js';
 import type { ParamsSet } from './params.js';
 import type { StageDefinition } from '../stage/api.js';
 

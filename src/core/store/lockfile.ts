@@ -31,6 +31,12 @@ export type LockEntry = Pick<FingerprintRecord, 'kind' | 'cmd' | 'uses' | 'code'
   metrics?: Record<string, unknown>;
 };
 
+/** An entry with a run's results: its outputs, and its metrics when it recorded any. */
+export function withResults(entry: LockEntry, outs: LockEntry['outs'], metrics: Record<string, unknown> | undefined): LockEntry {
+  const { metrics: _old, ...rest } = entry;
+  return metrics && Object.keys(metrics).length ? { ...rest, outs, metrics } : { ...rest, outs };
+}
+
 export interface LockFile {
   version: number;
   stages: Record<string, LockEntry>;

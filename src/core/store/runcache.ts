@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Fingerprint } from '../hash/types.js';
-import type { LockEntry } from './lockfile.js';
+import { withResults, type LockEntry } from './lockfile.js';
 import { writeFileAtomic, writeProblem } from '../util/fsx.js';
 import { canonicalJson } from '../util/canonical.js';
 
@@ -32,6 +32,16 @@ export class RunCache {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Records a run: the entry it was started with (its fingerprint record and inputs), completed
+   * with what it produced. The one way a run enters the run-cache, here or in a cluster job.
+   */
+  async record(id: string, started: LockEntry, outs: LockEntry['outs'], metrics: Record<string, unknown> | undefined): Promise<LockEntry> {
+    const entry = withResults(started, outs, metrics);
+    await this.put({ id, entry });
+    return entry;
   }
 
   async put(rec: RunRecord): Promise<void> {

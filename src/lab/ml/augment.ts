@@ -8,10 +8,8 @@
  * tf.tidy and never read back.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
 export { MixupSchema, SpecAugmentSchema, TimeShiftSchema } from './config.js';
 export type { MixupConfig, SpecAugmentConfig, TimeShiftConfig } from './config.js';
-import { MixupSchema, SpecAugmentSchema, TimeShiftSchema } from './config.js';
 import type { MixupConfig, SpecAugmentConfig, TimeShiftConfig } from './config.js';
 
 

@@ -4,13 +4,11 @@
  * function the train loop calls on every batch.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
 import { unreachable } from '../../core/util/errors.js';
 import { ElrMemory } from './losses-elr.js';
 import { bootstrapHard, bootstrapSoft, crossEntropy, gce, mae, sce, type LossResult, type Targets } from './losses.js';
 export { LossSchema } from './config.js';
 export type { LossConfig } from './config.js';
-import { LossSchema } from './config.js';
 import type { LossConfig } from './config.js';
 
 

@@ -12,12 +12,9 @@
  * Epochs are counted from 0: "after n1 epochs" means epoch ≥ n1.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
 import { withoutGradient, type LossResult } from './losses.js';
 export { LossMaskingSchema, LossPruningSchema } from './config.js';
 export type { LossMaskingConfig, LossPruningConfig } from './config.js';
-import { LossMaskingSchema, LossPruningSchema } from './config.js';
-import type { LossMaskingConfig, LossPruningConfig } from './config.js';
 
 
 
