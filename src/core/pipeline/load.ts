@@ -6,12 +6,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Diagnostic } from '../util/diagnostics.js';
 import { YamlFile, type YamlPath } from './yamlfile.js';
-import { PipelineSchema, ResourcesSchema, SlurmSchema, STAGE_NAME_RE, StageSchema, type SlurmConfig, type StageConfig, type MatrixScalar, type NeedConfig } from './schema.js';
+import { PipelineSchema, STAGE_NAME_RE, StageSchema, type SlurmConfig, type StageConfig, type MatrixScalar } from './schema.js';
+import { Problems } from './problems.js';
+import { fieldLabel, salvage, SchemaIssues, type BrokenMatrix } from './schema-issues.js';
+import { PipelineGraph } from './graph.js';
 import { closest, loadParams, lookupParam, type ParamsSet } from './params.js';
-import { resolveTemplate } from './interpolate.js';
+import { resolveTemplate, type Lookup } from './interpolate.js';
 import { instanceId, type Item, type Pipeline, type StageGroup, type StageInstance } from './model.js';
 import { builtinNames, importStage, isLocalStageRef, resolveStageModule } from '../stage/registry.js';
-import type { UpstreamInfo } from '../stage/api.js';
 import { sbatchOptions, SlurmSpecError } from './sbatch.js';
 import { keysAt } from './schema-keys.js';
 import { toPosix } from '../util/fsx.js';
@@ -45,24 +47,28 @@ export async function loadPipeline(pipelineFile: string, opts: LoadOptions = {})
 }
 
 class Analyzer {
-  private diags: Diagnostic[] = [];
+  private readonly problems: Problems;
+  private readonly schemaIssues: SchemaIssues;
+  private readonly graph: PipelineGraph;
   constructor(
     private readonly yf: YamlFile,
     private readonly root: string,
     private readonly file: string,
     private readonly display: (abs: string) => string,
     private readonly opts: LoadOptions,
-  ) {}
+  ) {
+    this.problems = new Problems(yf);
+    this.schemaIssues = new SchemaIssues(this.problems);
+    this.graph = new PipelineGraph(this.problems);
+  }
 
   private paramsIncomplete = false;
   /** Stage and field of each bad `slurm:` value reported (once per stage, not per instance). */
   private slurmReported = new Set<string>();
   private slurmDefaults: SlurmConfig | undefined;
 
-  /** A message of '' is a problem already reported elsewhere (see lookupParam). */
   private report(path: YamlPath, message: string, opts?: { key?: boolean; sub?: { offset: number; length: number } }): void {
-    if (message === '') return;
-    this.diags.push(this.yf.diag(path, message, opts));
+    this.problems.report(path, message, opts);
   }
 
   /** A params lookup; misses are silent when a params file could not be read. */
@@ -71,107 +77,18 @@ class Analyzer {
     return !r.ok && this.paramsIncomplete ? { ok: false, message: '' } : r;
   }
 
-  /** Report schema problems; `raw` is the value at `base`, for messages that quote it. */
-  private zodIssues(err: z.ZodError, base: YamlPath, raw: unknown): void {
-    for (const issue of unknownKeysFirst(err.issues)) this.zodIssue(issue, base, issue.path as (string | number)[], raw);
-  }
-
-  /** Fields named by a "did you mean" (as joined paths): not reported missing as well. */
-  private suggested = new Set<string>();
-
-  private zodIssue(issue: z.core.$ZodIssue, base: YamlPath, rel: (string | number)[], raw: unknown): void {
-    const at = [...base, ...rel];
-    const value = valueAt(raw, rel);
-    const label = fieldLabel(rel);
-    const stage = base[0] === 'stages' ? String(base[1]) : undefined;
-    switch (issue.code) {
-      case 'unrecognized_keys': {
-        const known = knownKeysAt(base, rel);
-        for (const key of issue.keys) {
-          const near = closest(key, known);
-          if (near) this.suggested.add([...at, near].join('\0'));
-          const where = rel.length ? ` in '${label}'` : '';
-          this.report([...at, key], `unknown field '${key}'${where}${near ? `; did you mean '${near}'?` : ` (expected one of: ${known.join(', ')})`}`, { key: true });
-        }
-        return;
-      }
-      case 'invalid_key': {
-        const key = String(at[at.length - 1]);
-        const why = issue.issues[0]?.message ?? issue.message;
-        const what = base.length === 0 && rel.length === 2 && rel[0] === 'stages' ? 'stage name' : rel[0] === 'matrix' ? 'matrix key' : 'key';
-        this.report(at, `bad ${what} '${key}': ${why}`, { key: true });
-        return;
-      }
-      case 'invalid_union': {
-        // The alternatives whose type matched say what is wrong inside; otherwise name the types.
-        const typeMismatch = (branch: z.core.$ZodIssue[]) => branch.some((i) => i.path.length === 0 && i.code === 'invalid_type');
-        const matched = issue.errors.filter((b) => !typeMismatch(b));
-        if (matched.length === 1) {
-          for (const sub of unknownKeysFirst(matched[0]!)) this.zodIssue(sub, base, [...rel, ...(sub.path as (string | number)[])], raw);
-          return;
-        }
-        const kinds = issue.errors.map((b) => b.find((i) => i.path.length === 0 && i.code === 'invalid_type')).map((i) => (i && i.code === 'invalid_type' ? typeName(i.expected) : undefined));
-        if (kinds.every((k) => k !== undefined)) {
-          this.report(at, `'${label}' must be ${orList((kinds as string[]).map((k) => (k === 'true or false' ? 'a boolean' : k)))}, not ${describeValue(value)}`);
-          return;
-        }
-        break;
-      }
-      case 'invalid_type': {
-        if (this.yf.node(at) === undefined && value === undefined && rel.length > 0) {
-          if (!this.suggested.has(at.join('\0'))) this.report(at, `missing field '${label}'`);
-        } else if (rel.length === 0 && stage !== undefined) {
-          this.report(at, `stage '${stage}' must be a mapping of fields (cmd, deps, outs, …), not ${describeValue(value)}`, { key: true });
-        } else {
-          const hint = issue.expected === 'array' && typeof value === 'string' ? ` (write ${String(rel[rel.length - 1])}: [${value}])` : '';
-          this.report(at, `'${label}' must be ${typeName(issue.expected)}, not ${describeValue(value)}${hint}`);
-        }
-        return;
-      }
-      case 'too_small':
-        if (issue.message.startsWith('Too small') && issue.origin === 'number') {
-          this.report(at, `'${label}' must be at least ${String(issue.minimum)}, not ${describeValue(value)}`);
-          return;
-        }
-        if (issue.message.startsWith('Too small') && (issue.origin === 'string' || issue.origin === 'array') && Number(issue.minimum) === 1) {
-          this.report(at, `'${label}' cannot be empty`);
-          return;
-        }
-        break;
-      case 'invalid_format':
-        this.report(at, issue.message.startsWith('not ') ? `'${String(value)}' is ${issue.message}` : `${issue.message}: '${String(value)}'`);
-        return;
-      case 'custom':
-        if (rel.length === 0 && stage !== undefined && raw !== null && typeof raw === 'object') {
-          const r = raw as Record<string, unknown>;
-          if (r.cmd !== undefined && r.uses !== undefined) {
-            this.report([...at, 'uses'], `stage '${stage}' has both \`cmd\` and \`uses\`: a stage runs either a command (\`cmd\`) or a built-in stage (\`uses\`)`, { key: true });
-            return;
-          }
-          if (r.cmd === undefined && r.uses === undefined) {
-            this.report(at, `stage '${stage}' has neither \`cmd\` (a command to run) nor \`uses\` (a built-in stage)`, { key: true });
-            return;
-          }
-        }
-        break;
-      default:
-        break;
-    }
-    this.report(at, issue.message);
-  }
-
   async run(): Promise<LoadResult> {
     const raw = this.yf.toJS();
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       this.report([], 'pipeline.yaml must be a mapping with a `stages:` key');
-      return { ok: false, diagnostics: this.diags };
+      return { ok: false, diagnostics: this.problems.list };
     }
     // Validate the top level without the stages, then each stage on its own, so that one bad
     // stage does not hide the problems of the others.
     const rawObj = raw as Record<string, unknown>;
     const stageKey = (PipelineSchema.shape.stages as unknown as { def: { keyType: z.ZodType } }).def.keyType;
     const top = PipelineSchema.extend({ stages: z.record(stageKey as z.ZodString, z.unknown()) }).safeParse(rawObj);
-    if (!top.success) this.zodIssues(top.error, [], rawObj);
+    if (!top.success) this.schemaIssues.report(top.error, [], rawObj);
     this.slurmDefaults = top.success ? top.data.slurm : undefined;
     const remotes = top.success ? top.data.remotes : {};
     const defaultRemote = top.success ? top.data.default_remote : undefined;
@@ -181,15 +98,15 @@ class Analyzer {
     }
     const paramFiles = top.success ? top.data.params : Array.isArray(rawObj.params) ? rawObj.params.filter((p): p is string => typeof p === 'string') : [];
     const { params, diagnostics: pds } = loadParams(this.root, paramFiles, this.display, (i, message) => this.yf.diag(['params', i], message));
-    this.diags.push(...pds);
+    this.problems.list.push(...pds);
     // Keys of a params file that could not be read are unknown: don't report every use of them.
     this.paramsIncomplete = pds.length > 0;
     const stagesRaw = rawObj.stages;
     if (stagesRaw === undefined) {
       if (top.success) this.report([], 'missing field `stages`');
-      return { ok: false, diagnostics: this.diags };
+      return { ok: false, diagnostics: this.problems.list };
     }
-    if (stagesRaw === null || typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) return { ok: false, diagnostics: this.diags };
+    if (stagesRaw === null || typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) return { ok: false, diagnostics: this.problems.list };
 
     const configs = new Map<string, StageConfig>();
     // Stages with schema problems, minus the offending fields: still checked for the rest, so
@@ -199,7 +116,7 @@ class Analyzer {
       if (!STAGE_NAME_RE.test(name)) continue; // reported by the top-level schema
       const r = StageSchema.safeParse(cfg ?? {});
       if (!r.success) {
-        this.zodIssues(r.error, ['stages', name], cfg ?? {});
+        this.schemaIssues.report(r.error, ['stages', name], cfg ?? {});
         configs.set(name, undefined as unknown as StageConfig); // known name, invalid body
         const s = salvage(cfg, r.error.issues);
         if (s) salvaged.set(name, s);
@@ -220,13 +137,13 @@ class Analyzer {
       }
     }
     for (const [name, s] of salvaged) await this.expand(name, s.cfg, params, s.broken);
-    this.checkNeedsNames(new Map([...configs].map(([name, cfg]) => [name, cfg ?? salvaged.get(name)?.cfg] as [string, StageConfig])));
-    this.checkOutputs(instances);
-    this.linkNeeds(stages, instances);
-    this.linkDeps(instances);
-    const order = this.topoOrder(stages, instances);
-    if (order) this.runStageChecks(stages, instances);
-    if (this.diags.length > 0 || !order) return { ok: false, diagnostics: this.diags };
+    this.graph.checkNeedsNames(new Map([...configs].map(([name, cfg]) => [name, cfg ?? salvaged.get(name)?.cfg] as [string, StageConfig])));
+    this.graph.checkOutputs(instances);
+    this.graph.linkNeeds(stages, instances);
+    this.graph.linkDeps(instances);
+    const order = this.graph.topoOrder(stages, instances);
+    if (order) this.graph.runStageChecks(stages, instances);
+    if (this.problems.list.length > 0 || !order) return { ok: false, diagnostics: this.problems.list };
 
     const downstream = new Map<string, string[]>();
     for (const id of order) downstream.set(id, []);
@@ -235,9 +152,9 @@ class Analyzer {
   }
 
   /** Matrix expansion and interpolation of one stage. */
-  private async expand(name: string, cfg: StageConfig, params: ParamsSet, broken: BrokenMatrix = { axes: new Set(), all: false }): Promise<StageInstance[]> {
+  /** The stage's matrix instances' items; axes with problems are reported and left out. */
+  private matrixItems(name: string, cfg: StageConfig, params: ParamsSet, broken: BrokenMatrix): { items: Item[]; brokenAxes: Set<string> } {
     const base: YamlPath = ['stages', name];
-    const before = this.diags.length;
     const brokenAxes = new Set(broken.axes);
     const axes: [string, MatrixScalar[]][] = [];
     for (const [key, values] of Object.entries(cfg.matrix ?? {})) {
@@ -266,7 +183,12 @@ class Analyzer {
     }
     let items: Item[] = [{}];
     for (const [key, values] of axes) items = items.flatMap((it) => values.map((v) => ({ ...it, [key]: v })));
+    return { items, brokenAxes };
+  }
 
+  /** The stage module `uses` names, loaded (undefined, with the problem reported, when it cannot be). */
+  private async stageModule(name: string, cfg: StageConfig): Promise<StageInstance['builtin']> {
+    const base: YamlPath = ['stages', name];
     let builtin: StageInstance['builtin'];
     if (cfg.uses !== undefined && !this.opts.skipStageModules) {
       const resolved = resolveStageModule(cfg.uses, this.root);
@@ -289,6 +211,14 @@ class Analyzer {
         }
       }
     }
+    return builtin;
+  }
+
+  private async expand(name: string, cfg: StageConfig, params: ParamsSet, broken: BrokenMatrix = { axes: new Set(), all: false }): Promise<StageInstance[]> {
+    const base: YamlPath = ['stages', name];
+    const before = this.problems.list.length;
+    const { items, brokenAxes } = this.matrixItems(name, cfg, params, broken);
+    const builtin = await this.stageModule(name, cfg);
 
     const out: StageInstance[] = [];
     const matrixKeys = Object.keys(cfg.matrix ?? {});
@@ -338,36 +268,8 @@ class Analyzer {
       const metrics = pathsAt(cfg.metrics, 'metrics');
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(cfg.env)) env[k] = typeof v === 'string' ? String(resolveAt(v, [...base, 'env', k])) : String(v);
-      // sbatch settings are interpolated like the rest, but what they use is not recorded as a
-      // param of the stage: where it runs must not change its fingerprint.
-      const slurm: Record<string, string | string[]> = {};
       const lookupQuiet = (ref: string) => (ref === 'item' || ref.startsWith('item.') ? lookup(ref) : this.lookupParam(params, ref));
-      const slurmLayers: [SlurmConfig | undefined, YamlPath][] = [
-        [this.slurmDefaults, ['slurm']],
-        [cfg.slurm, [...base, 'slurm']],
-      ];
-      for (const [layer, at] of slurmLayers) {
-        for (const [k, v] of Object.entries(layer ?? {})) {
-          const one = (x: string | number, where: YamlPath): string => {
-            if (typeof x !== 'string') return String(x);
-            const r = resolveTemplate(x, lookupQuiet);
-            if (firstInstance) for (const p of r.problems) this.report(where, p.message, { sub: p });
-            return String(r.value);
-          };
-          slurm[k] = Array.isArray(v) ? v.map((x, i) => one(x, [...at, k, i])) : one(v as string | number, [...at, k]);
-        }
-      }
-      // sbatch must take every setting as given: checked here, whatever executor a run uses, one
-      // setting at a time so that every bad one is reported.
-      for (const [k, v] of Object.entries(slurm)) {
-        const err = slurmProblem(k, v);
-        if (!err) continue;
-        const at: YamlPath = cfg.slurm?.[k as keyof SlurmConfig] !== undefined ? [...base, 'slurm', k] : ['slurm', k];
-        const key = at.join('\0'); // a bad top-level default is one problem, not one per stage
-        if (this.slurmReported.has(key)) continue;
-        this.slurmReported.add(key);
-        this.report(at, Object.keys(cfg.matrix ?? {}).length ? `${err.message} (in ${instanceId(name, item)})` : err.message);
-      }
+      const slurm = this.slurmSettings(name, cfg, item, firstInstance, lookupQuiet);
       for (let i = 0; i < cfg.params.length; i++) {
         const key = cfg.params[i]!;
         const r = this.lookupParam(params, key);
@@ -375,34 +277,7 @@ class Analyzer {
           if (firstInstance) this.report([...base, 'params', i], r.message);
         } else used.set(key, r.value);
       }
-      if (builtin && firstInstance) {
-        const parsed = builtin.def.params.safeParse(withValues);
-        if (!parsed.success) {
-          for (const issue of parsed.error.issues) {
-            const at = [...base, 'with', ...(issue.path as (string | number)[])];
-            if (issue.code === 'unrecognized_keys') {
-              const known = keysAt(builtin.def.params, issue.path as (string | number)[]);
-              const where = issue.path.length ? ` in '${fieldLabel(issue.path as (string | number)[])}'` : '';
-              for (const k of issue.keys) {
-                const near = closest(k, known);
-                this.report([...at, k], `stage '${cfg.uses}' has no parameter '${k}'${where}${near ? `; did you mean '${near}'?` : known.length ? ` (it has: ${known.join(', ')})` : ''}`, { key: true });
-              }
-            }
-            else this.report(at, `${cfg.uses}: ${issue.path.join('.') || 'with'}: ${issue.message}`);
-          }
-        }
-      }
-      if (builtin) {
-        const parsed = builtin.def.params.safeParse(withValues);
-        if (parsed.success) {
-          withValues = parsed.data as Record<string, unknown>;
-          // Paths the parameters make the stage read are inputs like `deps`.
-          for (const extra of builtin.def.inputs?.(parsed.data) ?? []) {
-            const norm = this.normalisePath(extra, [...base, 'with'], false);
-            if (!deps.includes(norm)) deps.push(norm);
-          }
-        }
-      }
+      if (builtin) withValues = this.builtinParams(name, cfg, builtin, withValues, deps, firstInstance);
       const sortedParams: Record<string, unknown> = {};
       for (const k of [...used.keys()].sort()) sortedParams[k] = used.get(k);
       out.push({
@@ -425,46 +300,80 @@ class Analyzer {
         builtin,
       });
     }
-    return this.diags.length > before ? [] : out;
+    return this.problems.list.length > before ? [] : out;
   }
 
   /**
-   * The stages' own checks (StageDefinition.check): references to other instances in `with:` and
-   * what those were built with. A place with problems in several instances is reported once.
+   * The instance's sbatch settings (pipeline defaults, then the stage's), interpolated; what they
+   * use is not recorded as a param (where a stage runs must not change its fingerprint). Each is
+   * checked as sbatch would take it, whatever executor a run uses.
    */
-  private runStageChecks(stages: Map<string, StageGroup>, instances: Map<string, StageInstance>): void {
-    const info = (inst: StageInstance): UpstreamInfo => ({
-      id: inst.id,
-      stage: inst.stage,
-      item: inst.item,
-      kind: inst.kind,
-      uses: inst.uses,
-      with: inst.kind === 'builtin' ? inst.with : undefined,
-      outputs: inst.kind === 'cmd' ? inst.outs : (inst.builtin?.def.outputs ?? []),
-      upstream: inst.upstream.map((u) => u.id),
-    });
-    const instance = (id: string) => {
-      const inst = instances.get(id);
-      return inst ? info(inst) : undefined;
-    };
-    for (const group of stages.values()) {
-      const seen = new Set<string>();
-      for (const id of group.instances) {
-        const inst = instances.get(id)!;
-        const def = inst.builtin?.def;
-        if (!def?.check) continue;
-        const parsed = def.params.safeParse(inst.with);
-        if (!parsed.success) continue; // reported already
-        const problems = def.check({ id, params: parsed.data, item: inst.item, upstream: inst.upstream.map((u) => info(instances.get(u.id)!)), instance });
-        for (const pr of problems) {
-          const key = pr.path.join('\0'); // once per place: the first instance's message shows it
-          if (seen.has(key)) continue;
-          seen.add(key);
-          const at: YamlPath = ['stages', group.name, 'with', ...pr.path];
-          this.report(at, group.instances.length > 1 ? `${pr.message} (in ${inst.id})` : pr.message);
+  private slurmSettings(name: string, cfg: StageConfig, item: Item, firstInstance: boolean, lookupQuiet: Lookup): Record<string, string | string[]> {
+    const base: YamlPath = ['stages', name];
+    // sbatch settings are interpolated like the rest, but what they use is not recorded as a
+    // param of the stage: where it runs must not change its fingerprint.
+    const slurm: Record<string, string | string[]> = {};
+    const slurmLayers: [SlurmConfig | undefined, YamlPath][] = [
+      [this.slurmDefaults, ['slurm']],
+      [cfg.slurm, [...base, 'slurm']],
+    ];
+    for (const [layer, at] of slurmLayers) {
+      for (const [k, v] of Object.entries(layer ?? {})) {
+        const one = (x: string | number, where: YamlPath): string => {
+          if (typeof x !== 'string') return String(x);
+          const r = resolveTemplate(x, lookupQuiet);
+          if (firstInstance) for (const p of r.problems) this.report(where, p.message, { sub: p });
+          return String(r.value);
+        };
+        slurm[k] = Array.isArray(v) ? v.map((x, i) => one(x, [...at, k, i])) : one(v as string | number, [...at, k]);
+      }
+    }
+    // sbatch must take every setting as given: checked here, whatever executor a run uses, one
+    // setting at a time so that every bad one is reported.
+    for (const [k, v] of Object.entries(slurm)) {
+      const err = slurmProblem(k, v);
+      if (!err) continue;
+      const at: YamlPath = cfg.slurm?.[k as keyof SlurmConfig] !== undefined ? [...base, 'slurm', k] : ['slurm', k];
+      const key = at.join('\0'); // a bad top-level default is one problem, not one per stage
+      if (this.slurmReported.has(key)) continue;
+      this.slurmReported.add(key);
+      this.report(at, Object.keys(cfg.matrix ?? {}).length ? `${err.message} (in ${instanceId(name, item)})` : err.message);
+    }
+    return slurm;
+  }
+
+  /** A built-in stage's `with:` through its schema (defaults applied), and the inputs its params name. */
+  private builtinParams(name: string, cfg: StageConfig, builtin: NonNullable<StageInstance['builtin']>, withValues: Record<string, unknown>, deps: string[], firstInstance: boolean): Record<string, unknown> {
+    const base: YamlPath = ['stages', name];
+    if (firstInstance) {
+      const parsed = builtin.def.params.safeParse(withValues);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const at = [...base, 'with', ...(issue.path as (string | number)[])];
+          if (issue.code === 'unrecognized_keys') {
+            const known = keysAt(builtin.def.params, issue.path as (string | number)[]);
+            const where = issue.path.length ? ` in '${fieldLabel(issue.path as (string | number)[])}'` : '';
+            for (const k of issue.keys) {
+              const near = closest(k, known);
+              this.report([...at, k], `stage '${cfg.uses}' has no parameter '${k}'${where}${near ? `; did you mean '${near}'?` : known.length ? ` (it has: ${known.join(', ')})` : ''}`, { key: true });
+            }
+          }
+          else this.report(at, `${cfg.uses}: ${issue.path.join('.') || 'with'}: ${issue.message}`);
         }
       }
     }
+    {
+      const parsed = builtin.def.params.safeParse(withValues);
+      if (parsed.success) {
+        withValues = parsed.data as Record<string, unknown>;
+        // Paths the parameters make the stage read are inputs like `deps`.
+        for (const extra of builtin.def.inputs?.(parsed.data) ?? []) {
+          const norm = this.normalisePath(extra, [...base, 'with'], false);
+          if (!deps.includes(norm)) deps.push(norm);
+        }
+      }
+    }
+    return withValues;
   }
 
   private normalisePath(p: string, at: YamlPath, mustBeInside: boolean): string {
@@ -486,208 +395,7 @@ class Analyzer {
     return norm;
   }
 
-  private checkNeedsNames(configs: Map<string, StageConfig>): void {
-    const names = [...configs.keys()];
-    for (const [name, cfg] of configs) {
-      if (!cfg) continue;
-      cfg.needs.forEach((need, i) => {
-        const target = typeof need === 'string' ? need : need.stage;
-        const at: YamlPath = typeof need === 'string' ? ['stages', name, 'needs', i] : ['stages', name, 'needs', i, 'stage'];
-        if (!configs.has(target)) {
-          const near = closest(target, names);
-          this.report(at, `unknown stage '${target}' in needs${near ? `; did you mean '${near}'?` : ''}`);
-        } else if (target === name) this.report(at, `stage '${name}' cannot need itself`);
-      });
-    }
-  }
 
-  /** Two instances may not write one path, nor one write inside the other's folder. */
-  private checkOutputs(instances: Map<string, StageInstance>): void {
-    const owners: { path: string; id: string }[] = [];
-    for (const inst of instances.values()) for (const o of inst.outs) owners.push({ path: o, id: inst.id });
-    // Sort with '/' first, so that everything inside a folder directly follows it ('data',
-    // 'data/x', 'data-raw'; a plain sort puts 'data-raw' and 'data.csv' in between).
-    const sortKey = (p: string) => p.replace(/\//g, '\0');
-    owners.sort((a, b) => (sortKey(a.path) < sortKey(b.path) ? -1 : sortKey(a.path) > sortKey(b.path) ? 1 : 0));
-    const reported = new Set<string>();
-    for (let i = 0; i < owners.length; i++) {
-      for (let j = i + 1; j < owners.length; j++) {
-        const a = owners[i]!;
-        const b = owners[j]!;
-        if (!(b.path === a.path || b.path.startsWith(a.path + '/'))) break;
-        if (a.id === b.id && a.path !== b.path) continue;
-        const instB = instances.get(b.id)!;
-        const key = `${instB.stage}\0${a.path}\0${b.path}`;
-        if (reported.has(key)) continue;
-        reported.add(key);
-        if (a.id === b.id) {
-          this.report(['stages', instB.stage, 'outs', instB.outs.lastIndexOf(b.path)], `output '${b.path}' is listed twice`);
-          continue;
-        }
-        const idx = instB.outs.indexOf(b.path);
-        const what = a.path === b.path ? `output '${b.path}' is also written by '${a.id}'` : `output '${b.path}' lies inside '${a.path}', an output of '${a.id}'`;
-        const hint = a.id !== b.id && instB.stage === instances.get(a.id)!.stage ? ' (matrix instances need distinct outputs: use ${item.<key>} in the path)' : '';
-        this.report(['stages', instB.stage, 'outs', idx], what + hint);
-      }
-    }
-  }
-
-  private linkNeeds(stages: Map<string, StageGroup>, instances: Map<string, StageInstance>): void {
-    for (const group of stages.values()) {
-      group.config.needs.forEach((need: NeedConfig, i) => {
-        const target = typeof need === 'string' ? need : need.stage;
-        const up = stages.get(target);
-        if (!up || target === group.name) return;
-        const upKeys = Object.keys(up.config.matrix ?? {});
-        const myKeys = Object.keys(group.config.matrix ?? {});
-        let on: string[];
-        if (typeof need !== 'string' && need.on) {
-          on = need.on;
-          on.forEach((k, j) => {
-            const lacking = [group.name, target].filter((s, n) => !(n === 0 ? myKeys : upKeys).includes(k));
-            if (lacking.length) this.report(['stages', group.name, 'needs', i, 'on', j], `cannot pair on '${k}': ${lacking.map((s) => `'${s}'`).join(' and ')} ${lacking.length === 1 ? 'has' : 'have'} no matrix key '${k}'`);
-          });
-        } else on = myKeys.filter((k) => upKeys.includes(k));
-        for (const id of group.instances) {
-          const inst = instances.get(id)!;
-          for (const upId of up.instances) {
-            const upInst = instances.get(upId)!;
-            if (on.every((k) => String(upInst.item[k]) === String(inst.item[k]))) inst.upstream.push({ id: upId, via: 'needs' });
-          }
-        }
-      });
-    }
-  }
-
-  /** A dep path that another instance writes (or lies inside one of its output folders) is an edge. */
-  private linkDeps(instances: Map<string, StageInstance>): void {
-    const writer = new Map<string, string>();
-    const ownOutputReported = new Set<string>();
-    for (const inst of instances.values()) for (const o of inst.outs) writer.set(o, inst.id);
-    const sortedOuts = [...writer.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const inst of instances.values()) {
-      for (const dep of inst.deps) {
-        let p = dep;
-        for (;;) {
-          const w = writer.get(p);
-          if (w !== undefined) {
-            if (w !== inst.id && !inst.upstream.some((u) => u.id === w)) inst.upstream.push({ id: w, via: 'deps' });
-            const at: YamlPath = ['stages', inst.stage, 'deps', inst.deps.indexOf(dep)];
-            if (w === inst.id && !ownOutputReported.has(at.join('\0'))) {
-              ownOutputReported.add(at.join('\0'));
-              this.report(at, `stage '${inst.stage}' depends on its own output '${dep}'`);
-            }
-            break;
-          }
-          const slash = p.lastIndexOf('/');
-          if (slash <= 0) break;
-          p = p.slice(0, slash);
-        }
-        // A dep on a folder holding other stages' outputs reads them too.
-        for (const w of writersInside(sortedOuts, dep)) {
-          if (w !== inst.id && !inst.upstream.some((u) => u.id === w)) inst.upstream.push({ id: w, via: 'deps' });
-        }
-      }
-    }
-  }
-
-  /** Kahn's algorithm in declaration order; a cycle is reported with its path. */
-  private topoOrder(stages: Map<string, StageGroup>, instances: Map<string, StageInstance>): string[] | undefined {
-    const indeg = new Map<string, number>();
-    const down = new Map<string, string[]>();
-    const ids = [...stages.values()].flatMap((g) => g.instances);
-    for (const id of ids) {
-      indeg.set(id, 0);
-      down.set(id, []);
-    }
-    for (const id of ids) {
-      for (const u of instances.get(id)!.upstream) {
-        indeg.set(id, indeg.get(id)! + 1);
-        down.get(u.id)!.push(id);
-      }
-    }
-    const position = new Map(ids.map((id, i) => [id, i]));
-    // A binary heap keyed on declaration position keeps the order stable and O(n log n).
-    const heap: number[] = [];
-    const push = (i: number) => {
-      heap.push(i);
-      let c = heap.length - 1;
-      while (c > 0) {
-        const p = (c - 1) >> 1;
-        if (heap[p]! <= heap[c]!) break;
-        [heap[p], heap[c]] = [heap[c]!, heap[p]!];
-        c = p;
-      }
-    };
-    const pop = (): number => {
-      const top = heap[0]!;
-      const last = heap.pop()!;
-      if (heap.length) {
-        heap[0] = last;
-        let c = 0;
-        for (;;) {
-          const l = 2 * c + 1;
-          const r = l + 1;
-          let m = c;
-          if (l < heap.length && heap[l]! < heap[m]!) m = l;
-          if (r < heap.length && heap[r]! < heap[m]!) m = r;
-          if (m === c) break;
-          [heap[m], heap[c]] = [heap[c]!, heap[m]!];
-          c = m;
-        }
-      }
-      return top;
-    };
-    for (const id of ids) if (indeg.get(id) === 0) push(position.get(id)!);
-    const order: string[] = [];
-    while (heap.length) {
-      const id = ids[pop()]!;
-      order.push(id);
-      for (const d of down.get(id)!) {
-        const n = indeg.get(d)! - 1;
-        indeg.set(d, n);
-        if (n === 0) push(position.get(d)!);
-      }
-    }
-    if (order.length === ids.length) return order;
-    this.reportCycle(instances, ids.filter((id) => indeg.get(id)! > 0));
-    return undefined;
-  }
-
-  private reportCycle(instances: Map<string, StageInstance>, remaining: string[]): void {
-    const left = new Set(remaining);
-    // Walk upstream edges inside the remaining set until a node repeats: that is a cycle.
-    let cur = remaining[0]!;
-    const seen = new Map<string, number>();
-    const walk: string[] = [];
-    while (!seen.has(cur)) {
-      seen.set(cur, walk.length);
-      walk.push(cur);
-      cur = instances.get(cur)!.upstream.find((u) => left.has(u.id))!.id;
-    }
-    const found = walk.slice(seen.get(cur)!).reverse();
-    // Start the path at the stage declared first, as the reader meets them in pipeline.yaml.
-    const pos = new Map([...instances.keys()].map((id, i) => [id, i]));
-    const start = found.reduce((best, id, i) => (pos.get(id)! < pos.get(found[best]!)! ? i : best), 0);
-    const cycle = [...found.slice(start), ...found.slice(0, start)];
-    const stageCycle = cycle.map((id) => instances.get(id)!.stage);
-    const text = [...stageCycle, stageCycle[0]].join(' → ');
-    const first = instances.get(cycle[0]!)!;
-    const nextId = cycle[1 % cycle.length]!;
-    const edge = instances.get(nextId)!.upstream.find((u) => u.id === first.id)!;
-    const nextStage = instances.get(nextId)!.stage;
-    const nextInst = instances.get(nextId)!;
-    if (edge.via === 'deps') {
-      const idx = nextInst.deps.findIndex((d) => first.outs.some((o) => d === o || d.startsWith(o + '/') || o.startsWith(d + '/')));
-      const why = idx >= 0 ? ` ('${nextStage}' reads '${nextInst.deps[idx]}', which '${first.stage}' writes)` : '';
-      this.report(['stages', nextStage, 'deps', Math.max(0, idx)], `dependency cycle: ${text}${why}`);
-    } else {
-      const cfgNeeds = this.yf.toJS() as { stages: Record<string, { needs?: (string | { stage: string })[] }> };
-      const needs = cfgNeeds.stages[nextStage]?.needs ?? [];
-      const idx = needs.findIndex((n) => (typeof n === 'string' ? n : n.stage) === first.stage);
-      this.report(['stages', nextStage, 'needs', Math.max(0, idx)], `dependency cycle: ${text}`);
-    }
-  }
 }
 
 /** What sbatch would say to one `slurm:` setting, or undefined when it takes it. */
@@ -701,108 +409,3 @@ function slurmProblem(key: string, value: string | string[]): SlurmSpecError | u
   }
 }
 
-function unknownKeysFirst(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
-  return [...issues.filter((i) => i.code === 'unrecognized_keys'), ...issues.filter((i) => i.code !== 'unrecognized_keys')];
-}
-
-function knownKeys(schema: z.ZodType): string[] {
-  const shape = (schema as unknown as { shape?: Record<string, unknown>; def?: { in?: { shape?: Record<string, unknown> } } }).shape ??
-    (schema as unknown as { def?: { schema?: { shape?: Record<string, unknown> } } }).def?.schema?.shape;
-  return shape ? Object.keys(shape) : [];
-}
-
-/** The fields allowed in the mapping at `rel` below `base` (the top level or a stage). */
-function knownKeysAt(base: YamlPath, rel: (string | number)[]): string[] {
-  if (base.length === 0) return rel[0] === 'slurm' ? knownKeys(SlurmSchema) : knownKeys(PipelineSchema);
-  if (rel.length === 0) return knownKeys(StageSchema);
-  if (rel[0] === 'resources') return knownKeys(ResourcesSchema);
-  if (rel[0] === 'slurm') return knownKeys(SlurmSchema);
-  if (rel[0] === 'needs') return ['stage', 'on'];
-  return [];
-}
-
-/** Matrix axes dropped because of schema problems (`all`: the whole matrix). */
-interface BrokenMatrix {
-  axes: Set<string>;
-  all: boolean;
-}
-
-/**
- * A stage config without the fields that failed the schema, if what is left is a valid stage.
- * Lists are dropped whole, so that positions of what remains stay right.
- */
-function salvage(raw: unknown, issues: z.core.$ZodIssue[]): { cfg: StageConfig; broken: BrokenMatrix } | undefined {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-  const copy: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
-  const broken: BrokenMatrix = { axes: new Set(), all: false };
-  for (const issue of issues) {
-    const [first, second] = issue.path;
-    if (issue.code === 'unrecognized_keys' && issue.path.length === 0) for (const k of issue.keys) delete copy[k];
-    else if (first === undefined) continue;
-    else if (first === 'matrix' && second !== undefined && copy.matrix !== null && typeof copy.matrix === 'object' && !Array.isArray(copy.matrix)) {
-      const m = { ...(copy.matrix as Record<string, unknown>) };
-      delete m[String(second)];
-      copy.matrix = m;
-      broken.axes.add(String(second));
-    } else {
-      if (first === 'matrix') broken.all = true;
-      delete copy[String(first)];
-    }
-  }
-  const r = StageSchema.safeParse(copy);
-  return r.success ? { cfg: r.data, broken } : undefined;
-}
-
-function valueAt(raw: unknown, rel: (string | number)[]): unknown {
-  let cur = raw;
-  for (const seg of rel) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[seg];
-  }
-  return cur;
-}
-
-/** `resources.gpu`, `needs[0].stage`: a path as the user would write it. */
-function fieldLabel(rel: (string | number)[]): string {
-  return rel.map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`)).join('');
-}
-
-function typeName(expected: string): string {
-  const names: Record<string, string> = {
-    array: 'a list',
-    object: 'a mapping',
-    record: 'a mapping',
-    string: 'a string',
-    number: 'a number',
-    int: 'a whole number',
-    boolean: 'true or false',
-  };
-  return names[expected] ?? expected;
-}
-
-function orList(words: string[]): string {
-  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null || v === undefined) return 'empty';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return 'a string';
-  return String(v);
-}
-
-/** Writers of the outputs that lie inside folder `dir` (binary search over sorted paths). */
-function writersInside(sorted: [string, string][], dir: string): string[] {
-  const prefix = dir === '.' ? '' : `${dir}/`;
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]![0] < prefix) lo = mid + 1;
-    else hi = mid;
-  }
-  const out: string[] = [];
-  for (let i = lo; i < sorted.length && sorted[i]![0].startsWith(prefix); i++) out.push(sorted[i]![1]);
-  return out;
-}
