@@ -3,7 +3,7 @@
  * they run: one place takes it, says whom it waits for, and releases it.
  */
 import { Project } from '../engine/project.js';
-import type { CommandContext } from './table.js';
+import type { CommandContext } from './context.js';
 
 export async function withProjectLock<T>(ctx: CommandContext, opts: { wait: boolean; cacheDir?: string }, fn: () => Promise<T>): Promise<T> {
   const { acquireProjectLock } = await import('../exec/projectlock.js');

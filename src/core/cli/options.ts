@@ -1,7 +1,7 @@
 /** Option values as the commands need them, with a usage error naming the bad one. */
 import os from 'node:os';
 import { UsageError } from '../util/errors.js';
-import type { CommandContext } from './table.js';
+import type { CommandContext } from './context.js';
 
 export function intOption(ctx: CommandContext, name: string, dflt: number): number {
   const v = ctx.values[name];

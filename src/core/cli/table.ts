@@ -3,29 +3,9 @@
  * handler, imported only when the command runs (so `conno status` never loads what `repro`
  * needs). Parsing (main.ts) and `--help` (help.ts) are generated from this table.
  */
-import type { Io } from '../util/io.js';
+import type { Handler, OptionSpec } from './context.js';
 
-export interface OptionSpec {
-  name: string;
-  short?: string;
-  type: 'boolean' | 'string';
-  /** The value's name in help (`N`, `LIST`). */
-  arg?: string;
-  help: string;
-}
-
-export interface CommandContext {
-  io: Io;
-  /** The project folder given with -C (else the working directory). */
-  dir: string | undefined;
-  /** The whole command line, for naming the holder of the project lock. */
-  argv: readonly string[];
-  command: string;
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-}
-
-export type Handler = (ctx: CommandContext) => Promise<number>;
+export type { CommandContext, Handler, OptionSpec } from './context.js';
 
 export interface CommandSpec {
   name: string;

@@ -1,5 +1,5 @@
 import { Project } from '../../engine/project.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 import { choiceOption, flag, noTargets } from '../options.js';
 
 export async function dag(ctx: CommandContext): Promise<number> {

@@ -1,6 +1,6 @@
 import { Project } from '../../engine/project.js';
 import { formatBytes } from '../../util/format.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 import { flag, stringValue } from '../options.js';
 import { withProjectLock } from '../lock.js';
 

@@ -1,6 +1,6 @@
 import { Project } from '../../engine/project.js';
 import { UsageError } from '../../util/errors.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 import { executorOption, flag, intOption, jobsOption, stringValue } from '../options.js';
 import { withProjectLock } from '../lock.js';
 

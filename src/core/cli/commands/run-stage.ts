@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 
 export async function runStage(ctx: CommandContext): Promise<number> {
   if (ctx.positionals.length !== 1) throw new UsageError('run-stage takes one JOB.json');

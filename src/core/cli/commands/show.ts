@@ -1,6 +1,6 @@
 import { Project } from '../../engine/project.js';
 import { UsageError } from '../../util/errors.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 import { flag, intOption } from '../options.js';
 
 export async function show(ctx: CommandContext): Promise<number> {

@@ -1,5 +1,5 @@
 import { Project } from '../../engine/project.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 import { flag } from '../options.js';
 
 export async function status(ctx: CommandContext): Promise<number> {

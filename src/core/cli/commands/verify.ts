@@ -1,5 +1,5 @@
 import { Project } from '../../engine/project.js';
-import type { CommandContext } from '../table.js';
+import type { CommandContext } from '../context.js';
 import { executorOption, flag, jobsOption, stringValue } from '../options.js';
 import { withProjectLock } from '../lock.js';
 
