@@ -321,7 +321,7 @@ stages:
     expect(Object.keys(parse(p.read('conno.lock')).stages).sort()).toEqual(['a@i=1', 'a@i=2']);
   }, 300_000);
 
-  it('rejects bad sbatch settings before submitting, naming the field and value', async () => {
+  it('rejects bad sbatch settings before anything runs, naming the field, value and place', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
   a:
@@ -331,8 +331,8 @@ stages:
 `,
     });
     const r = await p.conno(['repro', '--executor', 'slurm'], { env: FAST });
-    expect(r.exitCode, r.all).toBe(1);
-    expect(r.all).toContain("slurm.time: 'one hour' is not a Slurm time limit");
+    expect(r.exitCode, r.all).toBe(2);
+    expect(r.all).toMatch(/pipeline\.yaml:5:\d+: error: slurm\.time: 'one hour' is not a Slurm time limit/);
     expect(r.all).not.toContain('submitted');
   }, 60_000);
 
