@@ -60,12 +60,12 @@ export function makeTable(columns: Columns, metadata: Record<string, string> = {
   // apache-arrow's IPC writer writes a buffer shared by two columns once, and the file then
   // cannot be read back: give every column typed arrays of its own.
   const usedBuffers = new Set<ArrayBufferLike>();
-  const own = <T extends ArrayBufferView>(v: T): T => {
+  const own = <T extends ArrayBufferView & { slice(): T }>(v: T): T => {
     if (!usedBuffers.has(v.buffer)) {
       usedBuffers.add(v.buffer);
       return v;
     }
-    const copy = (v as unknown as { slice(): T }).slice();
+    const copy = v.slice();
     usedBuffers.add(copy.buffer);
     return copy;
   };

@@ -283,7 +283,9 @@ export function toJsonValue(value: unknown, type?: arrow.DataType): unknown {
   }
   if (value instanceof Float32Array) return Array.from(value, (v) => toJsonValue(v, new arrow.Float32()));
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    return Array.from(value as unknown as ArrayLike<unknown>, (v) => toJsonValue(v));
+    // A typed array of any kind (Int32Array, BigInt64Array, …): its elements by index.
+    const view = value as ArrayBufferView & ArrayLike<number | bigint>;
+    return Array.from(view, (v) => toJsonValue(v));
   }
   if (Array.isArray(value)) return value.map((v) => toJsonValue(v));
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();

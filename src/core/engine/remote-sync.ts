@@ -153,7 +153,7 @@ export async function fetchRun(project: Project, remote: Remote, fingerprint: st
   if (!body) return undefined;
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(Buffer.from(c));
-  const rec = checkRunRecord(key, Buffer.concat(chunks).toString('utf8'), remote.label) as unknown as { id: string; entry: LockEntry };
+  const rec = checkRunRecord(key, Buffer.concat(chunks).toString('utf8'), remote.label);
   await project.runs.put(rec);
   return rec.entry;
 }

@@ -86,7 +86,7 @@ class Analyzer {
     // Validate the top level without the stages, then each stage on its own, so that one bad
     // stage does not hide the problems of the others.
     const rawObj = raw as Record<string, unknown>;
-    const stageKey = (PipelineSchema.shape.stages as unknown as { def: { keyType: z.ZodType } }).def.keyType;
+    const stageKey = PipelineSchema.shape.stages.keyType;
     const top = PipelineSchema.extend({ stages: z.record(stageKey as z.ZodString, z.unknown()) }).safeParse(rawObj);
     if (!top.success) this.schemaIssues.report(top.error, [], rawObj);
     this.slurmDefaults = top.success ? top.data.slurm : undefined;
@@ -108,7 +108,8 @@ class Analyzer {
     }
     if (stagesRaw === null || typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) return { ok: false, diagnostics: this.problems.list };
 
-    const configs = new Map<string, StageConfig>();
+    // A stage whose body is invalid is known by name (for needs), with no config.
+    const configs = new Map<string, StageConfig | undefined>();
     // Stages with schema problems, minus the offending fields: still checked for the rest, so
     // that all problems are reported at once, but never part of the graph.
     const salvaged = new Map<string, { cfg: StageConfig; broken: BrokenMatrix }>();
@@ -117,7 +118,7 @@ class Analyzer {
       const r = StageSchema.safeParse(cfg ?? {});
       if (!r.success) {
         this.schemaIssues.report(r.error, ['stages', name], cfg ?? {});
-        configs.set(name, undefined as unknown as StageConfig); // known name, invalid body
+        configs.set(name, undefined);
         const s = salvage(cfg, r.error.issues);
         if (s) salvaged.set(name, s);
         continue;

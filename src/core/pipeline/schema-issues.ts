@@ -8,6 +8,7 @@ import type { YamlPath } from './yamlfile.js';
 import { PipelineSchema, ResourcesSchema, SlurmSchema, StageSchema, type StageConfig } from './schema.js';
 import { closest } from './params.js';
 import type { Problems } from './problems.js';
+import { keysAt } from './schema-keys.js';
 
 export class SchemaIssues {
   constructor(private readonly p: Problems) {}
@@ -107,9 +108,7 @@ function unknownKeysFirst(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
 }
 
 function knownKeys(schema: z.ZodType): string[] {
-  const shape = (schema as unknown as { shape?: Record<string, unknown>; def?: { in?: { shape?: Record<string, unknown> } } }).shape ??
-    (schema as unknown as { def?: { schema?: { shape?: Record<string, unknown> } } }).def?.schema?.shape;
-  return shape ? Object.keys(shape) : [];
+  return keysAt(schema, []);
 }
 
 /** The fields allowed in the mapping at `rel` below `base` (the top level or a stage). */

@@ -1,56 +1,29 @@
 /**
  * The fields a zod schema allows at a path inside the value it parses: what "did you mean"
- * suggests for an unknown key in a stage's `with:`, at any depth.
+ * suggests for an unknown key in a stage's `with:` (or pipeline.yaml), at any depth.
  */
-import type { z } from 'zod';
-
-interface Def {
-  type: string;
-  shape?: Record<string, z.ZodType>;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  out?: z.ZodType;
-  options?: z.ZodType[];
-  valueType?: z.ZodType;
-  element?: z.ZodType;
-  getter?: () => z.ZodType;
-}
-
-/** zod 4 keeps a schema's definition at `_zod.def`; this reads only the parts that nest. */
-const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
+import { z } from 'zod';
 
 /** The object schemas a value at `path` may be checked against (unions give several). */
-function objectsAt(schema: z.ZodType, path: readonly (string | number)[]): Def[] {
-  const d = defOf(schema);
-  switch (d.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'readonly':
-    case 'catch':
-      return objectsAt(d.innerType!, path);
-    case 'pipe':
-      return objectsAt(d.in!, path);
-    case 'lazy':
-      return d.getter ? objectsAt(d.getter(), path) : [];
-    case 'union':
-      return (d.options ?? []).flatMap((o) => objectsAt(o, path));
-    default:
-      break;
+function objectsAt(schema: z.ZodType, path: readonly (string | number)[]): z.ZodObject[] {
+  // Wrappers that leave the value's shape as it is.
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodReadonly || schema instanceof z.ZodCatch || schema instanceof z.ZodLazy) {
+    return objectsAt(schema.unwrap() as z.ZodType, path);
   }
-  if (path.length === 0) return d.type === 'object' ? [d] : [];
+  if (schema instanceof z.ZodPipe) return objectsAt(schema.in as z.ZodType, path);
+  if (schema instanceof z.ZodUnion) return (schema.options as z.ZodType[]).flatMap((o) => objectsAt(o, path));
+  if (path.length === 0) return schema instanceof z.ZodObject ? [schema] : [];
   const [head, ...rest] = path;
-  if (d.type === 'object') {
-    const field = d.shape?.[String(head)];
+  if (schema instanceof z.ZodObject) {
+    const field = (schema.shape as Record<string, z.ZodType>)[String(head)];
     return field ? objectsAt(field, rest) : [];
   }
-  if (d.type === 'record') return d.valueType ? objectsAt(d.valueType, rest) : [];
-  if (d.type === 'array' || d.type === 'tuple') return d.element ? objectsAt(d.element, rest) : [];
+  if (schema instanceof z.ZodRecord) return objectsAt(schema.valueType as z.ZodType, rest);
+  if (schema instanceof z.ZodArray) return objectsAt(schema.element as z.ZodType, rest);
   return [];
 }
 
 /** Every field name the schema allows in the mapping at `path` (empty when it is not a mapping). */
 export function keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
-  return [...new Set(objectsAt(schema, path).flatMap((d) => Object.keys(d.shape ?? {})))].sort();
+  return [...new Set(objectsAt(schema, path).flatMap((o) => Object.keys(o.shape)))].sort();
 }

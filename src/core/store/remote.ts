@@ -14,6 +14,8 @@ import { isTreeHash, type ObjectHash } from '../hash/types.js';
 import type { RemoteConfig } from '../pipeline/schema.js';
 import { ConnoError, UsageError } from '../util/errors.js';
 import { fsyncDir } from '../util/fsx.js';
+import { Readable } from 'node:stream';
+import type { RunRecord } from './runcache.js';
 
 export interface Remote {
   /** For messages: the remote's name and where it is. */
@@ -114,7 +116,7 @@ export class DirRemote implements Remote {
 }
 
 /** A run record must be JSON whose entry has the fingerprint its key names. */
-export function checkRunRecord(key: string, text: string, from: string): { id: string; entry: { fingerprint: string } } {
+export function checkRunRecord(key: string, text: string, from: string): RunRecord {
   const fp = key.replace(/^runs\/(..)\/(.*)\.json$/, '$1$2');
   let rec: { id?: unknown; entry?: { fingerprint?: unknown } };
   try {
@@ -123,7 +125,8 @@ export function checkRunRecord(key: string, text: string, from: string): { id: s
     throw new TransferError(`run record ${fp} from ${from} is not valid JSON; it was not stored`);
   }
   if (typeof rec.id !== 'string' || rec.entry?.fingerprint !== fp) throw new TransferError(`run record ${fp} from ${from} does not describe run ${fp}; it was not stored`);
-  return rec as { id: string; entry: { fingerprint: string } };
+  // Its fingerprint and id checked; its other fields are read as any run record's (checked again where used).
+  return rec as RunRecord;
 }
 
 type S3Module = typeof import('@aws-sdk/client-s3');
@@ -189,7 +192,9 @@ export class S3Remote implements Remote {
     const { mod, client } = await this.client();
     try {
       const r = await client.send(new mod.GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
-      return r.Body as unknown as AsyncIterable<Uint8Array>;
+      // In Node the SDK's body is a Readable stream of Buffers.
+      if (!(r.Body instanceof Readable)) throw new TransferError(`${this.label}: ${key} came back without a readable body`);
+      return r.Body;
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;

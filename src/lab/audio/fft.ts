@@ -63,9 +63,7 @@ export function fftBackendSync(): FftBackend {
     try {
       const require = createRequire(import.meta.url);
       const js = require.resolve('@echogarden/pffft-wasm/simd');
-      // lib "ES2023" has no WebAssembly typings; Node has the global.
-      const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
-      const ok = wasm.validate(readFileSync(path.join(path.dirname(js), 'pffft.wasm')));
+      const ok = WebAssembly.validate(readFileSync(path.join(path.dirname(js), 'pffft.wasm')));
       backendSync = ok ? 'pffft-wasm-0.4.2-simd' : 'pffft-wasm-0.4.2-scalar';
     } catch {
       backendSync = 'pffft-wasm-0.4.2-scalar';

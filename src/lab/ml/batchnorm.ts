@@ -35,9 +35,17 @@ function fusedClass(layers: typeof tfl.layers): LayerCtor {
   if (FusedClass) return FusedClass;
   // tfjs-layers exports the factory, not the class: take the class from an instance.
   const Base = Object.getPrototypeOf(layers.batchNormalization({})).constructor as LayerCtor;
-  class FusedBatchNormalization extends Base {
+  class FusedBatchNormalization extends Base implements BatchNormInternals {
+    // Fields the stock layer sets up (tfjs-layers does not type them on the factory's class).
+    declare gamma: tfl.LayerVariable;
+    declare beta: tfl.LayerVariable;
+    declare movingMean: tfl.LayerVariable;
+    declare movingVariance: tfl.LayerVariable;
+    declare epsilon: number;
+    declare axis: number;
+
     override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-      const self = this as unknown as BatchNormInternals;
+      const self: BatchNormInternals = this;
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const lastAxis = self.axis === -1 || self.axis === x.rank - 1;
       // A frozen layer (freeze: backbone) keeps its statistics: inference mode, as Keras does.
@@ -52,7 +60,8 @@ function fusedClass(layers: typeof tfl.layers): LayerCtor {
       return tf.tidy(() => {
         const epsilon = self.epsilon;
         let stats: tf.Tensor[] = [];
-        const op = tf.customGrad(((xIn: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+        const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+          const [xIn, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
           const [y, mean, variance] = tf.engine().runKernel(BATCHNORM_TRAIN, { x: xIn, gamma, beta }, { epsilon }) as tf.Tensor[];
           save([xIn, gamma, mean!, variance!]);
           stats = [tf.keep(mean!), tf.keep(variance!)];
@@ -63,7 +72,7 @@ function fusedClass(layers: typeof tfl.layers): LayerCtor {
               return tf.engine().runKernel(BATCHNORM_TRAIN_GRAD, { dy: dy as tf.Tensor, x: xs, gamma: g, mean: m, variance: v }, { epsilon }) as tf.Tensor[];
             },
           };
-        }) as unknown as Parameters<typeof tf.customGrad>[0]);
+        });
         const y = op(x, self.gamma.read(), self.beta.read());
         try {
           updateRunning(self, stats[0]!, stats[1]!, x.size / x.shape[x.rank - 1]!);

@@ -10,6 +10,5 @@ export function wasmSimdSupported(): boolean {
     0x03, 0x02, 0x01, 0x00, // function section
     0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x0b, // code: v128.const 0
   ]);
-  // (WebAssembly is a Node global; this project's TypeScript libs do not declare it.)
-  return (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate(module);
+  return WebAssembly.validate(module);
 }

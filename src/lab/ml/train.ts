@@ -195,13 +195,13 @@ export async function predictWithEmbeddings(
 function setLr(optimizer: tf.Optimizer, lr: number): void {
   // (instanceof cannot tell them apart: tfjs optimizers define Symbol.hasInstance by duck typing.)
   if (optimizer instanceof tf.SGDOptimizer && optimizer.getClassName() !== 'Adam') optimizer.setLearningRate(lr); // also Momentum
-  else (optimizer as unknown as { learningRate: number }).learningRate = lr; // Adam reads it every step
+  else Reflect.set(optimizer, 'learningRate', lr); // Adam keeps it in a field of its own and reads it every step
 }
 
 /** Dropout layers draw their mask from their `seed`; a fixed seed would repeat one mask every step. */
 function reseedDropout(model: tfl.LayersModel, rng: NoiseRng): void {
   for (const layer of model.layers) {
-    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed: number }).seed = rng.u32();
+    if (layer.getClassName() === 'Dropout') Reflect.set(layer, 'seed', rng.u32()); // a field tfjs-layers does not type
   }
 }
 
@@ -434,7 +434,7 @@ export function namedWeights(model: tfl.LayersModel): { name: string; variable: 
   model.layers.forEach((layer, li) => {
     // Auto-generated layer names carry a process-wide counter (conv2d_Conv2D3); the layer's index does not.
     const label = layer.name === 'embedding' || layer.name === 'logits' ? layer.name : layer.getClassName();
-    const own = [...layer.weights].sort((a, b) => (a as unknown as { id: number }).id - (b as unknown as { id: number }).id);
+    const own = [...layer.weights].sort((a, b) => a.id - b.id);
     for (const w of own) {
       const tensor = values.get(w);
       if (tensor === undefined) throw new Error(`namedWeights: weight ${w.originalName} of layer ${layer.name} is not among the model's weights`);

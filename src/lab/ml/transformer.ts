@@ -31,6 +31,8 @@ let classes: Classes | undefined;
 
 function layerClasses(layers: typeof tfl.layers): Classes {
   if (classes) return classes;
+  // The one cast of this file: tfjs-layers types Layer as an abstract class whose constructor
+  // takes its own LayerArgs; our layers take their own arguments and pass LayerArgs on.
   const Layer = layers.Layer as unknown as new (args: object) => tfl.layers.Layer;
 
   /** x [N, T, d] + P [T, d] (learned). */
@@ -104,7 +106,7 @@ function layerClasses(layers: typeof tfl.layers): Classes {
     }
   }
 
-  classes = { PositionEmbedding, SelfAttention } as unknown as Classes;
+  classes = { PositionEmbedding, SelfAttention };
   return classes;
 }
 

@@ -52,30 +52,35 @@ export function renameIds(svg: string, prefix: string): string {
     .replace(/(href=")#([^"]+)(")/g, (all, a: string, id: string, b: string) => (ids.has(id) ? `${a}#${ids.get(id)}${b}` : all));
 }
 
+/** A vega logger that keeps errors and warnings (a plot that warns is a plot to fix). */
+class CollectingLogger implements vega.LoggerInterface {
+  private current = vega.Warn;
+  constructor(private readonly into: string[]) {}
+  level(): number;
+  level(level: number): this;
+  level(level?: number): number | this {
+    if (level === undefined) return this.current;
+    this.current = level;
+    return this;
+  }
+  error(...args: readonly unknown[]): this {
+    this.into.push(args.map(String).join(' '));
+    return this;
+  }
+  warn(...args: readonly unknown[]): this {
+    this.into.push(args.map(String).join(' '));
+    return this;
+  }
+  info(): this {
+    return this;
+  }
+  debug(): this {
+    return this;
+  }
+}
+
 function collectingLogger(into: string[]): vega.LoggerInterface {
-  let level = vega.Warn;
-  const logger = {
-    level(l?: number) {
-      if (l === undefined) return level;
-      level = l;
-      return logger;
-    },
-    error(...args: readonly unknown[]) {
-      into.push(args.map(String).join(' '));
-      return logger;
-    },
-    warn(...args: readonly unknown[]) {
-      into.push(args.map(String).join(' '));
-      return logger;
-    },
-    info() {
-      return logger;
-    },
-    debug() {
-      return logger;
-    },
-  };
-  return logger as unknown as vega.LoggerInterface;
+  return new CollectingLogger(into);
 }
 
 /** A continuous Vega colour scheme as an RGB lookup table of `steps` entries (for rasters). */

@@ -13,9 +13,10 @@
  *   backward  x̂ = (x − μ)·r,  dβ = Σ dy,  dγ = Σ dy·x̂,
  *             dx = γ·r·(dy − dβ/M − x̂·dγ/M)    (M elements per channel)
  */
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackend } from './wasm_kernel_util.js';
 import { heapMemory, heapScratch, simdKernels } from './simd.js';
+import { wasmKernelConfig } from './wasm_kernel_util.js';
 
 export const BATCHNORM_TRAIN = 'ConnoBatchNormTrain';
 export const BATCHNORM_TRAIN_GRAD = 'ConnoBatchNormTrainGrad';
@@ -207,7 +208,7 @@ function backward(args: { inputs: Inputs; attrs: NamedAttrMap; backend: WasmBack
 
 export function batchNormConfigs(): KernelConfig[] {
   return [
-    { kernelName: BATCHNORM_TRAIN, backendName: 'wasm', kernelFunc: forward as unknown as KernelFunc },
-    { kernelName: BATCHNORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: backward as unknown as KernelFunc },
+    wasmKernelConfig(BATCHNORM_TRAIN, forward),
+    wasmKernelConfig(BATCHNORM_TRAIN_GRAD, backward),
   ];
 }

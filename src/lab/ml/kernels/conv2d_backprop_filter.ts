@@ -14,10 +14,10 @@ import {
   Conv2DBackpropFilter,
   type Conv2DBackpropFilterAttrs,
   type KernelConfig,
-  type KernelFunc,
+ 
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { disposeIntermediate, wasmKernel, type WasmBackend } from './wasm_kernel_util.js';
+import { disposeIntermediate, wasmKernel, type WasmBackend, wasmKernelConfig } from './wasm_kernel_util.js';
 import { im2colTransposed } from './im2col.js';
 
 /** Largest im2col buffer (floats) the GEMM path builds; beyond it the convolution path is used. */
@@ -107,7 +107,6 @@ export function conv2DBackpropFilterConfig(method: 'gemm' | 'conv' = 'gemm'): Ke
           dilations: [sh, sw],
           pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
           dataFormat: 'NHWC',
-          dimRoundingMode: undefined as unknown as string,
         },
         backend,
       }); // [Ci, kh, kw, Co]
@@ -121,9 +120,5 @@ export function conv2DBackpropFilterConfig(method: 'gemm' | 'conv' = 'gemm'): Ke
     }
   }
 
-  return {
-    kernelName: Conv2DBackpropFilter,
-    backendName: 'wasm',
-    kernelFunc: conv2DBackpropFilter as unknown as KernelFunc,
-  };
+  return wasmKernelConfig(Conv2DBackpropFilter, conv2DBackpropFilter);
 }

@@ -11,10 +11,10 @@ import {
   Conv2DBackpropInput,
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
-  type KernelFunc,
+ 
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { disposeIntermediate, wasmKernel, type WasmBackend } from './wasm_kernel_util.js';
+import { disposeIntermediate, wasmKernel, type WasmBackend, wasmKernelConfig } from './wasm_kernel_util.js';
 
 export function conv2DBackpropInputConfig(): KernelConfig {
   const shipped = wasmKernel(Conv2DBackpropInput);
@@ -63,7 +63,6 @@ export function conv2DBackpropInputConfig(): KernelConfig {
           dilations: [1, 1],
           pad: [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]],
           dataFormat: 'NHWC',
-          dimRoundingMode: undefined as unknown as string,
         },
         backend,
       }); // [N, H, W, Ci]
@@ -72,9 +71,5 @@ export function conv2DBackpropInputConfig(): KernelConfig {
     }
   }
 
-  return {
-    kernelName: Conv2DBackpropInput,
-    backendName: 'wasm',
-    kernelFunc: conv2DBackpropInput as unknown as KernelFunc,
-  };
+  return wasmKernelConfig(Conv2DBackpropInput, conv2DBackpropInput);
 }

@@ -4,22 +4,17 @@
  * training step of the reference model. Tensors never change their data once written, so the
  * result can share the input's buffer, with one more reference to it (as the cpu backend does).
  */
-import { Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { wasmKernel, type WasmBackend } from './wasm_kernel_util.js';
-
-/** The part of tfjs-backend-wasm 4.22.0's data map this kernel uses. */
-interface DataMap {
-  dataIdMap: { get(dataId: object): { refCount: number } | undefined };
-}
+import { Identity, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmKernel, type WasmBackend, wasmKernelConfig } from './wasm_kernel_util.js';
 
 export function identityConfig(): KernelConfig {
   const copying = wasmKernel(Identity);
   const identity = (args: { inputs: { x: TensorInfo }; backend: WasmBackend }): TensorInfo => {
     const { x } = args.inputs;
-    const data = (args.backend as unknown as DataMap).dataIdMap.get(x.dataId);
+    const data = args.backend.dataIdMap.get(x.dataId);
     if (x.dtype === 'string' || data === undefined) return copying(args as never);
     data.refCount++;
     return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
   };
-  return { kernelName: Identity, backendName: 'wasm', kernelFunc: identity as unknown as KernelFunc };
+  return wasmKernelConfig(Identity, identity);
 }

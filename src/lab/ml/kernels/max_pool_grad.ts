@@ -7,12 +7,13 @@ import {
   backend_util,
   MaxPoolGrad,
   type KernelConfig,
-  type KernelFunc,
+ 
   type MaxPoolGradAttrs,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { WasmBackend } from './wasm_kernel_util.js';
 import { heapAddress, simdKernels } from './simd.js';
+import { wasmKernelConfig } from './wasm_kernel_util.js';
 
 function maxPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
@@ -132,5 +133,5 @@ export function maxPoolGrad2x2(x: Float32Array, dy: Float32Array, dx: Float32Arr
 }
 
 export function maxPoolGradConfig(): KernelConfig {
-  return { kernelName: MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad as unknown as KernelFunc };
+  return wasmKernelConfig(MaxPoolGrad, maxPoolGrad);
 }

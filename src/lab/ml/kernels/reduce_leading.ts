@@ -10,11 +10,11 @@ import {
   Sum,
   util,
   type KernelConfig,
-  type KernelFunc,
+ 
   type SumAttrs,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { wasmKernel, type WasmBackend } from './wasm_kernel_util.js';
+import { wasmKernel, wasmKernelConfig, type WasmBackend } from './wasm_kernel_util.js';
 
 /** The number of leading axes `axis` names, or -1 if it is not exactly [0, 1, …, k−1] with k < rank. */
 function leadingAxes(axis: number | number[], rank: number): number {
@@ -45,7 +45,7 @@ function reduceLeadingConfig(kernelName: typeof Sum | typeof Mean): KernelConfig
     for (let c = 0; c < cols; c++) ov[c] = mean ? (acc[c] as number) / rows : (acc[c] as number);
     return out;
   }
-  return { kernelName, backendName: 'wasm', kernelFunc: reduce as unknown as KernelFunc };
+  return wasmKernelConfig(kernelName, reduce);
 }
 
 export const sumConfig = (): KernelConfig => reduceLeadingConfig(Sum);

@@ -37,51 +37,47 @@ export function simdKernelsFile(): string | undefined {
   }
 }
 
-/** The parts of Node's WebAssembly global used here (this project's TypeScript libs do not declare it). */
-interface WasmMemory {
-  buffer: ArrayBuffer;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: unknown };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-interface BackendInternals {
-  wasm?: { asm?: { memory?: WasmMemory }; _malloc(bytes: number): number; _free(ptr: number): void };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-}
+type WasmMemory = WebAssembly.Memory;
 
 const byMemory = new WeakMap<WasmMemory, SimdKernels>();
-let module: object | undefined;
+let module: WebAssembly.Module | undefined;
 
 /** The kernels for this backend's heap, or undefined where they cannot run. */
 export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
   if (process.env['CONNO_SIMD_KERNELS'] === '0' || !wasmSimdSupported()) return undefined;
-  const memory = (backend as unknown as BackendInternals).wasm?.asm?.memory;
-  if (!(memory instanceof WA.Memory)) return undefined;
+  const memory = backend.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
   let k = byMemory.get(memory);
   if (!k) {
     const file = simdKernelsFile();
     if (!file) return undefined;
-    module ??= new WA.Module(readFileSync(file));
-    k = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
+    module ??= new WebAssembly.Module(readFileSync(file));
+    k = kernelsOf(new WebAssembly.Instance(module, { env: { memory } }).exports);
     byMemory.set(memory, k);
   }
   return k;
 }
 
+/** The module's exports as the kernels, checked to be there (a stale .wasm would lack some). */
+function kernelsOf(exports: Record<string, unknown>): SimdKernels {
+  const fn = (name: keyof SimdKernels) => {
+    const f = exports[name];
+    if (typeof f !== 'function') throw new Error(`simd_kernels.wasm has no function '${name}': rebuild it (npm run build:kernels)`);
+    return f as (...args: number[]) => void;
+  };
+  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx') };
+}
+
 /** A tensor's address on the backend's heap. */
 export function heapAddress(backend: WasmBackend, t: TensorInfo): number {
-  const d = (backend as unknown as BackendInternals).dataIdMap.get(t.dataId);
+  const d = backend.dataIdMap.get(t.dataId);
   if (!d || typeof d.memoryOffset !== 'number') throw new Error('tensor is not on the wasm heap');
   return d.memoryOffset;
 }
 
 /** The backend's heap memory (for views of the float64 scratch). */
 export function heapMemory(backend: WasmBackend): WasmMemory | undefined {
-  return (backend as unknown as BackendInternals).wasm?.asm?.memory;
+  return backend.wasm?.asm?.memory;
 }
 
 const scratchByMemory = new WeakMap<WasmMemory, { ptr: number; bytes: number }>();
@@ -92,7 +88,7 @@ const scratchByMemory = new WeakMap<WasmMemory, { ptr: number; bytes: number }>(
  * detaches every view taken before.
  */
 export function heapScratch(backend: WasmBackend, doubles: number): number {
-  const wasm = (backend as unknown as BackendInternals).wasm!;
+  const wasm = backend.wasm!;
   const memory = heapMemory(backend)!;
   const bytes = doubles * 8;
   let s = scratchByMemory.get(memory);

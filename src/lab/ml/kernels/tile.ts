@@ -9,11 +9,12 @@ import {
   Tile,
   util,
   type KernelConfig,
-  type KernelFunc,
+ 
   type TensorInfo,
   type TileAttrs,
 } from '@tensorflow/tfjs-core';
 import type { WasmBackend } from './wasm_kernel_util.js';
+import { wasmKernelConfig } from './wasm_kernel_util.js';
 
 type Flat = Float32Array | Int32Array | Uint8Array;
 
@@ -72,5 +73,5 @@ function tile(args: { inputs: { x: TensorInfo }; attrs: TileAttrs; backend: Wasm
 }
 
 export function tileConfig(): KernelConfig {
-  return { kernelName: Tile, backendName: 'wasm', kernelFunc: tile as unknown as KernelFunc };
+  return wasmKernelConfig(Tile, tile);
 }

@@ -7,6 +7,8 @@ import {
   getKernel,
   type DataType,
   type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
   type NamedAttrMap,
   type NamedTensorInfoMap,
   type TensorInfo,
@@ -17,6 +19,10 @@ export interface WasmBackend extends KernelBackend {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  /** Where each tensor's data lives on the heap, and how many tensors share it. */
+  dataIdMap: { get(dataId: object): { memoryOffset: number; refCount: number } | undefined };
+  /** The Emscripten module: its heap memory and allocator. */
+  wasm?: { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
 }
 
 export type WasmKernelFunc = (args: {
@@ -29,7 +35,21 @@ export type WasmKernelFunc = (args: {
 export function wasmKernel(kernelName: string): WasmKernelFunc {
   const config = getKernel(kernelName, 'wasm');
   if (config === undefined) throw new Error(`wasm backend has no '${kernelName}' kernel`);
-  return config.kernelFunc as unknown as WasmKernelFunc;
+  const run = config.kernelFunc;
+  return (args) => {
+    const out = run(args);
+    if (Array.isArray(out)) throw new Error(`wasm kernel '${kernelName}' returned several tensors where one was expected`);
+    return out;
+  };
+}
+
+/**
+ * One of our kernels as TensorFlow.js registers it. The one cast of the kernels: tfjs types a
+ * kernel's backend as any backend, while ours are registered for, and only ever called with,
+ * the wasm backend (and typed for its members).
+ */
+export function wasmKernelConfig<A>(kernelName: string, kernelFunc: (args: A) => TensorInfo | TensorInfo[]): KernelConfig {
+  return { kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc };
 }
 
 /** Frees intermediate results of a kernel (they never reached the engine, so only the backend holds them). */
