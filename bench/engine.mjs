@@ -241,17 +241,21 @@ function genSnake(dir, n, style) {
     // One concrete rule for the source, one generic rule for s1..s(N-1); the input
     // function gives each job exactly the two edges of the conno/make versions.
     s += 'rule s0:\n    output: "out/s0.txt"\n    shell: "mkdir -p out && echo 0 > {output}"\n\n';
-    s += 'def stage_deps(wildcards):\n';
-    s += '    i = int(wildcards.i)\n';
-    s += '    d = ["out/s%d.txt" % (i - 1)]\n';
-    s += '    if i >= 10:\n';
-    s += '        d.append("out/s%d.txt" % (i - 10))\n';
-    s += '    return d\n\n';
-    s += 'rule stage:\n';
-    s += '    input: stage_deps\n';
-    s += '    output: "out/s{i}.txt"\n';
-    s += '    wildcard_constraints: i="[1-9][0-9]*"\n';
-    s += '    shell: "echo {wildcards.i} > {output}"\n';
+    s += [
+      'def stage_deps(wildcards):',
+      '    i = int(wildcards.i)',
+      '    d = ["out/s%d.txt" % (i - 1)]',
+      '    if i >= 10:',
+      '        d.append("out/s%d.txt" % (i - 10))',
+      '    return d',
+      '',
+      'rule stage:',
+      '    input: stage_deps',
+      '    output: "out/s{i}.txt"',
+      '    wildcard_constraints: i="[1-9][0-9]*"',
+      '    shell: "echo {wildcards.i} > {output}"',
+      '',
+    ].join('\n');
   } else {
     const parts = [];
     for (let i = 0; i < n; i++) {

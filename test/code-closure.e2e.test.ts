@@ -13,12 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempProject, type TempProject } from './helpers.js';
+import { synthStage } from './support/pipelines.js';
 
 const STUDY = `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 3, clips_per_class: 10, seconds: 0.25, sample_rate: 16000, seed: 1, test_fraction: 0.3, dev_fraction: 0 } }
-  rs:
+${synthStage('classes: 3, clips_per_class: 10, seconds: 0.25, sample_rate: 16000, seed: 1, test_fraction: 0.3, dev_fraction: 0')}  rs:
     uses: resample
     needs: [data]
     with: { rate: 8000, quality: fast }

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
+import { synthStage } from './support/pipelines.js';
 
 let mnt: string;
 let p: TempProject;
@@ -28,10 +29,7 @@ beforeAll(() => {
   small:
     cmd: echo hi > small.txt
     outs: [small.txt]
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 3, clips_per_class: 10, seconds: 0.25, sample_rate: 16000 } }
-`,
+${synthStage('classes: 3, clips_per_class: 10, seconds: 0.25, sample_rate: 16000')}`,
   });
 });
 afterAll(() => {

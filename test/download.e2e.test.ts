@@ -10,6 +10,7 @@ import { REPO, tempProject, type TempProject } from './helpers.js';
 import { serveFolder } from './support/http-server.js';
 import { makeZip } from './support/zip.js';
 import { readClips } from '../src/lab/audio/clips.js';
+import { wavFile } from './support/wav.js';
 
 const FSDD = path.resolve(REPO, '../shared/datasets/fsdd');
 const FSDD_SHA256 = '675a84ef5f7f7f57e9f681f08e220a03d137e2dc6c8e06c5a81a8eb0626a8b49';
@@ -170,23 +171,8 @@ describe('download: FSDD', () => {
 });
 
 describe('download: folder', () => {
-  function wav16(samples: number[], rate = 16000): Buffer {
-    const b = Buffer.alloc(44 + samples.length * 2);
-    b.write('RIFF', 0);
-    b.writeUInt32LE(36 + samples.length * 2, 4);
-    b.write('WAVEfmt ', 8);
-    b.writeUInt32LE(16, 16);
-    b.writeUInt16LE(1, 20);
-    b.writeUInt16LE(1, 22);
-    b.writeUInt32LE(rate, 24);
-    b.writeUInt32LE(rate * 2, 28);
-    b.writeUInt16LE(2, 32);
-    b.writeUInt16LE(16, 34);
-    b.write('data', 36);
-    b.writeUInt32LE(samples.length * 2, 40);
-    samples.forEach((s, i) => b.writeInt16LE(s, 44 + i * 2));
-    return b;
-  }
+  const wav16 = (samples: number[], rate = 16000): Buffer => wavFile(samples, { rate });
+
 
   it('labels files by a file-name pattern, skips a bad file when asked; the folder is an input', async () => {
     p = tempProject({
@@ -237,24 +223,8 @@ describe('download: folder', () => {
   });
 
   it('a float WAV of NaN is a bad file: an error naming it, or skipped and counted', async () => {
-    /** A mono float32 WAV of these samples. */
-    const wavF32 = (samples: number[]): Buffer => {
-      const b = Buffer.alloc(44 + samples.length * 4);
-      b.write('RIFF', 0);
-      b.writeUInt32LE(36 + samples.length * 4, 4);
-      b.write('WAVEfmt ', 8);
-      b.writeUInt32LE(16, 16);
-      b.writeUInt16LE(3, 20);
-      b.writeUInt16LE(1, 22);
-      b.writeUInt32LE(8000, 24);
-      b.writeUInt32LE(32000, 28);
-      b.writeUInt16LE(4, 32);
-      b.writeUInt16LE(32, 34);
-      b.write('data', 36);
-      b.writeUInt32LE(samples.length * 4, 40);
-      samples.forEach((s, i) => b.writeFloatLE(s, 44 + i * 4));
-      return b;
-    };
+    const wavF32 = (samples: number[]): Buffer => wavFile(samples, { format: 'float32', rate: 8000 });
+
     p = tempProject({ 'pipeline.yaml': `stages:\n  data:\n    uses: download\n    with: { dataset: folder, folder: { path: w, pattern: '^(?<label>[a-z]+)_\\d\\.wav$' } }\n` });
     p.write('w/.keep', '');
     writeFileSync(path.join(p.dir, 'w', 'yes_1.wav'), wavF32([0.5, -0.25]));
@@ -273,10 +243,7 @@ describe('download: folder', () => {
   it('labels files from a CSV with splits and folds, and holds out a fold', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-  data:
-    uses: download
-    deps: [d]
-    with: { dataset: folder, folder: { path: d, csv: labels.csv }, holdout: { folds: [2] } }
+  data: { uses: download, with: { dataset: folder, folder: { path: d, csv: labels.csv }, holdout: { folds: [2] } } }
 `,
       'd/labels.csv': 'file,label,split,speaker,fold\na/1.wav,dog,train,s1,1\na/2.wav,cat,test,s2,1\nb/3.wav,dog,train,,2\n',
     });

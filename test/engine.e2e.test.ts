@@ -225,12 +225,8 @@ describe('verify', () => {
   it('catches a tampered output hash in conno.lock and a stage that is not deterministic', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-  stable:
-    cmd: echo same > stable.txt
-    outs: [stable.txt]
-  random:
-    cmd: head -c 16 /dev/urandom | od -x > random.txt
-    outs: [random.txt]
+  stable: { cmd: echo same > stable.txt, outs: [stable.txt] }
+  random: { cmd: head -c 16 /dev/urandom | od -x > random.txt, outs: [random.txt] }
 `,
     });
     expect((await p.conno(['repro'])).exitCode).toBe(0);

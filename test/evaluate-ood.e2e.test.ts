@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, REPO, tempProject, type TempProject } from './helpers.js';
 import { flatFloat32, readTableFile } from '../src/core/arrow/io.js';
+import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -19,10 +20,7 @@ afterEach(() => {
 
 const FEATURES = '{ n_fft: 512, hop_length: 160, n_mels: 32, f_max: 8000, frames: 50, normalize: true }';
 const PIPELINE = `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 4, clips_per_class: 40, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.25, dev_fraction: 0.15 } }
-  noisy:
+${synthStage('classes: 4, clips_per_class: 40, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.25, dev_fraction: 0.15')}  noisy:
     uses: inject-noise
     needs: [data]
     matrix: { fraction: [0, 1] }
@@ -45,10 +43,7 @@ const PIPELINE = `stages:
       optimizer: { lr: 0.003 }
       early_stopping: { patience: 6, monitor: dev_acc }
       seed: 1
-  other_data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 3, clips_per_class: 24, seconds: 0.5, sample_rate: 16000, seed: 2, test_fraction: 0.5, dev_fraction: 0 } }
-  other_features:
+${synthStage('classes: 3, clips_per_class: 24, seconds: 0.5, sample_rate: 16000, seed: 2, test_fraction: 0.5, dev_fraction: 0', 'other_data')}  other_features:
     uses: features
     needs: [other_data]
     with: ${FEATURES}

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { BIN, REPO, tempProject, type TempProject } from './helpers.js';
+import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
 afterEach(() => p?.remove());
@@ -40,10 +41,7 @@ it('repro on a terminal-less run loads no listr2 and no Arrow', async () => {
 it('status on a pipeline with train and score-difficulty stages loads no TensorFlow.js', async () => {
   p = tempProject({
     'pipeline.yaml': `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 2, clips_per_class: 4, seconds: 0.25 } }
-  features:
+${synthStage('classes: 2, clips_per_class: 4, seconds: 0.25')}  features:
     uses: features
     needs: [data]
     with: { n_mels: 16, frames: 10 }
@@ -65,10 +63,7 @@ it('status on a pipeline with train and score-difficulty stages loads no TensorF
 it('status on a pipeline with a report stage loads no Vega and no Arrow', async () => {
   p = tempProject({
     'pipeline.yaml': `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 2, clips_per_class: 4, seconds: 0.25 } }
-  report:
+${synthStage('classes: 2, clips_per_class: 4, seconds: 0.25')}  report:
     uses: report
     needs: [data]
     with: { title: T, axes: { method: model } }

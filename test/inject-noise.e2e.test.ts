@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
 import { readTableFile } from '../src/core/arrow/io.js';
 import { readClips } from '../src/lab/audio/clips.js';
+import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -15,10 +16,7 @@ afterEach(() => {
 
 const PIPELINE = `params: [params/study.yaml]
 stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 4, clips_per_class: 10, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.3, dev_fraction: 0 } }
-  resample:
+${synthStage('classes: 4, clips_per_class: 10, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.3, dev_fraction: 0')}  resample:
     uses: resample
     needs: [data]
     with: { rate: 8000, quality: fast }

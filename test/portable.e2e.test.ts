@@ -9,6 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, expect, it } from 'vitest';
 import { BIN, tempProject, ZOD_MODULE } from './helpers.js';
+import { synthStage } from './support/pipelines.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -26,10 +27,7 @@ it('a moved project is up to date and verifies; outside data is keyed by content
     cmd: mkdir -p out && cat in.txt "\$LABELS" > out/all.txt
     deps: [in.txt, ${ext}]
     outs: [out/all.txt]
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 2, clips_per_class: 3, seconds: 0.25, sample_rate: 8000 } }
-  mine:
+${synthStage('classes: 2, clips_per_class: 3, seconds: 0.25, sample_rate: 8000')}  mine:
     uses: ./stages/mine.mjs
     deps: [out/all.txt]
 `,

@@ -13,6 +13,8 @@ import { tempProject, type TempProject } from './helpers.js';
 import { readTableFile } from '../src/core/arrow/io.js';
 // @ts-expect-error: a plain .mjs script (the one that makes the README picture)
 import { screenshotReport } from '../scripts/report-screenshot.mjs';
+import { mdTable } from './support/markdown.js';
+import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -21,10 +23,7 @@ afterEach(() => {
 });
 
 const PIPELINE = `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 4, clips_per_class: 28, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.3, dev_fraction: 0 } }
-  noisy:
+${synthStage('classes: 4, clips_per_class: 28, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.3, dev_fraction: 0')}  noisy:
     uses: inject-noise
     needs: [data]
     matrix: { noise: [0, 0.4] }
@@ -72,15 +71,6 @@ const PIPELINE = `stages:
     with: { title: Tiny study }
 `;
 
-/** The rows of the markdown table that follows `caption`, as cells. */
-function mdTable(md: string, caption: string): string[][] {
-  const lines = md.split('\n');
-  const at = lines.indexOf(caption);
-  expect(at, caption).toBeGreaterThanOrEqual(0);
-  const rows: string[][] = [];
-  for (let i = at + 4; i < lines.length && lines[i]!.startsWith('|'); i++) rows.push(lines[i]!.slice(2, -2).split(' | '));
-  return rows;
-}
 
 const show = async (target: string): Promise<string> => (await p!.conno(['show', target, '--path'])).stdout.trim();
 
@@ -161,10 +151,7 @@ describe('report stage (e2e)', () => {
   it('fails with a clear message when no upstream stage has anything to report', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 2, clips_per_class: 2, seconds: 0.25, sample_rate: 16000 } }
-  report:
+${synthStage('classes: 2, clips_per_class: 2, seconds: 0.25, sample_rate: 16000')}  report:
     uses: report
     needs: [data]
 `,

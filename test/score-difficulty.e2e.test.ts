@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
 import { readTableFile } from '../src/core/arrow/io.js';
 import { auroc } from '../src/lab/difficulty/rank.js';
+import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -22,10 +23,7 @@ const TRAIN = `
       optimizer: { lr: 0.005 }`;
 
 const PIPELINE = `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 4, clips_per_class: 60, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.25, dev_fraction: 0 } }
-  noisy:
+${synthStage('classes: 4, clips_per_class: 60, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.25, dev_fraction: 0')}  noisy:
     uses: inject-noise
     needs: [data]
     with: { seed: 1, label: { model: symmetric, rate: 0.4 } }

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempProject, type TempProject } from './helpers.js';
 import { readTableFile } from '../src/core/arrow/io.js';
+import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
 afterEach(() => {
@@ -14,10 +15,7 @@ afterEach(() => {
 });
 
 const PIPELINE = `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 4, clips_per_class: 40, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.25, dev_fraction: 0.15 } }
-  features:
+${synthStage('classes: 4, clips_per_class: 40, seconds: 0.5, sample_rate: 16000, seed: 1, test_fraction: 0.25, dev_fraction: 0.15')}  features:
     uses: features
     needs: [data]
     with: { n_fft: 512, hop_length: 160, n_mels: 32, f_max: 8000, frames: 50, normalize: true }
@@ -116,10 +114,7 @@ describe('init_from and freeze (e2e)', () => {
   it('starts from another run and, with freeze: backbone, changes only the logits layer', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25 } }
-  features:
+${synthStage('classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25')}  features:
     uses: features
     needs: [data]
     with: { n_fft: 256, win_length: 256, hop_length: 160, n_mels: 16, f_max: 8000, frames: 24 }
@@ -159,10 +154,7 @@ describe('clean accuracy on the default synth data (e2e)', () => {
   it('a short run of a wider cnn4 reaches the expected clean accuracy (> 0.8; 0.83 when written, 0.86 with 40 epochs)', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-  data:
-    uses: download
-    with: { dataset: synth, synth: { classes: 10, clips_per_class: 100, seconds: 1.0, sample_rate: 16000, seed: 0 } }
-  features:
+${synthStage('classes: 10, clips_per_class: 100, seconds: 1.0, sample_rate: 16000, seed: 0')}  features:
     uses: features
     needs: [data]
     with: { n_fft: 512, hop_length: 400, n_mels: 32, f_min: 50, f_max: 8000, frames: 40, normalize: true }

@@ -21,91 +21,40 @@ const gpus: OptionSpec = { name: 'gpus', type: 'string', arg: 'LIST', help: 'GPU
 const executor: OptionSpec = { name: 'executor', type: 'string', arg: 'E', help: "local or slurm: where stale stages run (default: each stage's `executor:`, else local)" };
 const remote: OptionSpec = { name: 'remote', type: 'string', arg: 'R', help: 'the remote cache: a name from pipeline.yaml, a folder or s3://… (default: CONNO_REMOTE, else default_remote)' };
 
+/** One command of the table. */
+const command = (name: string, args: string, summary: string, options: readonly OptionSpec[], run: () => Promise<Handler>): CommandSpec => ({ name, args, summary, options, run });
+
 export const COMMANDS: readonly CommandSpec[] = [
-  {
-    name: 'repro',
-    args: '[TARGET…]',
-    summary: 'rebuild what is stale, in dependency order, independent stages in parallel',
-    options: [
-      jobs,
-      gpus,
-      executor,
-      { name: 'slurm-jobs', type: 'string', arg: 'N', help: 'at most N Slurm jobs queued or running at once (default: no limit)' },
-      { name: 'force', short: 'f', type: 'boolean', help: 'rerun the targets even if up to date (what they need is only brought up to date)' },
-      { name: 'dry-run', short: 'n', type: 'boolean', help: 'say what would run and why; run nothing' },
-      { name: 'downstream', type: 'boolean', help: 'also rebuild what depends on the targets' },
-      { name: 'keep-going', short: 'k', type: 'boolean', help: 'keep running independent stages after a failure' },
-      { name: 'pull', type: 'boolean', help: 'fetch results the remote has before building anything' },
-      { ...remote, help: 'the remote for --pull (a name from pipeline.yaml, a folder or s3://…)' },
-      { name: 'no-wait', type: 'boolean', help: 'fail instead of waiting for another conno on this project' },
-      { name: 'verbose', short: 'v', type: 'boolean', help: 'also list up-to-date stages' },
-    ],
-    run: async () => (await import('./commands/repro.js')).repro,
-  },
-  {
-    name: 'status',
-    args: '[TARGET…]',
-    summary: 'what is stale and exactly why',
-    options: [{ name: 'json', type: 'boolean', help: 'print {"stages":[{"id","stale","reasons"}]} for every instance' }],
-    run: async () => (await import('./commands/status.js')).status,
-  },
-  {
-    name: 'verify',
-    args: '[TARGET…]',
-    summary: 'rerun from scratch, without the run-cache, and compare every output with conno.lock (exit 1 on any mismatch)',
-    options: [jobs, gpus, executor, { name: 'keep-scratch', type: 'boolean', help: 'keep the scratch copy the rerun used (cache/tmp/verify-…), to look at' }],
-    run: async () => (await import('./commands/verify.js')).verify,
-  },
-  {
-    name: 'push',
-    args: '[TARGET…]',
-    summary: "send the targets' outputs and run records to a remote cache",
-    options: [remote, { name: 'all-runs', type: 'boolean', help: 'also every run in the local run-cache (results of earlier params)' }],
-    run: async () => (await import('./commands/remote.js')).push,
-  },
-  {
-    name: 'pull',
-    args: '[TARGET…]',
-    summary: 'fetch them from a remote cache and restore outputs into the project',
-    options: [remote],
-    run: async () => (await import('./commands/remote.js')).pull,
-  },
-  {
-    name: 'dag',
-    args: '',
-    summary: 'the stage graph',
-    options: [
-      { name: 'format', type: 'string', arg: 'F', help: 'text, mermaid or dot (default: text)' },
-      { name: 'instances', type: 'boolean', help: 'one node per stage instance, not per stage' },
-    ],
-    run: async () => (await import('./commands/dag.js')).dag,
-  },
-  {
-    name: 'show',
-    args: 'STAGE[:OUTPUT]',
-    summary: 'print an output: Arrow tables as a table, folders as their files, text as text',
-    options: [
-      { name: 'head', type: 'string', arg: 'N', help: 'rows of a table to print (default: 20)' },
-      { name: 'json', type: 'boolean', help: 'rows as JSON' },
-      { name: 'path', type: 'boolean', help: 'print the cache file to open (e.g. from Python)' },
-    ],
-    run: async () => (await import('./commands/show.js')).show,
-  },
-  {
-    name: 'gc',
-    args: '',
-    summary: 'delete cache objects that conno.lock and the kept run-cache entries do not reference',
-    options: [
-      { name: 'dry-run', short: 'n', type: 'boolean', help: 'say what would be removed; remove nothing' },
-      { name: 'keep-runs', type: 'string', arg: 'all|lock', help: 'keep every run-cache entry (all, the default) or only what conno.lock uses (lock)' },
-    ],
-    run: async () => (await import('./commands/gc.js')).gc,
-  },
-  {
-    name: 'run-stage',
-    args: 'JOB.json',
-    summary: 'run one prepared stage instance (what cluster jobs call)',
-    options: [],
-    run: async () => (await import('./commands/run-stage.js')).runStage,
-  },
+  command('repro', '[TARGET…]', 'rebuild what is stale, in dependency order, independent stages in parallel', [
+    jobs,
+    gpus,
+    executor,
+    { name: 'slurm-jobs', type: 'string', arg: 'N', help: 'at most N Slurm jobs queued or running at once (default: no limit)' },
+    { name: 'force', short: 'f', type: 'boolean', help: 'rerun the targets even if up to date (what they need is only brought up to date)' },
+    { name: 'dry-run', short: 'n', type: 'boolean', help: 'say what would run and why; run nothing' },
+    { name: 'downstream', type: 'boolean', help: 'also rebuild what depends on the targets' },
+    { name: 'keep-going', short: 'k', type: 'boolean', help: 'keep running independent stages after a failure' },
+    { name: 'pull', type: 'boolean', help: 'fetch results the remote has before building anything' },
+    { ...remote, help: 'the remote for --pull (a name from pipeline.yaml, a folder or s3://…)' },
+    { name: 'no-wait', type: 'boolean', help: 'fail instead of waiting for another conno on this project' },
+    { name: 'verbose', short: 'v', type: 'boolean', help: 'also list up-to-date stages' },
+  ], async () => (await import('./commands/repro.js')).repro),
+  command('status', '[TARGET…]', 'what is stale and exactly why', [{ name: 'json', type: 'boolean', help: 'print {"stages":[{"id","stale","reasons"}]} for every instance' }], async () => (await import('./commands/status.js')).status),
+  command('verify', '[TARGET…]', 'rerun from scratch, without the run-cache, and compare every output with conno.lock (exit 1 on any mismatch)', [jobs, gpus, executor, { name: 'keep-scratch', type: 'boolean', help: 'keep the scratch copy the rerun used (cache/tmp/verify-…), to look at' }], async () => (await import('./commands/verify.js')).verify),
+  command('push', '[TARGET…]', "send the targets' outputs and run records to a remote cache", [remote, { name: 'all-runs', type: 'boolean', help: 'also every run in the local run-cache (results of earlier params)' }], async () => (await import('./commands/remote.js')).push),
+  command('pull', '[TARGET…]', 'fetch them from a remote cache and restore outputs into the project', [remote], async () => (await import('./commands/remote.js')).pull),
+  command('dag', '', 'the stage graph', [
+    { name: 'format', type: 'string', arg: 'F', help: 'text, mermaid or dot (default: text)' },
+    { name: 'instances', type: 'boolean', help: 'one node per stage instance, not per stage' },
+  ], async () => (await import('./commands/dag.js')).dag),
+  command('show', 'STAGE[:OUTPUT]', 'print an output: Arrow tables as a table, folders as their files, text as text', [
+    { name: 'head', type: 'string', arg: 'N', help: 'rows of a table to print (default: 20)' },
+    { name: 'json', type: 'boolean', help: 'rows as JSON' },
+    { name: 'path', type: 'boolean', help: 'print the cache file to open (e.g. from Python)' },
+  ], async () => (await import('./commands/show.js')).show),
+  command('gc', '', 'delete cache objects that conno.lock and the kept run-cache entries do not reference', [
+    { name: 'dry-run', short: 'n', type: 'boolean', help: 'say what would be removed; remove nothing' },
+    { name: 'keep-runs', type: 'string', arg: 'all|lock', help: 'keep every run-cache entry (all, the default) or only what conno.lock uses (lock)' },
+  ], async () => (await import('./commands/gc.js')).gc),
+  command('run-stage', 'JOB.json', 'run one prepared stage instance (what cluster jobs call)', [], async () => (await import('./commands/run-stage.js')).runStage),
 ];

@@ -121,26 +121,24 @@ export class Project {
 
   /** The given instances and everything they need, in pipeline order. */
   withUpstream(ids: string[]): string[] {
+    return this.reachable(ids, (id) => this.pipeline.instances.get(id)!.upstream.map((u) => u.id));
+  }
+
+  /** The given instances and everything that depends on them, in pipeline order. */
+  withDownstream(ids: string[]): string[] {
+    return this.reachable(ids, (id) => this.pipeline.downstream.get(id) ?? []);
+  }
+
+  private reachable(ids: string[], next: (id: string) => readonly string[]): string[] {
     const keep = new Set<string>();
     const stack = [...ids];
     while (stack.length) {
       const id = stack.pop()!;
       if (keep.has(id)) continue;
       keep.add(id);
-      for (const u of this.pipeline.instances.get(id)!.upstream) stack.push(u.id);
+      stack.push(...next(id));
     }
     return this.pipeline.order.filter((id) => keep.has(id));
   }
 
-  withDownstream(ids: string[]): string[] {
-    const keep = new Set<string>();
-    const stack = [...ids];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (keep.has(id)) continue;
-      keep.add(id);
-      for (const d of this.pipeline.downstream.get(id) ?? []) stack.push(d);
-    }
-    return this.pipeline.order.filter((id) => keep.has(id));
-  }
 }

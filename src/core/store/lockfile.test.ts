@@ -44,7 +44,7 @@ describe('lockText', () => {
       version: 1,
       stages: {
         'zeta@x=1': entry({ metrics: { 'val.acc': 0.91, loss: 0.2 }, env: { PYTHONHASHSEED: '0', CUDA: '12.4' } }),
-        alpha: entry({ kind: 'builtin', cmd: undefined, uses: 'resample', code: 'c0de', with: { rate: 16000, mono: true }, deps: {}, outs: {} }),
+        alpha: entry({ kind: 'builtin', cmd: undefined, uses: 'resample', code: 'c0de', params: { 'audio.rate': 16000 }, with: { rate: 16000, mono: true }, deps: {}, outs: {} }),
       },
     };
     expect(await lockText(lock)).toBe(
@@ -59,11 +59,7 @@ describe('lockText', () => {
         '    kind: builtin',
         '    outs: {}',
         '    params:',
-        '      features:',
-        '        n_mels: 64',
-        '      train:',
-        '        epochs: 3',
-        '        lr: 0.001',
+        '      audio.rate: 16000',
         '    uses: resample',
         '    with:',
         '      mono: true',

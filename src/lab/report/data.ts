@@ -5,6 +5,7 @@
  */
 
 import type { CorrelationRow as DifficultyCorrelationRow, SummaryRow } from '../difficulty/evaluate.js';
+import type { SetMetrics as EvalSetMetrics } from '../eval/metrics.js';
 export type Item = Record<string, string | number | boolean>;
 
 /** Correct / total of one split of one run (the final model's predictions). */
@@ -54,17 +55,12 @@ export type ScoreSummaryRow = SummaryRow & { from: string };
 /** A row of score-difficulty's `correlations` table as the report uses it (n not needed). */
 export type CorrelationRow = Omit<DifficultyCorrelationRow, 'kendall' | 'n'> & { from: string };
 
-export interface SetMetrics {
+/** One row of evaluate-ood's metrics table: a set, and its metrics as src/lab/eval computes them. */
+export type SetMetrics = Omit<EvalSetMetrics, 'confusion'> & {
   set: string;
   /** NaN when the set is not a noisy copy. */
   snr_db: number;
-  n: number;
-  accuracy: number;
-  uar: number;
-  macro_f1: number;
-  nll: number;
-  ece: number;
-}
+};
 
 export interface SaliencyClip {
   clip_id: string;

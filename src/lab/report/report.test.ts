@@ -14,6 +14,7 @@ import { readReportData } from './read.js';
 import { buildReport, type Report } from './page.js';
 import { pooledScores } from './sections.js';
 import { ReportParamsSchema } from './params.js';
+import { mdTable } from '../../../test/support/markdown.js';
 
 let dir: string;
 let study: Study;
@@ -29,15 +30,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
 
-/** The rows of the markdown table that follows `caption`, as cells. */
-function mdTable(md: string, caption: string): string[][] {
-  const lines = md.split('\n');
-  const at = lines.indexOf(caption);
-  expect(at, caption).toBeGreaterThanOrEqual(0);
-  const rows: string[][] = [];
-  for (let i = at + 4; i < lines.length && lines[i]!.startsWith('|'); i++) rows.push(lines[i]!.slice(2, -2).split(' | '));
-  return rows;
-}
 
 describe('a full study', () => {
   it('shows every section, each plot as one inline SVG, with no Vega warning', () => {

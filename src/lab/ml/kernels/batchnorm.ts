@@ -113,17 +113,7 @@ export function simdSweeps(backend: WasmBackend, C: number): Sweeps | undefined 
 }
 
 /** Writes y [M·C], and mean, variance [C] (biased) of x [M·C] (channels innermost). */
-export function batchNormTrainInto(
-  x: Float32Array,
-  channels: number,
-  gamma: Float32Array,
-  beta: Float32Array,
-  epsilon: number,
-  y: Float32Array,
-  mean: Float32Array,
-  variance: Float32Array,
-  sw: Sweeps = sweeps(channels),
-): void {
+export function batchNormTrainInto(x: Float32Array, channels: number, gamma: Float32Array, beta: Float32Array, epsilon: number, y: Float32Array, mean: Float32Array, variance: Float32Array, sw: Sweeps = sweeps(channels)): void {
   const C = channels;
   const M = x.length / C;
   // Sums of (x − K) with K the channel's first value: no cancellation when |mean| ≫ std.
@@ -144,19 +134,7 @@ export function batchNormTrainInto(
 }
 
 /** Writes dx [M·C], dgamma, dbeta [C] from dy, x [M·C] and the forward pass's mean, variance. */
-export function batchNormTrainGradInto(
-  dy: Float32Array,
-  x: Float32Array,
-  channels: number,
-  gamma: Float32Array,
-  mean: Float32Array,
-  variance: Float32Array,
-  epsilon: number,
-  dx: Float32Array,
-  dgamma: Float32Array,
-  dbeta: Float32Array,
-  sw: Sweeps = sweeps(channels),
-): void {
+export function batchNormTrainGradInto(dy: Float32Array, x: Float32Array, channels: number, gamma: Float32Array, mean: Float32Array, variance: Float32Array, epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, sw: Sweeps = sweeps(channels)): void {
   const C = channels;
   const M = x.length / C;
   const mu = Float64Array.from(mean);

@@ -30,16 +30,7 @@ export function conv2DBackpropInputConfig(): KernelConfig {
     const { inputs, attrs, backend } = args;
     const { dy, filter } = inputs;
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-    const info = backend_util.computeConv2DInfo(
-      inputShape,
-      filter.shape as [number, number, number, number],
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      backend_util.convertConv2DDataFormat(dataFormat),
-    );
+    const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat));
     const { filterHeight: kh, filterWidth: kw } = info;
     const { top, bottom, left, right } = info.padInfo;
     const fastPath =
