@@ -123,8 +123,10 @@ describe('report stage (e2e)', () => {
     expect(evaluated).toHaveLength(rows);
     // The findings name both methods and the pure-noise run; its accuracy is the train stage's.
     const pureAcc = lock.stages['train_pure@loss=ce,data=pure,noise=0']!.metrics!.test_acc as number;
-    expect(md).toMatch(/Test accuracy from the lowest to the highest label-noise rate: ce: .*; gce: /);
-    expect(md).toContain(`Trained on pure noise (1 run): mean test accuracy ${pureAcc.toFixed(3)}; chance is 0.250.`);
+    expect(md).toMatch(/- Label noise 0 → [\d.]+, ce: test accuracy [\d.]+ \(n = 1\) → [\d.]+ \(n = 1\), a change of .*\(one seed × condition pair only: no test; run more seeds\)\./);
+    expect(md).toMatch(/- Label noise 0 → [\d.]+, gce: /);
+    expect(md).toContain(`- Trained on pure noise: mean test accuracy ${pureAcc.toFixed(3)} (n = 1); against chance (0.250): `);
+    expect(md).toContain('(one run only: no test; run more seeds)');
     expect(pureAcc).toBeLessThan(0.45); // chance 0.25: the model had nothing to learn
     expect(lock.stages['train@noise=0,loss=ce,data=clean']!.metrics!.test_acc).toBeGreaterThan(0.7);
 

@@ -16,8 +16,8 @@ const K = CLASSES.length;
 const EPOCHS = 15;
 const SHAPE = [32, 50] as const;
 
-/** The matrix values; `data` is a data-noise condition as inject-noise names them. */
-type Item = { noise: number; loss: string; data: string };
+/** The matrix values; `data` is a data-noise condition as inject-noise names them; `seed` only in a study of several seeds. */
+type Item = { noise: number; loss: string; data: string; seed?: number };
 
 export interface StudyOptions {
   dir: string;
@@ -25,6 +25,8 @@ export interface StudyOptions {
   evaluations?: boolean;
   /** Give each input its upstream's fingerprint and params, as the engine will. */
   fingerprints?: boolean;
+  /** Train each condition with this many seeds (a `seed` matrix key); one run each without. */
+  seeds?: number;
 }
 
 export interface Study {
@@ -35,7 +37,7 @@ export interface Study {
   testAcc: Map<string, number>;
 }
 
-const idOf = (stage: string, it: Item): string => `${stage}@noise=${it.noise},loss=${it.loss},data=${it.data}`;
+const idOf = (stage: string, it: Item): string => `${stage}@noise=${it.noise},loss=${it.loss},data=${it.data}${it.seed === undefined ? '' : `,seed=${it.seed}`}`;
 
 /** The accuracy each condition aims at (before sampling). */
 function target(it: Item): number {
@@ -44,26 +46,28 @@ function target(it: Item): number {
   return base - it.noise * (it.loss === 'ce' ? 1.0 : 0.25);
 }
 
-export function studyItems(): Item[] {
-  return [
+export function studyItems(seeds?: number): Item[] {
+  const conditions: Item[] = [
     ...[0, 0.2, 0.4].flatMap((noise) => ['ce', 'gce'].map((loss) => ({ noise, loss, data: 'clean' }))),
     { noise: 0, loss: 'ce', data: '10dB' },
     { noise: 0, loss: 'gce', data: '10dB' },
     { noise: 0, loss: 'ce', data: 'pure' },
     { noise: 0, loss: 'gce', data: 'pure' },
   ];
+  if (seeds === undefined) return conditions;
+  return conditions.flatMap((c) => Array.from({ length: seeds }, (_, seed) => ({ ...c, seed })));
 }
 
 export function writeStudy(opts: StudyOptions): Study {
   mkdirSync(opts.dir, { recursive: true });
   const inputs: StageInput[] = [];
   const testAcc = new Map<string, number>();
-  const items = studyItems();
+  const items = studyItems(opts.seeds);
   const extras = (id: string, it: Item): Partial<StageInput> =>
     opts.fingerprints
       ? {
           fingerprint: (hashText(id).toString(16) + hashText(id, 7).toString(16)).padStart(16, '0'),
-          params: { loss: it.loss === 'ce' ? { name: 'ce', label_smoothing: 0 } : { name: 'gce', q: 0.7 }, epochs: EPOCHS, seed: 1, model: { name: 'cnn4' } },
+          params: { loss: it.loss === 'ce' ? { name: 'ce', label_smoothing: 0 } : { name: 'gce', q: 0.7 }, epochs: EPOCHS, seed: it.seed ?? 1, model: { name: 'cnn4' } },
         }
       : {};
   const add = (from: string, output: string, it: Item, file: string, extra: Partial<StageInput> = {}): void => {

@@ -1,61 +1,85 @@
-/** The report's findings: sentences computed from the study's numbers. */
+/**
+ * The report's findings: each effect stated with its size, its 95% confidence interval and a
+ * p-value from a test that pairs runs by seed and condition (report/stats.ts); "not significant
+ * at α = 0.05" where it is not, and no test (said so) where one run is all there is.
+ */
 import { distinct, labelNoiseOf, methodOf, noiseLevelOf } from './axes.js';
-import { isEnsemble } from './data.js';
+import { isEnsemble, type Run } from './data.js';
 import type { Context } from './context.js';
 import { oodAccuracies } from './sections/accuracy.js';
+import { ALPHA, againstValue, describeTest, itemKey, meanCi, pairedBy, summaries } from './stats.js';
+import { mean, pairedT, summarize } from '../../core/util/stats.js';
 
 const fmt = (x: number): string => x.toFixed(3);
 
-/** The study's headline numbers, each computed from the data shown below it. */
 export function findings(ctx: Context): string[] {
   const out: string[] = [];
   const runs = ctx.data.runs.filter((r) => ctx.testAccuracy(r) !== undefined);
-  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-
-  // Label noise: per method, the mean test accuracy at the lowest and the highest rate (pure-noise runs aside).
-  const signal = runs.filter((r) => labelNoiseOf(r.item, ctx.axes) !== undefined && noiseLevelOf(r.item, ctx.axes)?.pure !== true);
-  const drops: { method: string; drop: number; text: string }[] = [];
-  for (const method of distinct(signal.map((r) => methodOf(r.item, ctx.axes)))) {
-    const mine = signal.filter((r) => methodOf(r.item, ctx.axes) === method);
-    const rates = distinct(mine.map((r) => labelNoiseOf(r.item, ctx.axes)!)).sort((a, b) => a - b);
-    if (rates.length < 2) continue;
-    const at = (rate: number): number => mean(mine.filter((r) => labelNoiseOf(r.item, ctx.axes) === rate).map((r) => ctx.testAccuracy(r)!));
-    const lo = rates[0]!;
-    const hi = rates[rates.length - 1]!;
-    const drop = at(lo) - at(hi);
-    drops.push({ method, drop, text: `${method}: ${fmt(at(lo))} at ${lo} → ${fmt(at(hi))} at ${hi} (${drop >= 0 ? '−' : '+'}${fmt(Math.abs(drop))})` });
-  }
-  if (drops.length > 0) {
-    let line = `Test accuracy from the lowest to the highest label-noise rate: ${drops.map((d) => d.text).join('; ')}.`;
-    if (drops.length > 1) {
-      const sorted = [...drops].sort((a, b) => b.drop - a.drop);
-      line += ` It falls most for ${sorted[0]!.method} and least for ${sorted[sorted.length - 1]!.method}.`;
-    }
-    out.push(line);
-  }
+  out.push(...labelNoiseFindings(ctx, runs));
 
   const pure = runs.filter((r) => noiseLevelOf(r.item, ctx.axes)?.pure === true);
   if (pure.length > 0) {
-    const acc = mean(pure.map((r) => ctx.testAccuracy(r)!));
-    const chance = ctx.chance === undefined ? '' : `; chance is ${fmt(ctx.chance)}`;
-    out.push(`Trained on pure noise (${pure.length} run${pure.length === 1 ? '' : 's'}): mean test accuracy ${fmt(acc)}${chance}.`);
+    const accs = pure.map((r) => ctx.testAccuracy(r)!);
+    const s = summarize(accs);
+    if (ctx.chance === undefined) out.push(`Trained on pure noise: mean test accuracy ${meanCi(s)}.`);
+    else out.push(`Trained on pure noise: mean test accuracy ${meanCi(s)}; against chance (${fmt(ctx.chance)}): ${describeTest(againstValue(accs, ctx.chance), 'runs', 't-test')}.`);
   }
 
   const summary = ctx.data.summary.filter((r) => Number.isFinite(r.auroc) && !isEnsemble(r.run));
   if (summary.length > 0) {
-    const byScore = distinct(summary.map((r) => r.score)).map((score) => {
-      const v = summary.filter((r) => r.score === score).map((r) => r.auroc);
-      return { score, auroc: mean(v), n: v.length };
-    });
-    byScore.sort((a, b) => b.auroc - a.auroc);
-    const best = byScore[0]!;
-    const loss = byScore.find((b) => b.score === 'final_loss');
-    let line = `Finding flipped labels: ${best.score} ranks best, mean AUROC ${fmt(best.auroc)} over ${best.n} run${best.n === 1 ? '' : 's'}`;
-    if (loss !== undefined && loss !== best) line += `; final_loss ${fmt(loss.auroc)}`;
-    out.push(`${line} (chance 0.5).`);
+    const byScore = [...summaries(summary, (r) => r.score, (r) => r.auroc)].sort((a, b) => b[1].mean - a[1].mean);
+    const [best, bestSummary] = byScore[0]!;
+    let line = `Finding flipped labels: ${best} ranks best, mean AUROC ${meanCi(bestSummary)} over runs (chance 0.5)`;
+    const runner = byScore.find(([score]) => score === 'final_loss' && score !== best) ?? byScore[1];
+    if (runner !== undefined) {
+      const t = pairedBy(summary.filter((r) => r.score === best), summary.filter((r) => r.score === runner[0]), (r) => `${r.from}\u0000${r.run}`, (r) => r.auroc);
+      line += `; against ${runner[0]}: ${describeTest(t, 'runs')}`;
+    }
+    out.push(`${line}.`);
   }
 
-  const gaps = oodAccuracies(ctx).flatMap((r) => (r.inDomain === undefined ? [] : r.sets.map((x) => x.acc - r.inDomain!)));
-  if (gaps.length > 0) out.push(`Out-of-domain sets lose ${fmt(-mean(gaps))} accuracy on average against the in-domain test set (${gaps.length} run × set pairs).`);
+  // The OOD gap per run (its sets averaged): runs are the independent units.
+  const gaps = oodAccuracies(ctx).flatMap((r) => (r.inDomain === undefined || r.sets.length === 0 ? [] : [mean(r.sets.map((x) => x.acc)) - r.inDomain]));
+  if (gaps.length > 0) out.push(`Out-of-domain sets against the in-domain test set, accuracy per run: ${describeTest(pairedT(gaps, gaps.map(() => 0)), 'runs', 't-test')}.`);
+  return out;
+}
+
+/**
+ * Label noise: per method, test accuracy at the highest rate against the lowest, paired by seed
+ * and training data; then whether the methods' drops differ, paired the same way.
+ */
+function labelNoiseFindings(ctx: Context, runs: Run[]): string[] {
+  const axes = ctx.axes;
+  const signal = runs.filter((r) => labelNoiseOf(r.item, axes) !== undefined && noiseLevelOf(r.item, axes)?.pure !== true);
+  const rates = distinct(signal.map((r) => labelNoiseOf(r.item, axes)!)).sort((a, b) => a - b);
+  if (rates.length < 2) return [];
+  const [lo, hi] = [rates[0]!, rates[rates.length - 1]!];
+  const acc = (r: Run) => ctx.testAccuracy(r)!;
+  const at = (rate: number, method: string) => signal.filter((r) => labelNoiseOf(r.item, axes) === rate && methodOf(r.item, axes) === method);
+  const pairKey = (r: Run) => itemKey(r.item, [axes.label_noise]);
+  const out: string[] = [];
+  const methods = distinct(signal.map((r) => methodOf(r.item, axes)));
+  const drops = new Map<string, Map<string, number>>();
+  for (const method of methods) {
+    // Only runs with a partner at the other rate (same seed, same training data, …) count.
+    const partners = new Set(at(lo, method).map(pairKey));
+    const his = at(hi, method).filter((r) => partners.has(pairKey(r)));
+    const paired = new Set(his.map(pairKey));
+    const los = at(lo, method).filter((r) => paired.has(pairKey(r)));
+    if (his.length === 0) continue;
+    const t = pairedBy(his, los, pairKey, acc);
+    out.push(`Label noise ${lo} → ${hi}, ${method}: test accuracy ${meanCi(summarize(los.map(acc)))} → ${meanCi(summarize(his.map(acc)))}, a change of ${describeTest(t, 'seed × condition pairs')}.`);
+    const byKey = new Map(los.map((r) => [itemKey(r.item, [axes.label_noise, axes.method]), acc(r)]));
+    drops.set(method, new Map(his.map((r) => [itemKey(r.item, [axes.label_noise, axes.method]), byKey.get(itemKey(r.item, [axes.label_noise, axes.method]))! - acc(r)])));
+  }
+  if (drops.size >= 2) {
+    const ranked = [...drops].map(([m, d]) => ({ m, d, mean: mean([...d.values()]) })).sort((a, b) => b.mean - a.mean);
+    const [most, least] = [ranked[0]!, ranked[ranked.length - 1]!];
+    const keys = [...most.d.keys()].filter((k) => least.d.has(k));
+    const t = pairedT(keys.map((k) => most.d.get(k)!), keys.map((k) => least.d.get(k)!));
+    const tested = t.n >= 2 && Number.isFinite(t.p);
+    const said = !tested ? `whether accuracy falls more for ${most.m} than for ${least.m} is untested` : t.p < ALPHA ? `accuracy falls more for ${most.m} than for ${least.m}` : `a difference between the drops of ${most.m} and ${least.m} is not shown`;
+    out.push(`With label noise ${lo} → ${hi}, ${said}: the drop for ${most.m} minus the drop for ${least.m} is ${describeTest(t, 'seed × condition pairs')}.`);
+  }
   return out;
 }

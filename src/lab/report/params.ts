@@ -13,11 +13,12 @@ export const AxesSchema = z.strictObject({
     .default('data')
     .describe("matrix key of the training data's noise: inject-noise's conditions clean, <n>dB (or a number of dB) and pure"),
   method: matrixKey.default('loss').describe('matrix key of the method compared (loss, model, …): one colour each'),
+  seed: matrixKey.default('seed').describe('matrix key of the training seed: runs equal in every other key are one condition, averaged with a 95% CI and paired by it in tests'),
 });
 
 export const ReportParamsSchema = z.strictObject({
   title: z.string().min(1).default('Consequences of training with noise'),
-  axes: AxesSchema.default({ label_noise: 'noise', data_noise: 'data', method: 'loss' }),
+  axes: AxesSchema.default({ label_noise: 'noise', data_noise: 'data', method: 'loss', seed: 'seed' }),
   in_domain_set: z
     .string()
     .min(1)

@@ -38,6 +38,9 @@ export interface AccuracyPoint {
   method: string;
   facet: string;
   run: string;
+  /** The 95% CI of the mean of the point's group (method, facet, x), when it has two runs or more. */
+  lo?: number | null;
+  hi?: number | null;
 }
 
 export interface AccuracyPlot {
@@ -50,7 +53,7 @@ export interface AccuracyPlot {
   chance?: number;
 }
 
-/** Mean accuracy per method (line), every run (dots), chance level (dashed). */
+/** Mean accuracy per method (line) with its 95% CI (bars), every run (dots), chance level (dashed). */
 export function accuracySpec(p: AccuracyPlot): TopLevelSpec {
   const x: Spec = { field: 'x', type: p.x.type, title: p.x.title };
   if (p.x.sort) x.sort = p.x.sort;
@@ -80,6 +83,10 @@ export function accuracySpec(p: AccuracyPlot): TopLevelSpec {
         encoding: { x, y: { field: 'acc', type: 'quantitative', title: yTitle, scale: ACCURACY_SCALE }, color },
       },
       ...rule,
+      // The CI of each mean: every point of a group carries the same bounds, aggregated to one bar.
+      ...(p.points.some((q) => q.lo !== undefined && q.lo !== null)
+        ? [{ mark: { type: 'rule', strokeWidth: 2, opacity: 0.6 }, encoding: { x, y: { aggregate: 'min', field: 'lo', type: 'quantitative', title: yTitle, scale: ACCURACY_SCALE }, y2: { aggregate: 'max', field: 'hi' }, color } }]
+        : []),
     ],
     p.facet === null ? null : { field: 'facet', ...p.facet },
   );

@@ -15,6 +15,7 @@ import { buildReport, type Report } from './page.js';
 import { pooledScores } from './sections.js';
 import { ReportParamsSchema } from './params.js';
 import { mdTable } from '../../../test/support/markdown.js';
+import { pairedT } from '../../core/util/stats.js';
 
 let dir: string;
 let study: Study;
@@ -53,20 +54,21 @@ describe('a full study', () => {
     for (const r of refs) expect(ids).toContain(r);
   });
 
-  it('states the study’s effects with the numbers of the runs', () => {
-    const acc = (pred: (id: string) => boolean): number => mean([...study.testAcc].filter(([id]) => pred(id)).map(([, a]) => a));
-    const clean = (noise: number, loss: string) => acc((id) => id === `train@noise=${noise},loss=${loss},data=clean`);
-    const at = (loss: string, noise: number): number => acc((id) => id.includes(`noise=${noise},loss=${loss},`) && !id.endsWith('data=pure'));
-    const ceDrop = at('ce', 0) - at('ce', 0.4);
-    const gceDrop = at('gce', 0) - at('gce', 0.4);
-    expect(ceDrop).toBeGreaterThan(gceDrop); // the constructed study has the effect …
-    expect(full.md).toContain(`ce: ${at('ce', 0).toFixed(3)} at 0 → ${at('ce', 0.4).toFixed(3)} at 0.4 (−${ceDrop.toFixed(3)})`);
-    expect(full.md).toContain('It falls most for ce and least for gce.'); // … and the report says so
-    expect(clean(0.4, 'ce')).toBeLessThan(clean(0.4, 'gce'));
+  it('states each effect with its numbers, and runs no test on one run per condition', () => {
+    const acc = (id: string) => study.testAcc.get(id)!;
+    const clean = (noise: number, loss: string) => acc(`train@noise=${noise},loss=${loss},data=clean`);
+    for (const loss of ['ce', 'gce']) {
+      const [lo, hi] = [clean(0, loss), clean(0.4, loss)];
+      expect(full.md).toContain(`- Label noise 0 → 0.4, ${loss}: test accuracy ${lo.toFixed(3)} (n = 1) → ${hi.toFixed(3)} (n = 1), a change of −${(lo - hi).toFixed(3)} (one seed × condition pair only: no test; run more seeds).`);
+    }
+    // A drop of one run against another is not a finding: the report says it is untested.
+    expect(full.md).toContain('whether accuracy falls more for ce than for gce is untested');
+    expect(full.md).not.toMatch(/falls more for \w+ than for \w+:/);
 
-    const pure = acc((id) => id.endsWith('data=pure'));
-    expect(full.md).toContain(`Trained on pure noise (2 runs): mean test accuracy ${pure.toFixed(3)}; chance is 0.250.`);
-    expect(full.md).toMatch(/Finding flipped labels: aum ranks best, mean AUROC 0\.9\d\d over 4 runs; final_loss 0\.9\d\d \(chance 0\.5\)\./);
+    const pure = [...study.testAcc].filter(([id]) => id.endsWith('data=pure')).map(([, a]) => a);
+    const t = pairedT(pure, pure.map(() => 0.25));
+    expect(full.md).toContain(`- Trained on pure noise: mean test accuracy ${mean(pure).toFixed(3)} ± ${((t.ci95![1] - t.ci95![0]) / 2).toFixed(3)} (n = 2); against chance (0.250): `);
+    expect(full.md).toMatch(/Finding flipped labels: aum ranks best, mean AUROC 0\.9\d\d ± 0\.0\d\d \(n = 4\) over runs \(chance 0\.5\); against final_loss: \+0\.\d{3} \(95% CI .* paired t-test over 4 runs, p = 0\.\d+\)\./);
   });
 
   it('tabulates every run with its fingerprint and varying params, and every summary AUROC', () => {
@@ -114,6 +116,69 @@ describe('a full study', () => {
     const again = await buildReport(readReportData(study.inputs), params);
     expect(again.html).toBe(full.html);
     expect(again.md).toBe(full.md);
+  });
+});
+
+describe('a study of three seeds per condition', () => {
+  let seeded: Study;
+  let r: Report;
+  beforeAll(async () => {
+    seeded = writeStudy({ dir: path.join(dir, 'seeds'), scores: true, evaluations: true, fingerprints: true, seeds: 3 });
+    r = await buildReport(readReportData(seeded.inputs), params);
+  });
+  const acc = (noise: number, loss: string, seed: number) => seeded.testAcc.get(`train@noise=${noise},loss=${loss},data=clean,seed=${seed}`)!;
+  const seeds = [0, 1, 2];
+  const half = (ci: readonly [number, number] | null) => ((ci![1] - ci![0]) / 2).toFixed(3);
+  const signed = (x: number) => (x < 0 ? `−${(-x).toFixed(3)}` : `+${x.toFixed(3)}`);
+
+  it('tests the label-noise effect per method, paired by seed, with its CI and p-value', () => {
+    for (const loss of ['ce', 'gce']) {
+      const lo = seeds.map((s) => acc(0, loss, s));
+      const hi = seeds.map((s) => acc(0.4, loss, s));
+      const t = pairedT(hi, lo);
+      expect(t.n).toBe(3);
+      const verdict = t.p < 0.05 ? '' : ': not significant at α = 0.05';
+      const p = t.p < 0.01 ? t.p.toFixed(4) : t.p.toFixed(3);
+      expect(r.md).toContain(
+        `- Label noise 0 → 0.4, ${loss}: test accuracy ${mean(lo).toFixed(3)} ± ${half(pairedT(lo, [0, 0, 0]).ci95)} (n = 3) → ${mean(hi).toFixed(3)} ± ${half(pairedT(hi, [0, 0, 0]).ci95)} (n = 3), ` +
+          `a change of ${signed(t.diff)} (95% CI ${signed(t.ci95![0])} to ${signed(t.ci95![1])}; paired t-test over 3 seed × condition pairs, p = ${p}${verdict}).`,
+      );
+    }
+    // The difference of the drops, paired by seed: stated as a finding only when significant.
+    const drop = (loss: string) => seeds.map((s) => acc(0, loss, s) - acc(0.4, loss, s));
+    const t = pairedT(drop('ce'), drop('gce'));
+    expect(r.md).toContain(`the drop for ce minus the drop for gce is ${signed(t.diff)} (95% CI ${signed(t.ci95![0])} to ${signed(t.ci95![1])}; paired t-test over 3 seed × condition pairs`);
+    expect(r.md).toContain(t.p < 0.05 ? 'accuracy falls more for ce than for gce:' : 'a difference between the drops of ce and gce is not shown');
+  });
+
+  it('draws each condition as its mean with a 95% CI over the seeds, and tabulates it', () => {
+    const table = mdTable(r.md, 'Test accuracy by method and label-noise rate: mean ± the half-width of its 95% CI over the seeds (n runs).');
+    const ce = table.find((row) => row[0] === 'ce' && row[1] === 'clean')!;
+    const v = seeds.map((s) => acc(0.2, 'ce', s));
+    expect(ce[3]).toBe(`${mean(v).toFixed(3)} ± ${half(pairedT(v, [0, 0, 0]).ci95)} (n = 3)`);
+    // A CI bar per condition of the label-noise plot (10 conditions of 3 seeds); none with one run per condition.
+    const ciBars = (html: string) => {
+      const section = html.slice(html.indexOf('id="label-noise"'), html.indexOf('id="snr"'));
+      return [...section.matchAll(/<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap((m) => m[1]!.match(/<line [^>]*stroke-width="2"/g) ?? []).length;
+    };
+    expect(ciBars(r.html)).toBe(10);
+    expect(ciBars(full.html)).toBe(0);
+    const pivot = mdTable(r.md, 'Accuracy on every evaluated set, per condition: mean ± the half-width of its 95% CI over the seeds (n runs).');
+    expect(pivot).toHaveLength(8);
+    for (const row of pivot) for (const cell of row.slice(1)) expect(cell).toMatch(/\(n = 3\)$/);
+  });
+
+  it('says how stable each score is between seeds of one condition (and not between conditions)', () => {
+    const table = mdTable(r.md, 'Seed stability: Spearman correlation of each score between runs that differ only in their seed (mean ± the half-width of its 95% CI, n pairs).');
+    const rows = readReportData(seeded.inputs).correlations.filter((c) => c.score_a === c.score_b && c.run_a !== c.run_b && !c.run_a.startsWith('ensemble'));
+    const condition = (id: string) => id.replace(/,seed=\d+$/, '');
+    for (const score of ['final_loss', 'aum', 'forgetting', 'random']) {
+      const same = rows.filter((c) => c.score_a === score && condition(c.run_a) === condition(c.run_b)).map((c) => c.spearman);
+      expect(same).toHaveLength(4 * 3); // 4 noisy conditions × 3 seed pairs
+      expect(rows.filter((c) => c.score_a === score).length).toBeGreaterThan(same.length);
+      expect(table.find((row) => row[0] === score)![1]).toBe(`${mean(same).toFixed(3)} ± ${half(pairedT(same, same.map(() => 0)).ci95)} (n = 12)`);
+    }
+    expect(r.md).toMatch(/Across training seeds, \w+ ranks the samples most alike \(mean Spearman -?\d\.\d{3} over 12 seed pairs\)/);
   });
 });
 

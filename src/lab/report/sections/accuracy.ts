@@ -4,12 +4,13 @@ import { shortId, snrOfSplit, type Run } from '../data.js';
 import { accuracySpec, gapSpec, type AccuracyPoint, type GapPoint } from '../plots.js';
 import type { Cell } from '../table.js';
 import type { SectionSpec } from '../section.js';
+import { conditionKey, meanCi, summaries } from '../stats.js';
 import { needsTrain, type Context } from '../context.js';
 
 export const labelNoise: SectionSpec = {
   id: 'label-noise',
   title: 'Accuracy vs label noise',
-  read: 'Test accuracy against the label-noise rate: a line per method (the mean over runs such as seeds), a dot per run, chance level dashed; one panel per training data-noise condition. A robust method keeps its line flat.',
+  read: 'Test accuracy against the label-noise rate: a line per method (the mean over the seeds), its 95% confidence interval as a bar, a dot per run, chance level dashed; one panel per training data-noise condition. A robust method keeps its line flat; bars that overlap mean the data cannot tell the points apart.',
   build(ctx, s) {
     const key = ctx.axes.label_noise;
     if (key === null) return 'needs a label-noise axis: params.axes.label_noise names the matrix key (e.g. noise).';
@@ -20,14 +21,16 @@ export const labelNoise: SectionSpec = {
     const levelOf = (r: Run): { label: string; order: number } => noiseLevelOf(r.item, ctx.axes) ?? { label: 'all', order: 0 };
     // Panels from the cleanest training data to pure noise.
     const facetSort = orderedLabels(runs, (r) => levelOf(r).label, (r) => -levelOf(r).order);
-    const points = runs.map(
-      (r): AccuracyPoint => ({
-        x: labelNoiseOf(r.item, ctx.axes)!,
-        acc: ctx.testAccuracy(r)!,
-        method: methodOf(r.item, ctx.axes),
-        facet: levelOf(r).label,
-        run: shortId(r.id),
-      }),
+    const points = withCi(
+      runs.map(
+        (r): AccuracyPoint => ({
+          x: labelNoiseOf(r.item, ctx.axes)!,
+          acc: ctx.testAccuracy(r)!,
+          method: methodOf(r.item, ctx.axes),
+          facet: levelOf(r).label,
+          run: shortId(r.id),
+        }),
+      ),
     );
     s.plots.push({
       id: 'label-noise',
@@ -42,13 +45,11 @@ export const labelNoise: SectionSpec = {
     });
     const noises = distinct(points.map((p) => p.x as number)).sort((a, b) => a - b);
     const groups = distinct(points.map((p) => `${p.method}\u0000${p.facet}`));
-    const mean = (g: string, x: number): number | null => {
-      const v = points.filter((p) => `${p.method}\u0000${p.facet}` === g && p.x === x).map((p) => p.acc);
-      return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
-    };
+    const stats = summaries(points, (p) => `${p.method}\u0000${p.facet}\u0000${String(p.x)}`, (p) => p.acc);
+    const mean = (g: string, x: number): string | null => meanCi(stats.get(`${g}\u0000${String(x)}`));
     const withLevel = facetSort.length > 1;
     s.tables.push({
-      caption: 'Mean test accuracy by method and label-noise rate.',
+      caption: 'Test accuracy by method and label-noise rate: mean ± the half-width of its 95% CI over the seeds (n runs).',
       table: {
         columns: [ctx.methodTitle, ...(withLevel ? ['training data'] : []), ...noises.map((x) => `${key}=${x}`)],
         rows: groups.map((g) => {
@@ -61,6 +62,16 @@ export const labelNoise: SectionSpec = {
   },
 };
 
+/** Each point with the 95% CI of its group's mean (its method, panel and x: the seeds of a condition). */
+function withCi(points: AccuracyPoint[]): AccuracyPoint[] {
+  const key = (p: AccuracyPoint) => `${p.method}\u0000${p.facet}\u0000${String(p.x)}`;
+  const s = summaries(points, key, (p) => p.acc);
+  return points.map((p) => {
+    const ci = s.get(key(p))?.ci95 ?? null;
+    return { ...p, lo: ci?.[0] ?? null, hi: ci?.[1] ?? null };
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 export const snr: SectionSpec = {
   id: 'snr',
@@ -71,14 +82,16 @@ export const snr: SectionSpec = {
 
     const trained = ctx.data.runs.filter((r) => noiseLevelOf(r.item, ctx.axes) !== undefined && ctx.testAccuracy(r) !== undefined);
     if (trained.length > 0) {
-      const points = trained.map(
-        (r): AccuracyPoint => ({
-          x: noiseLevelOf(r.item, ctx.axes)!.label,
-          acc: ctx.testAccuracy(r)!,
-          method: methodOf(r.item, ctx.axes),
-          facet: ctx.noiseLabel(r.item),
-          run: shortId(r.id),
-        }),
+      const points = withCi(
+        trained.map(
+          (r): AccuracyPoint => ({
+            x: noiseLevelOf(r.item, ctx.axes)!.label,
+            acc: ctx.testAccuracy(r)!,
+            method: methodOf(r.item, ctx.axes),
+            facet: ctx.noiseLabel(r.item),
+            run: shortId(r.id),
+          }),
+        ),
       );
       const sort = orderedLabels(trained, (r) => noiseLevelOf(r.item, ctx.axes)!.label, (r) => noiseLevelOf(r.item, ctx.axes)!.order);
       s.plots.push({
@@ -190,9 +203,21 @@ export const gap: SectionSpec = {
     const evaluated = ctx.data.evaluations.filter((e) => e.metrics !== undefined);
     if (evaluated.length > 0) {
       if (rows.length === 0) s.notes.push(`No gap to show: it ${needs}`);
+      // The readable view: one row per condition (its seeds pooled), one column per set.
+      const condition = (item: Run['item']) => conditionKey(item, ctx.axes) || 'all';
+      const sets = distinct(evaluated.flatMap((e) => e.metrics!.map((m) => m.set)));
+      const cells = evaluated.flatMap((e) => e.metrics!.map((m) => ({ c: condition(e.item), set: m.set, acc: m.accuracy })));
+      const stats = summaries(cells, (x) => `${x.c}\u0000${x.set}`, (x) => x.acc);
+      s.tables.push({
+        caption: 'Accuracy on every evaluated set, per condition: mean ± the half-width of its 95% CI over the seeds (n runs).',
+        table: {
+          columns: ['condition', ...sets],
+          rows: distinct(cells.map((x) => x.c)).map((c): Cell[] => [c, ...sets.map((set) => meanCi(stats.get(`${c}\u0000${set}`)))]),
+        },
+      });
       s.tables.push({
         caption: 'Every evaluated set (evaluate-ood metrics).',
-        folded: rows.length > 0,
+        folded: true,
         table: {
           columns: ['evaluation', 'set', 'snr_db', 'n', 'accuracy', 'uar', 'macro_f1', 'nll', 'ece'],
           plain: ['snr_db', 'n'],

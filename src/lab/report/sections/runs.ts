@@ -18,8 +18,9 @@ export const runs: SectionSpec = {
     const paramKeys = distinct(flat.flatMap((f) => (f === undefined ? [] : [...f.keys()]))).sort();
     // A param that only mirrors a matrix key (seed: ${item.seed}) is that key's column already.
     const mirrors = (k: string) => keys.includes(k) && runs.every((r, i) => flat[i]?.get(k) === undefined || flat[i]!.get(k) === String(r.item[k]));
-    const varying = paramKeys.filter((k) => new Set(flat.map((f) => f?.get(k) ?? '–')).size > 1 && !mirrors(k));
-    const shared = paramKeys.filter((k) => !varying.includes(k) && flat.every((f) => f?.has(k)));
+    const differs = (k: string) => new Set(flat.map((f) => f?.get(k) ?? '–')).size > 1;
+    const varying = paramKeys.filter((k) => differs(k) && !mirrors(k));
+    const shared = paramKeys.filter((k) => !differs(k) && flat.every((f) => f?.has(k)));
     const allFingerprints = runs.every((r) => r.fingerprint !== undefined);
     const table: Table = {
       columns: ['run', ...keys, ...varying.map((k) => (keys.includes(k) ? `param ${k}` : k)), 'test acc', 'weights of epoch', 'epochs', allFingerprints ? 'fingerprint' : 'fingerprint (or model output hash)'],

@@ -4,6 +4,7 @@ import { isEnsemble, shortId, type CorrelationRow, type ScoreTable } from '../da
 import { barSpec, correlationSpec, histogramSpec, type HistogramBin, type MatrixCell } from '../plots.js';
 import type { Table } from '../table.js';
 import type { SectionSpec } from '../section.js';
+import { conditionKey, meanCi, summaries } from '../stats.js';
 
 /** Every score's values, pooled over the runs of the score tables (ensembles aside: their rows repeat the runs' clips), split into clean and flipped samples. */
 export function pooledScores(tables: readonly ScoreTable[]): Map<string, { clean: number[]; flipped: number[] }> {
@@ -148,9 +149,23 @@ export const correlations: SectionSpec = {
       });
       s.plots.push({ id: 'stability', spec: barSpec(bars, 'mean Spearman across runs', [-1, 1]), caption: 'Stability: mean Spearman correlation of each score with itself across runs.' });
       s.tables.push({ caption: 'Stability across runs (mean Spearman).', table: { columns: ['score', 'mean Spearman', 'pairs'], plain: ['pairs'], rows: bars.map((b) => [b.name, b.value, across.filter((r) => r.score_a === b.name).length]) } });
+      // Seed stability: only the pairs of runs that differ in nothing but their seed.
+      const sameCondition = (r: (typeof across)[number]) => {
+        const [a, b] = [ctx.runById(r.run_a), ctx.runById(r.run_b)];
+        return a !== undefined && b !== undefined && conditionKey(a.item, ctx.axes) === conditionKey(b.item, ctx.axes);
+      };
+      const seedPairs = across.filter(sameCondition);
+      if (seedPairs.length > 0) {
+        const stats = summaries(seedPairs, (r) => r.score_a, (r) => r.spearman);
+        s.tables.push({
+          caption: 'Seed stability: Spearman correlation of each score between runs that differ only in their seed (mean ± the half-width of its 95% CI, n pairs).',
+          table: { columns: ['score', 'Spearman between seeds'], rows: [...stats].sort((x, y) => y[1].mean - x[1].mean).map(([score, st]) => [score, meanCi(st)]) },
+        });
+        const best = [...stats].sort((x, y) => y[1].mean - x[1].mean)[0]!;
+        s.notes.push(`Across training seeds, ${best[0]} ranks the samples most alike (mean Spearman ${best[1].mean.toFixed(3)} over ${best[1].n} seed pairs); a score that changes with the seed says more about the run than about the sample.`);
+      }
     }
     if (s.plots.length === 0) return 'the correlations output has neither two scores of one run nor one score of two runs.';
     return undefined;
-
   },
 };
