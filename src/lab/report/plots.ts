@@ -218,16 +218,17 @@ export function correlationSpec(cells: MatrixCell[], order: string[], title: str
 }
 
 /** One bar per category (e.g. a score's mean Spearman across seeds). */
-export function barSpec(rows: { name: string; value: number }[], xTitle: string, domain: [number, number]): TopLevelSpec {
+/** A bar per row; with `lo`/`hi`, its 95% CI as a black rule across the bar's end. */
+export function barSpec(rows: { name: string; value: number; lo?: number | null; hi?: number | null }[], xTitle: string, domain: [number, number]): TopLevelSpec {
+  const y = { field: 'name', type: 'nominal', sort: rows.map((r) => r.name), title: null };
+  const bar = { mark: { type: 'bar' }, encoding: { y, x: { field: 'value', type: 'quantitative', title: xTitle, scale: { domain } } } };
+  const withCi = rows.some((r) => r.lo !== undefined && r.lo !== null);
+  if (!withCi) return spec({ data: { values: rows }, width: 300, height: { step: 20 }, ...bar });
   return spec({
     data: { values: rows },
     width: 300,
     height: { step: 20 },
-    mark: { type: 'bar' },
-    encoding: {
-      y: { field: 'name', type: 'nominal', sort: rows.map((r) => r.name), title: null },
-      x: { field: 'value', type: 'quantitative', title: xTitle, scale: { domain } },
-    },
+    layer: [bar, { mark: { type: 'rule', color: 'black', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } }],
   });
 }
 

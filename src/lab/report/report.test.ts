@@ -38,8 +38,8 @@ describe('a full study', () => {
     expect(full.warnings).toEqual([]);
     expect(full.html.match(/<svg /g)).toHaveLength(full.plots);
     // label noise, SNR ×2 (training data, test copies), OOD gap, memorisation, histograms,
-    // correlation heatmap, stability, saliency × 2 runs
-    expect(full.plots).toBe(10);
+    // AUROC per score, correlation heatmap, stability, saliency × 2 runs
+    expect(full.plots).toBe(11);
     expect(full.md).not.toContain('Not shown');
   });
 
@@ -157,28 +157,51 @@ describe('a study of three seeds per condition', () => {
     const v = seeds.map((s) => acc(0.2, 'ce', s));
     expect(ce[3]).toBe(`${mean(v).toFixed(3)} ± ${half(pairedT(v, [0, 0, 0]).ci95)} (n = 3)`);
     // A CI bar per condition of the label-noise plot (10 conditions of 3 seeds); none with one run per condition.
-    const ciBars = (html: string) => {
-      const section = html.slice(html.indexOf('id="label-noise"'), html.indexOf('id="snr"'));
+    const ciBars = (html: string, from = 'label-noise', to = 'snr') => {
+      const section = html.slice(html.indexOf(`id="${from}"`), html.indexOf(`id="${to}"`));
       return [...section.matchAll(/<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)<\/g>/g)].flatMap((m) => m[1]!.match(/<line [^>]*stroke-width="2"/g) ?? []).length;
     };
     expect(ciBars(r.html)).toBe(10);
     expect(ciBars(full.html)).toBe(0);
+    // SNR: 10 conditions against their training data; 8 evaluated conditions × 3 noisy test copies.
+    expect(ciBars(r.html, 'snr', 'ood-gap')).toBe(10 + 8 * 3);
+    expect(ciBars(full.html, 'snr', 'ood-gap')).toBe(0);
     const pivot = mdTable(r.md, 'Accuracy on every evaluated set, per condition: mean ± the half-width of its 95% CI over the seeds (n runs).');
     expect(pivot).toHaveLength(8);
     for (const row of pivot) for (const cell of row.slice(1)) expect(cell).toMatch(/\(n = 3\)$/);
   });
 
   it('says how stable each score is between seeds of one condition (and not between conditions)', () => {
-    const table = mdTable(r.md, 'Seed stability: Spearman correlation of each score between runs that differ only in their seed (mean ± the half-width of its 95% CI, n pairs).');
+    const table = mdTable(
+      r.md,
+      'Seed stability: Spearman correlation of each score between runs that differ only in their seed, averaged per condition (mean ± the half-width of its 95% CI over the conditions, n conditions).',
+    );
     const rows = readReportData(seeded.inputs).correlations.filter((c) => c.score_a === c.score_b && c.run_a !== c.run_b && !c.run_a.startsWith('ensemble'));
     const condition = (id: string) => id.replace(/,seed=\d+$/, '');
     for (const score of ['final_loss', 'aum', 'forgetting', 'random']) {
-      const same = rows.filter((c) => c.score_a === score && condition(c.run_a) === condition(c.run_b)).map((c) => c.spearman);
+      const same = rows.filter((c) => c.score_a === score && condition(c.run_a) === condition(c.run_b));
       expect(same).toHaveLength(4 * 3); // 4 noisy conditions × 3 seed pairs
       expect(rows.filter((c) => c.score_a === score).length).toBeGreaterThan(same.length);
-      expect(table.find((row) => row[0] === score)![1]).toBe(`${mean(same).toFixed(3)} ± ${half(pairedT(same, same.map(() => 0)).ci95)} (n = 12)`);
+      const perCondition = [...new Set(same.map((c) => condition(c.run_a)))].map((k) => mean(same.filter((c) => condition(c.run_a) === k).map((c) => c.spearman)));
+      expect(perCondition).toHaveLength(4);
+      expect(table.find((row) => row[0] === score)!.slice(1)).toEqual([`${mean(perCondition).toFixed(3)} ± ${half(pairedT(perCondition, [0, 0, 0, 0]).ci95)} (n = 4)`, '12']);
     }
-    expect(r.md).toMatch(/Across training seeds, \w+ ranks the samples most alike \(mean Spearman -?\d\.\d{3} over 12 seed pairs\)/);
+    expect(r.md).toMatch(/Across training seeds, \w+ ranks the samples most alike \(mean Spearman -?\d\.\d{3} over 4 conditions\)/);
+  });
+
+  it('shows each score’s AUROC as a mean over runs with its CI, and per condition over the seeds', () => {
+    const summary = readReportData(seeded.inputs).summary.filter((x) => !x.run.startsWith('ensemble'));
+    const aum = summary.filter((x) => x.score === 'aum').map((x) => x.auroc);
+    expect(aum).toHaveLength(12);
+    const t = pairedT(aum, aum.map(() => 0));
+    // The bar and its CI rule, as Vega draws them from the spec's data.
+    expect(r.html).toContain('AUROC of each score: the mean over runs with its 95% confidence interval');
+    const perCondition = mdTable(r.md, 'AUROC per condition: mean ± the half-width of its 95% CI over the seeds (n runs).');
+    expect(perCondition).toHaveLength(4);
+    const ce04 = summary.filter((x) => x.score === 'aum' && x.run.startsWith('train@noise=0.4,loss=ce,data=clean,')).map((x) => x.auroc);
+    const columns = ['condition', 'final_loss', 'aum', 'forgetting', 'random'];
+    expect(perCondition.find((row) => row[0] === 'data=clean,loss=ce,noise=0.4')![columns.indexOf('aum')]).toBe(`${mean(ce04).toFixed(3)} ± ${half(pairedT(ce04, [0, 0, 0]).ci95)} (n = 3)`);
+    expect(t.n).toBe(12);
   });
 });
 

@@ -76,7 +76,7 @@ function withCi(points: AccuracyPoint[]): AccuracyPoint[] {
 export const snr: SectionSpec = {
   id: 'snr',
   title: 'Accuracy vs SNR',
-  read: 'First: test accuracy against the training data’s noise (pure noise at the left end): chance level when the training audio holds no signal. Second: accuracy on noisy copies of the test set against their SNR. A line per method, one panel per label-noise rate.',
+  read: 'First: test accuracy against the training data’s noise (pure noise at the left end): chance level when the training audio holds no signal. Second: accuracy on noisy copies of the test set against their SNR, one panel per label-noise rate and training data. A line per method (the mean over the seeds) with its 95% confidence interval as a bar.',
   build(ctx, s) {
     const noiseSort = (points: AccuracyPoint[]): string[] => distinct(points.map((p) => p.facet)).sort((a, b) => Number(a) - Number(b));
 
@@ -107,13 +107,21 @@ export const snr: SectionSpec = {
       });
     }
 
+    // One panel per label-noise rate and training data: each line is then one condition's seeds.
+    const panel = (item: Run['item']): string => {
+      const level = noiseLevelOf(item, ctx.axes);
+      return level === undefined ? ctx.noiseLabel(item) : `${ctx.noiseLabel(item)} · ${level.label}`;
+    };
+    const panelOrder = (item: Run['item']): number => (labelNoiseOf(item, ctx.axes) ?? 0) * 1e6 + (noiseLevelOf(item, ctx.axes)?.order ?? 0);
     const tested: AccuracyPoint[] = [];
+    const testedItems: Run['item'][] = [];
     const evaluated = ctx.data.evaluations.filter((e) => e.metrics !== undefined);
     if (evaluated.length > 0) {
       for (const e of evaluated) {
         for (const m of e.metrics!) {
           if (!Number.isFinite(m.snr_db)) continue;
-          tested.push({ x: m.snr_db, acc: m.accuracy, method: methodOf(e.item, ctx.axes), facet: ctx.noiseLabel(e.item), run: shortId(e.id) });
+          tested.push({ x: m.snr_db, acc: m.accuracy, method: methodOf(e.item, ctx.axes), facet: panel(e.item), run: shortId(e.id) });
+          testedItems.push(e.item);
         }
       }
     } else {
@@ -121,7 +129,8 @@ export const snr: SectionSpec = {
         for (const sp of r.splits) {
           const snr = snrOfSplit(sp.split);
           if (snr === undefined || sp.n === 0) continue;
-          tested.push({ x: snr, acc: sp.correct / sp.n, method: methodOf(r.item, ctx.axes), facet: ctx.noiseLabel(r.item), run: shortId(r.id) });
+          tested.push({ x: snr, acc: sp.correct / sp.n, method: methodOf(r.item, ctx.axes), facet: panel(r.item), run: shortId(r.id) });
+          testedItems.push(r.item);
         }
       }
     }
@@ -129,11 +138,11 @@ export const snr: SectionSpec = {
       s.plots.push({
         id: 'snr-test',
         spec: accuracySpec({
-          points: tested,
+          points: withCi(tested),
           x: { title: 'test SNR (dB)', type: 'quantitative' },
           methodTitle: ctx.methodTitle,
           chance: ctx.chance,
-          facet: { title: ctx.noiseTitle, sort: noiseSort(tested) },
+          facet: { title: `${ctx.noiseTitle} · training data`, sort: orderedLabels(testedItems, panel, panelOrder) },
           y: 'accuracy',
         }),
         caption: `Accuracy on noisy test copies vs their SNR (${evaluated.length > 0 ? 'evaluate-ood metrics' : "splits 'test@snr=…' of the predictions"}).`,

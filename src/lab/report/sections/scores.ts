@@ -75,7 +75,7 @@ export const scoreDistributions: SectionSpec = {
 export const auroc: SectionSpec = {
   id: 'auroc',
   title: 'Finding flipped labels: AUROC',
-  read: 'How well each score ranks the flipped (mislabelled) training samples above the clean ones: AUROC 0.5 is chance, 1 is a perfect ranking. AUPRC is the average precision; its chance level is the share of flipped samples.',
+  read: 'How well each score ranks the flipped (mislabelled) training samples above the clean ones: AUROC 0.5 is chance, 1 is a perfect ranking. The bars are means over runs with their 95% confidence intervals; the tables give each condition (over its seeds) and each run. AUPRC is the average precision; its chance level is the share of flipped samples.',
   build(ctx, s) {
     const rows = ctx.data.summary;
     if (rows.length === 0) return 'needs a score-difficulty stage (its summary output) in `needs`.';
@@ -99,6 +99,27 @@ export const auroc: SectionSpec = {
         ];
       }),
     });
+    // Over the runs (ensembles aside: they average runs already counted): each score's mean with its CI.
+    const single = rows.filter((r) => !isEnsemble(r.run) && Number.isFinite(r.auroc));
+    const perScore = summaries(single, (r) => r.score, (r) => r.auroc);
+    if (perScore.size > 0) {
+      const bars = [...perScore].sort((a, b) => b[1].mean - a[1].mean).map(([name, st]) => ({ name, value: st.mean, lo: st.ci95?.[0] ?? null, hi: st.ci95?.[1] ?? null }));
+      s.plots.push({ id: 'auroc', spec: barSpec(bars, 'AUROC (mean over runs, 95% CI)', [0, 1]), caption: 'AUROC of each score: the mean over runs with its 95% confidence interval (0.5: chance).' });
+    }
+    // Per condition (a run's matrix values but its seed): the mean over its seeds.
+    const condition = (r: (typeof rows)[number]) => {
+      const trained = ctx.runById(r.run);
+      return trained === undefined ? null : conditionKey(trained.item, ctx.axes) || 'all';
+    };
+    const known = single.filter((r) => condition(r) !== null);
+    const perCondition = summaries(known, (r) => `${condition(r)}\u0000${r.score}`, (r) => r.auroc);
+    const conditions = distinct(known.map((r) => condition(r)!));
+    if (conditions.length > 0 && [...perCondition.values()].some((x) => x.n > 1)) {
+      s.tables.push({
+        caption: 'AUROC per condition: mean ± the half-width of its 95% CI over the seeds (n runs).',
+        table: { columns: ['condition', ...scores], rows: conditions.map((c) => [c, ...scores.map((score) => meanCi(perCondition.get(`${c}\u0000${score}`)))]) },
+      });
+    }
     s.tables.push({ caption: 'AUROC of each score (rows: runs, and ensembles over runs).', table: pivot('auroc') });
     s.tables.push({ caption: 'AUPRC of each score.', table: pivot('auprc') });
     return undefined;
@@ -149,20 +170,25 @@ export const correlations: SectionSpec = {
       });
       s.plots.push({ id: 'stability', spec: barSpec(bars, 'mean Spearman across runs', [-1, 1]), caption: 'Stability: mean Spearman correlation of each score with itself across runs.' });
       s.tables.push({ caption: 'Stability across runs (mean Spearman).', table: { columns: ['score', 'mean Spearman', 'pairs'], plain: ['pairs'], rows: bars.map((b) => [b.name, b.value, across.filter((r) => r.score_a === b.name).length]) } });
-      // Seed stability: only the pairs of runs that differ in nothing but their seed.
-      const sameCondition = (r: (typeof across)[number]) => {
+      // Seed stability: only the pairs of runs that differ in nothing but their seed, averaged per
+      // condition first (a condition's pairs share runs; conditions are the independent units).
+      const conditionOf = (r: (typeof across)[number]): string | null => {
         const [a, b] = [ctx.runById(r.run_a), ctx.runById(r.run_b)];
-        return a !== undefined && b !== undefined && conditionKey(a.item, ctx.axes) === conditionKey(b.item, ctx.axes);
+        if (a === undefined || b === undefined) return null;
+        const [ka, kb] = [conditionKey(a.item, ctx.axes), conditionKey(b.item, ctx.axes)];
+        return ka === kb ? ka : null;
       };
-      const seedPairs = across.filter(sameCondition);
+      const seedPairs = across.filter((r) => conditionOf(r) !== null);
       if (seedPairs.length > 0) {
-        const stats = summaries(seedPairs, (r) => r.score_a, (r) => r.spearman);
+        const perCondition = summaries(seedPairs, (r) => `${r.score_a}\u0000${conditionOf(r)}`, (r) => r.spearman);
+        const stats = summaries([...perCondition], ([k]) => k.split('\u0000')[0]!, ([, st]) => st.mean);
+        const ranked = [...stats].sort((x, y) => y[1].mean - x[1].mean);
         s.tables.push({
-          caption: 'Seed stability: Spearman correlation of each score between runs that differ only in their seed (mean ± the half-width of its 95% CI, n pairs).',
-          table: { columns: ['score', 'Spearman between seeds'], rows: [...stats].sort((x, y) => y[1].mean - x[1].mean).map(([score, st]) => [score, meanCi(st)]) },
+          caption: 'Seed stability: Spearman correlation of each score between runs that differ only in their seed, averaged per condition (mean ± the half-width of its 95% CI over the conditions, n conditions).',
+          table: { columns: ['score', 'Spearman between seeds', 'seed pairs'], plain: ['seed pairs'], rows: ranked.map(([score, st]) => [score, meanCi(st), seedPairs.filter((r) => r.score_a === score).length]) },
         });
-        const best = [...stats].sort((x, y) => y[1].mean - x[1].mean)[0]!;
-        s.notes.push(`Across training seeds, ${best[0]} ranks the samples most alike (mean Spearman ${best[1].mean.toFixed(3)} over ${best[1].n} seed pairs); a score that changes with the seed says more about the run than about the sample.`);
+        const [best, bestStats] = ranked[0]!;
+        s.notes.push(`Across training seeds, ${best} ranks the samples most alike (mean Spearman ${bestStats.mean.toFixed(3)} over ${bestStats.n} conditions); a score that changes with the seed says more about the run than about the sample.`);
       }
     }
     if (s.plots.length === 0) return 'the correlations output has neither two scores of one run nor one score of two runs.';
