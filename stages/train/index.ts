@@ -29,6 +29,9 @@ import { TrainParamsSchema } from '../../src/lab/ml/params.js';
 import { wasmSimdSupported } from '../../src/lab/ml/backend.js';
 import type { EpochCurve } from '../../src/lab/ml/train.js';
 import { checkTrain } from './check.js';
+import { scored } from '../../src/lab/ml/curriculum.js';
+import type { StageContext } from '../../src/core/stage/api.js';
+import type { TrainParams } from '../../src/lab/ml/params.js';
 
 /** The split name, internal to this stage, of train rows held out by `cv`. */
 const CV_HELDOUT_SPLIT = 'train (cv held out)';
@@ -87,6 +90,7 @@ export const stage = defineStage({
       // Held-out train rows (cv) get a split of their own: trainClassifier learns from 'train' only.
       splits: heldout ? splits.map((s, i) => (heldout[i] ? CV_HELDOUT_SPLIT : s)) : splits,
       numClasses: classes.length,
+      difficulty: p.curriculum !== null && scored(p.curriculum.order) ? await curriculumDifficulty(ctx, readTableFile, clipIds, splits) : undefined,
     };
 
     let init: { weights: import('../../src/lab/ml/train.js').InitialWeights; from: string } | undefined;
@@ -240,3 +244,27 @@ export const stage = defineStage({
     }
   },
 });
+
+/** Each row's difficulty for the curriculum, from the scores output it names (./curriculum.ts). */
+async function curriculumDifficulty(
+  ctx: StageContext<TrainParams>,
+  read: typeof import('../../src/core/arrow/io.js').readTableFile,
+  clipIds: readonly string[],
+  splits: readonly string[],
+): Promise<Float64Array> {
+  const C = await import('./curriculum.js');
+  const c = ctx.params.curriculum!;
+  const input = C.scoresInput(ctx.inputs, c);
+  const t = read(input.path);
+  const where = `${input.from}:scores`;
+  const strings = (name: string): string[] => {
+    const col = t.getChild(name);
+    if (col === null) throw new Error(`${where} has no column '${name}'`);
+    return Array.from({ length: t.numRows }, (_, i) => String(col.get(i)));
+  };
+  const numeric = t.schema.fields.filter((f) => t.numRows > 0 && typeof t.getChild(f.name)!.get(0) === 'number').map((f) => f.name);
+  const score = (name: string) => (numeric.includes(name) ? Float64Array.from({ length: t.numRows }, (_, i) => t.getChild(name)!.get(i) as number) : null);
+  const r = C.difficultyOfRows({ run: strings('run'), clip: strings('clip_id'), columns: numeric, score }, c, clipIds, splits, where);
+  ctx.log(`curriculum: ${c.order} by ${c.score} of run '${r.run}' (${where}); ${c.pacing} pacing from ${c.start} of the train split to all of it at ${c.saturate} of the epochs`);
+  return r.difficulty;
+}

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ModelSchema } from './models.js';
 // The tf-free schemas: `conno status` validates these params and must not load TensorFlow.js.
+import { CurriculumSchema } from './curriculum.js';
 import { LossSchema, LossMaskingSchema, LossPruningSchema, MixupSchema, SpecAugmentSchema, TimeShiftSchema } from './config.js';
 
 const positive = z.number().positive();
@@ -81,7 +82,11 @@ export const TrainParamsSchema = z.strictObject({
     .default('none')
     .describe('backbone: train only the logits layer (a classifier on fixed features; batchnorm in inference mode)'),
   cv: CrossValidationSchema.nullable().default(null).describe('hold out one fold of the train split (cross-validated scores downstream)'),
+  curriculum: CurriculumSchema.nullable()
+    .default(null)
+    .describe('introduce the train samples by difficulty (a score-difficulty stage in needs), paced over the epochs'),
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 export type LrSchedule = z.infer<typeof LrScheduleSchema>;
 export type CrossValidation = z.infer<typeof CrossValidationSchema>;
+export type { Curriculum } from './curriculum.js';

@@ -21,7 +21,11 @@ import { epochDynamics, meanWhere, type EpochDynamics } from './dynamics.js';
 import { createLoss, type Loss } from './losses-config.js';
 import { maskLargeLosses, pruneByLoss, secondStage } from './losses-twostage.js';
 import { buildModel } from './models.js';
+import { applyInitialWeights, type InitialWeights } from './weights.js';
+
+export { applyInitialWeights, namedWeights, type InitialWeights } from './weights.js';
 import { InputError } from '../../core/util/errors.js';
+import { curriculumOrder, pacedDraws, pacingShare, poolSize } from './curriculum.js';
 
 /** Samples in memory: row-major features [n × mels × frames] and their labels. */
 export interface Samples {
@@ -38,6 +42,8 @@ export interface Samples {
   targetEps: Float32Array | null;
   splits: readonly string[];
   numClasses: number;
+  /** Difficulty of each row [n] (higher = harder; NaN off the train split): the curriculum's order. */
+  difficulty?: Float64Array;
 }
 
 /** One row of the curves, after epoch `epoch` (from 0). NaN where a value does not exist. */
@@ -46,7 +52,7 @@ export interface EpochCurve {
   lr: number;
   /** Mean of the minimised loss over the epoch's batches (training mode, augmented). */
   objective: number;
-  /** Train samples trained on this epoch (fewer after pruning). */
+  /** Train samples this epoch draws from: all of them, fewer after pruning or while a curriculum paces them in. */
   train_samples: number;
   /** Inference-mode cross-entropy and accuracy on the given train labels. */
   train_loss: number;
@@ -213,34 +219,6 @@ export interface TrainHooks {
   log?(message: string): void;
 }
 
-/** Weights to start from (another run's `model` output), by the names namedWeights gives. */
-export type InitialWeights = Map<string, { shape: number[]; values: Float32Array }>;
-
-/**
- * Sets the model's weights from `init` by name (`source` names where they come from, in errors).
- * Every weight of the model must be there with its shape, except, with `freshLogits`, the
- * logits layer's, which starts fresh when its shape differs (another class count).
- */
-export function applyInitialWeights(model: tfl.LayersModel, init: InitialWeights, source: string, opts: { freshLogits: boolean; log?: (m: string) => void }): void {
-  const named = namedWeights(model);
-  const values = named.map(({ name, tensor }) => {
-    const w = init.get(name);
-    if (!w) throw new Error(`${source}: no weight ${name} (a different architecture: use the same model params)`);
-    if (w.shape.join(',') !== tensor.shape.join(',')) {
-      if (opts.freshLogits && name.split('/')[1] === 'logits') return null;
-      throw new Error(`${source}: weight ${name} has shape [${w.shape.join(', ')}], this model's is [${tensor.shape.join(', ')}] (use the same model params)`);
-    }
-    return tf.tensor(w.values, w.shape, 'float32');
-  });
-  const fresh = named.filter((_, i) => values[i] === null).map((w) => w.name);
-  if (fresh.length) opts.log?.(`${source}: ${fresh.join(', ')} start fresh (another number of classes)`);
-  named.forEach((w, i) => {
-    const v = values[i];
-    if (v) w.variable.write(v);
-  });
-  tf.dispose(values.filter((v): v is tf.Tensor => v !== null));
-}
-
 /** freeze: backbone — only the logits layer trains; frozen batchnorm layers run in inference mode. */
 function freezeBackbone(model: tfl.LayersModel): void {
   for (const layer of model.layers) if (layer.name !== 'logits') layer.trainable = false;
@@ -259,6 +237,10 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
     );
   }
   const early = p.early_stopping;
+  const cl = p.curriculum;
+  if (cl !== null && cl.order !== 'none' && p.two_stage?.method === 'prune') throw new InputError('curriculum and two_stage prune both choose the samples an epoch trains on: use one of them');
+  // The curriculum's order of the train rows (easiest first, or its baselines).
+  const ranked = cl === null || cl.order === 'none' ? null : curriculumOrder(trainRows, cl.order === 'random' ? null : Float64Array.from(trainRows, (r) => samples.difficulty?.[r] ?? NaN), cl.order, p.seed);
 
   const model = await buildModel(p.model, [mels, frames, 1], k, p.seed);
   if (init) applyInitialWeights(model, init.weights, `init_from ${init.from}`, { freshLogits: true, log });
@@ -292,7 +274,16 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
         active = Int32Array.from(pruneByLoss(scores, ts.percentile), (i) => trainRows[i]!);
         log(`epoch ${epoch}: pruned ${trainRows.length - active.length} of ${trainRows.length} train samples (losses above the ${ts.percentile}th percentile)`);
       }
-      const order = shuffled(active, p.seed, epoch);
+      let order: Int32Array;
+      let available = active.length;
+      if (ranked !== null) {
+        // The pool grows with the pacing; the epoch still takes as many draws as the train split has.
+        available = poolSize(ranked.length, pacingShare(cl!, epoch, p.epochs));
+        order = pacedDraws(ranked.subarray(0, available), trainRows.length, p.seed, epoch);
+        if (available < ranked.length) log(`epoch ${epoch}: curriculum (${cl!.order}, ${cl!.pacing}) draws from ${available} of ${ranked.length} train samples`);
+      } else {
+        order = shuffled(active, p.seed, epoch);
+      }
       const augRng = new NoiseRng(p.seed, epoch, STREAM.augment);
       const dropRng = new NoiseRng(p.seed, epoch, STREAM.dropout);
       const useMixup = p.mixup !== null && mixupActive(p.mixup, epoch);
@@ -351,7 +342,7 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
         epoch,
         lr,
         objective: objective / order.length,
-        train_samples: order.length,
+        train_samples: available,
         train_loss: meanWhere(d.loss),
         train_acc: meanWhere(d.correctGiven),
         train_acc_orig: meanWhere(d.correctOrig),
@@ -420,26 +411,5 @@ async function perSampleLoss(
       t.dispose();
     }
   }
-  return out;
-}
-
-/**
- * The model's weights with stable names (layer index and class, weight name), in a fixed order:
- * by layer, then in the order the layer created them. (model.weights puts trainable weights
- * first, so its order changes with freeze.)
- */
-export function namedWeights(model: tfl.LayersModel): { name: string; variable: tfl.LayerVariable; tensor: tf.Tensor }[] {
-  const values = new Map(model.weights.map((w, i) => [w, model.getWeights()[i]!] as const));
-  const out: { name: string; variable: tfl.LayerVariable; tensor: tf.Tensor }[] = [];
-  model.layers.forEach((layer, li) => {
-    // Auto-generated layer names carry a process-wide counter (conv2d_Conv2D3); the layer's index does not.
-    const label = layer.name === 'embedding' || layer.name === 'logits' ? layer.name : layer.getClassName();
-    const own = [...layer.weights].sort((a, b) => a.id - b.id);
-    for (const w of own) {
-      const tensor = values.get(w);
-      if (tensor === undefined) throw new Error(`namedWeights: weight ${w.originalName} of layer ${layer.name} is not among the model's weights`);
-      out.push({ name: `${li}/${label}/${w.originalName.split('/').at(-1)}`, variable: w, tensor });
-    }
-  });
   return out;
 }

@@ -16,6 +16,7 @@ export function findings(ctx: Context): string[] {
   const out: string[] = [];
   const runs = ctx.data.runs.filter((r) => ctx.testAccuracy(r) !== undefined);
   out.push(...labelNoiseFindings(ctx, runs));
+  out.push(...methodFindings(ctx, runs));
 
   const pure = runs.filter((r) => noiseLevelOf(r.item, ctx.axes)?.pure === true);
   if (pure.length > 0) {
@@ -82,4 +83,29 @@ function labelNoiseFindings(ctx: Context, runs: Run[]): string[] {
     out.push(`With label noise ${lo} → ${hi}, ${said}: the drop for ${most.m} minus the drop for ${least.m} is ${describeTest(t, 'seed × condition pairs')}.`);
   }
   return out;
+}
+
+/**
+ * Each method against the baseline (params.baseline, else the first method): test accuracy paired
+ * over every condition and seed both have (pure-noise training aside: chance for every method).
+ */
+function methodFindings(ctx: Context, runs: Run[]): string[] {
+  const axes = ctx.axes;
+  if (axes.method === null) return [];
+  const signal = runs.filter((r) => r.item[axes.method!] !== undefined && noiseLevelOf(r.item, axes)?.pure !== true);
+  const methods = distinct(signal.map((r) => methodOf(r.item, axes)));
+  if (methods.length < 2) return [];
+  const baseline = ctx.params.baseline ?? methods[0]!;
+  if (!methods.includes(baseline)) return [`No method is compared with the baseline: params.baseline '${baseline}' is not a value of '${axes.method}' (${methods.join(', ')}).`];
+  const acc = (r: Run) => ctx.testAccuracy(r)!;
+  const pairKey = (r: Run) => itemKey(r.item, [axes.method]);
+  const of = (m: string) => signal.filter((r) => methodOf(r.item, axes) === m);
+  return methods
+    .filter((m) => m !== baseline)
+    .map((m) => {
+      const t = pairedBy(of(m), of(baseline), pairKey, acc);
+      const verdict = t.n >= 2 && Number.isFinite(t.p) && t.p < ALPHA ? (t.diff > 0 ? 'higher' : 'lower') : null;
+      const said = verdict === null ? `${m} against ${baseline}` : `${m} scores ${verdict} than ${baseline}`;
+      return `Test accuracy, ${said}: ${describeTest(t, 'condition × seed pairs')}.`;
+    });
 }

@@ -19,6 +19,12 @@ export const AxesSchema = z.strictObject({
 export const ReportParamsSchema = z.strictObject({
   title: z.string().min(1).default('Consequences of training with noise'),
   axes: AxesSchema.default({ label_noise: 'noise', data_noise: 'data', method: 'loss', seed: 'seed' }),
+  baseline: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe('the method (a value of axes.method) every other is tested against, paired by condition and seed; null: the first in the matrix'),
   in_domain_set: z
     .string()
     .min(1)

@@ -151,6 +151,22 @@ describe('a study of three seeds per condition', () => {
     expect(r.md).toContain(t.p < 0.05 ? 'accuracy falls more for ce than for gce:' : 'a difference between the drops of ce and gce is not shown');
   });
 
+  it('tests each method against the baseline (the first), paired over every condition and seed, pure noise aside', () => {
+    const pairs = [...seeded.testAcc].filter(([id]) => id.includes('loss=gce') && !id.includes('data=pure'));
+    const gce = pairs.map(([, a]) => a);
+    const ce = pairs.map(([id]) => seeded.testAcc.get(id.replace('loss=gce', 'loss=ce'))!);
+    const t = pairedT(gce, ce);
+    expect(t.n).toBe(12);
+    const p = t.p < 0.01 ? t.p.toFixed(4) : t.p.toFixed(3);
+    const said = t.p < 0.05 ? `gce scores ${t.diff > 0 ? 'higher' : 'lower'} than ce` : 'gce against ce';
+    expect(r.md).toContain(`- Test accuracy, ${said}: ${signed(t.diff)} (95% CI ${signed(t.ci95![0])} to ${signed(t.ci95![1])}; paired t-test over 12 condition × seed pairs, p = ${p}${t.p < 0.05 ? '' : ': not significant at α = 0.05'}).`);
+  });
+
+  it('names a baseline that is no method', async () => {
+    const other = await buildReport(readReportData(seeded.inputs), ReportParamsSchema.parse({ baseline: 'mae' }));
+    expect(other.md).toContain("No method is compared with the baseline: params.baseline 'mae' is not a value of 'loss' (ce, gce).");
+  });
+
   it('draws each condition as its mean with a 95% CI over the seeds, and tabulates it', () => {
     const table = mdTable(r.md, 'Test accuracy by method and label-noise rate: mean ± the half-width of its 95% CI over the seeds (n runs).');
     const ce = table.find((row) => row[0] === 'ce' && row[1] === 'clean')!;
