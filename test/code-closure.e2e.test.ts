@@ -175,7 +175,7 @@ describe('code closures', () => {
   }, 600_000);
 
   it('refuses a source edited without a build (a stale dist/ never passes for the code)', async () => {
-    const file = path.join(pkg, 'src', 'util', 'random.ts');
+    const file = path.join(pkg, 'src', 'core', 'util', 'random.ts');
     const before = readFileSync(file);
     try {
       appendFileSync(file, '\n// edited, not built\n');

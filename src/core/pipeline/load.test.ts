@@ -274,6 +274,29 @@ stages:
     expect(inst.builtin?.modulePath).toBe(path.join(p!.dir, 'stages', 'echo.mjs'));
     expect(inst.params).toEqual({ 'audio.rate': 16000, 'audio.tones': [220, 440], 'features.n_mels': 64 });
   });
+
+  it('merges shared settings with YAML merge keys (<<: *anchor); a key of its own wins', async () => {
+    const pl = await load({
+      'params.yaml': params,
+      'stages/echo.mjs': 'export const stage = { version: 1, params: { safeParse: (v) => ({ success: true, data: v }) }, outputs: [], run() {} };\n',
+      'pipeline.yaml': `
+params: [params.yaml]
+stages:
+  a:
+    uses: ./stages/echo.mjs
+    with: &shared { rate: "\${audio.rate}", epochs: 3 }
+  b:
+    uses: ./stages/echo.mjs
+    with:
+      <<: *shared
+      epochs: 5
+      extra: true
+`,
+    });
+    expect(pl.instances.get('a')!.with).toEqual({ rate: 16000, epochs: 3 });
+    expect(pl.instances.get('b')!.with).toEqual({ rate: 16000, epochs: 5, extra: true });
+    expect(pl.instances.get('b')!.params).toEqual({ 'audio.rate': 16000 });
+  });
 });
 
 describe('paths and defaults', () => {

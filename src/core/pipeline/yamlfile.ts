@@ -57,7 +57,8 @@ export class YamlFile {
 
   static parse(text: string, displayPath: string): { file?: YamlFile; diagnostics: Diagnostic[] } {
     const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+    // merge: `<<: *defaults` (YAML 1.1 merge keys), which users of shared stage settings expect.
+    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, merge: true });
     const f = new YamlFile(displayPath, text, doc, lineCounter);
     const diagnostics: Diagnostic[] = [];
     const seen = new Set<string>();

@@ -20,13 +20,16 @@ export async function repro(ctx: CommandContext): Promise<number> {
   const remote = flag(ctx, 'pull') ? resolveRemote(stringValue(ctx, 'remote'), project.pipeline.remotes, project.pipeline.defaultRemote, project.root) : undefined;
   return withProjectLock(ctx, { wait: !flag(ctx, 'no-wait'), cacheDir: project.cacheDir }, async () => {
     const abort = new AbortController();
+    // The first signal stops the run in order (running stages stopped, Slurm jobs cancelled, the
+    // lock written); a signal while that goes on is said and waited out, never a death by signal.
     const onSignal = () => {
+      if (abort.signal.aborted) return io.err('interrupted again: still stopping (cancelling jobs, writing conno.lock)…');
       io.err('interrupted: stopping running stages…');
       abort.abort();
     };
     // A closed SSH session (SIGHUP) too: stop (and scancel) rather than leave orphaned jobs.
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    for (const s of signals) process.once(s, onSignal);
+    for (const s of signals) process.on(s, onSignal);
     try {
       await project.reloadLock();
       const { makeReporter } = await import('../../exec/progress.js');
