@@ -105,7 +105,7 @@ describe('inject-noise stage (e2e)', () => {
   noise_data:
     uses: download
     with: ${synth(2)}
-${stage('rec', '{ kind: recorded, noise_from: noise_data, snr_db: { min: 0, max: 5 } }')}${stage('rec2', '{ kind: recorded, noise_from: noise_data, snr_db: { min: 0, max: 5 } }')}${stage('pure', '{ kind: pure, source: brown, noise_from: noise_data }')}  bab:
+${stage('rec', '{ kind: recorded, noise_from: noise_data, snr_db: { min: 0, max: 5 } }')}${stage('rec2', '{ kind: recorded, noise_from: noise_data, snr_db: { min: 0, max: 5 } }')}${stage('pure', '{ kind: pure, source: brown, noise_from: noise_data }')}${stage('pure_clip', '{ kind: pure, source: brown, noise_from: noise_data, pure_level: clip }')}  bab:
     uses: inject-noise
     needs: [data]
     with: { data: { kind: babble, babble_n: 3, snr_db: 5 } }
@@ -122,12 +122,17 @@ ${stage('rec', '{ kind: recorded, noise_from: noise_data, snr_db: { min: 0, max:
     rec.clips.forEach((c, i) => expect([clean.clips[i]!.label, (clean.clips[i]!.label + 1) % 3]).toContain(c.label));
     // Same params and seed → identical bytes.
     expect((await p.conno(['show', 'rec', '--path'])).stdout.trim().split('/').pop()).toBe((await p.conno(['show', 'rec2', '--path'])).stdout.trim().split('/').pop());
+    // Pure noise: one level for every clip (the mean power of the clips it replaces), so the
+    // noise tells nothing of the clip, not even its loudness; pure_level clip keeps each clip's.
+    const meanPower = (x: ArrayLike<number>) => Array.from(x).reduce((a, v) => a + v * v, 0) / x.length;
+    const level = clean.clips.reduce((a, c) => a + meanPower(c.audio), 0) / clean.clips.length;
+    const cleanLevels = clean.clips.map((c) => meanPower(c.audio));
+    expect(Math.max(...cleanLevels) / Math.min(...cleanLevels)).toBeGreaterThan(2); // the clips do differ in level
     const pure = readClips((await p.conno(['show', 'pure', '--path'])).stdout.trim());
+    const pureClip = readClips((await p.conno(['show', 'pure_clip', '--path'])).stdout.trim());
     pure.clips.forEach((c, i) => {
-      const s = clean.clips[i]!.audio;
-      const ps = s.reduce((a, v) => a + v * v, 0);
-      const pn = c.audio.reduce((a, v) => a + v * v, 0);
-      expect(pn / ps).toBeCloseTo(1, 4);
+      expect(meanPower(c.audio) / level).toBeCloseTo(1, 4);
+      expect(meanPower(pureClip.clips[i]!.audio) / cleanLevels[i]!).toBeCloseTo(1, 4);
       expect(pure.extra!.label_orig!.values[i]).toBe(clean.clips[i]!.label);
       expect(pure.extra!.snr_db!.values[i]).toBeNull();
       expect(pure.extra!.noise!.values[i]).toBe('pure');

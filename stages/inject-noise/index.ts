@@ -168,12 +168,14 @@ export const stage = defineStage({
       const keyed = candidates.map((i) => ({ i, key: clipRng(p.seed, 'select', ids[i]!).next() }));
       keyed.sort((a, b) => a.key - b.key || (ids[a.i]! < ids[b.i]! ? -1 : 1));
       const chosen = keyed.slice(0, Math.round(d.fraction * candidates.length)).map((e) => e.i).sort((a, b) => a - b);
+      // pure_level split: the mean power of the clips replaced, one level for all of them.
+      const level = d.kind === 'pure' && d.pure_level === 'split' && chosen.length > 0 ? chosen.reduce((a, i) => a + S.power(clips[i]!.audio), 0) / chosen.length : undefined;
       for (const i of chosen) {
         const rng = clipRng(p.seed, 'noise', ids[i]!);
         const target = typeof d.snr_db === 'number' ? d.snr_db : rng.uniform(d.snr_db.min, d.snr_db.max);
         const src = clips[i]!.audio;
         const noise = makeNoise(d.kind === 'pure' ? d.source : d.kind, rng, i, src.length);
-        const m = d.kind === 'pure' ? S.pureNoise(src, noise) : S.mixAtSnr(src, noise, target);
+        const m = d.kind === 'pure' ? S.pureNoise(src, noise, level) : S.mixAtSnr(src, noise, target);
         audio[i] = m.audio;
         snr[i] = m.snrDb;
         kindOf[i] = d.kind === 'pure' || m.snrDb !== null ? d.kind : 'none';

@@ -69,7 +69,7 @@ function expandCondition(input: unknown, ctx: z.RefinementCtx): unknown {
 
 const DataNoiseObject = z
   .strictObject({
-    /** white | pink (−3 dB/oct) | brown (−6 dB/oct) | babble (N other clips) | recorded (`noise_from`'s clips) | pure (signal replaced by `source` noise at its level). */
+    /** white | pink (−3 dB/oct) | brown (−6 dB/oct) | babble (N other clips) | recorded (`noise_from`'s clips) | pure (signal replaced by `source` noise, at one level for all: `pure_level`). */
     kind: z.enum([...NOISE_KINDS, 'pure']),
     /** Target SNR in dB: fixed, or drawn uniformly per clip from {min, max}. */
     snr_db: z
@@ -82,6 +82,12 @@ const DataNoiseObject = z
     babble_n: z.number().int().min(1).max(64).default(4),
     /** pure: the noise that replaces the signal. */
     source: z.enum(NOISE_KINDS).default('white'),
+    /**
+     * pure: the noise's power. split: one level for every clip, the mean power of the clips it
+     * replaces (nothing of a clip is left); clip: each clip's own power, which leaks its loudness —
+     * a class cue wherever classes differ in level.
+     */
+    pure_level: z.enum(['split', 'clip']).default('split'),
     /** recorded: the upstream stage (in `needs`) whose clip table holds the noise recordings. */
     noise_from: z.string().min(1).nullable().default(null),
     /** Extra noisy copies of a split for robustness curves: rows with split `test@snr=10`, clip ids `<id>@snr=10`. */

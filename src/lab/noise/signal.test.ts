@@ -97,6 +97,9 @@ describe('mixing', () => {
     for (let i = 0; i < FS; i++) dot += m.audio[i]! * signal[i]!;
     expect(Math.abs(dot / Math.sqrt(power(m.audio) * power(signal)) / FS)).toBeLessThan(4 / Math.sqrt(FS));
     expect(m.snrDb).toBeNull();
+    // At a given level (a split's mean power): that power, whatever the signal's.
+    expect(power(pureNoise(signal, noise, 0.25).audio)).toBeCloseTo(0.25, 6);
+    expect(power(pureNoise(new Float32Array(FS), noise, 0.25).audio)).toBeCloseTo(0.25, 6);
   });
   it('leaves a silent clip untouched (SNR undefined)', () => {
     const m = mixAtSnr(new Float32Array(100), whiteNoise(rng, 100), 10);

@@ -82,9 +82,13 @@ export function mixAtSnr(signal: Float32Array, noise: ArrayLike<number>, snrDb: 
   return { audio, snrDb: achievedSnr(signal, audio), gain: g };
 }
 
-/** Replace the signal by noise at the signal's power (labels kept): "pure noise", SNR → −∞. */
-export function pureNoise(signal: Float32Array, noise: ArrayLike<number>): Mixed {
-  const ps = power(signal);
+/**
+ * Replace the signal by noise (labels kept): "pure noise", SNR → −∞. The noise has power `level`
+ * when given (one level for a whole split: nothing of the clip is left), else the signal's own
+ * power (which keeps the clip's loudness).
+ */
+export function pureNoise(signal: Float32Array, noise: ArrayLike<number>, level?: number): Mixed {
+  const ps = level ?? power(signal);
   const pn = power(noise);
   const g = pn === 0 ? 0 : Math.sqrt(ps / pn);
   const audio = new Float32Array(signal.length);

@@ -27,6 +27,19 @@ describe('the runs table', () => {
     expect(t.columns).not.toContain('param seed');
   });
 
+  it('hides a nested param that mirrors a matrix key of another name (curriculum.order: ${item.order})', () => {
+    const runs = ['none', 'easy_first'].map((order, i) => {
+      const r = run(i + 1, false, 9);
+      r.item = { ...r.item, order };
+      r.params = { ...r.params, curriculum: { order, pacing: 'linear' } };
+      return r;
+    });
+    const t = runsTable(runs);
+    expect(t.columns).toContain('order');
+    expect(t.columns).not.toContain('curriculum.order');
+    expect(t.columns).not.toContain('curriculum.pacing'); // the same in both: shared, not a column
+  });
+
   it('keeps a param that shares a matrix key’s name but not its values, labelled as a param', () => {
     const odd = run(3, false, 9);
     odd.params = { ...odd.params, seed: 7 };

@@ -16,8 +16,9 @@ export const runs: SectionSpec = {
     const keys = distinct(runs.flatMap((r) => Object.keys(r.item)));
     const flat = runs.map((r) => (r.params === undefined ? undefined : flattenParams(r.params)));
     const paramKeys = distinct(flat.flatMap((f) => (f === undefined ? [] : [...f.keys()]))).sort();
-    // A param that only mirrors a matrix key (seed: ${item.seed}) is that key's column already.
-    const mirrors = (k: string) => keys.includes(k) && runs.every((r, i) => flat[i]?.get(k) === undefined || flat[i]!.get(k) === String(r.item[k]));
+    // A param that only mirrors a matrix key (seed: ${item.seed}, curriculum.order: ${item.order})
+    // is that key's column already.
+    const mirrors = (k: string) => keys.some((key) => runs.every((r, i) => flat[i]?.get(k) === undefined || flat[i]!.get(k) === String(r.item[key])));
     const differs = (k: string) => new Set(flat.map((f) => f?.get(k) ?? '–')).size > 1;
     const varying = paramKeys.filter((k) => differs(k) && !mirrors(k));
     const shared = paramKeys.filter((k) => !differs(k) && flat.every((f) => f?.has(k)));
