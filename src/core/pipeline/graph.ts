@@ -114,11 +114,19 @@ export class PipelineGraph {
             if (lacking.length) this.p.report(['stages', group.name, 'needs', i, 'on', j], `cannot pair on '${k}': ${lacking.map((s) => `'${s}'`).join(' and ')} ${lacking.length === 1 ? 'has' : 'have'} no matrix key '${k}'`);
           });
         } else on = myKeys.filter((k) => upKeys.includes(k));
+        const where = Object.entries((typeof need !== 'string' && need.where) || {});
+        for (const [k, v] of where) {
+          if (!upKeys.includes(k)) this.p.report(['stages', group.name, 'needs', i, 'where', k], `'${target}' has no matrix key '${k}'${upKeys.length ? ` (its keys: ${upKeys.join(', ')})` : ''}`);
+          else if (!up.instances.some((u) => String(instances.get(u)!.item[k]) === String(v))) this.p.report(['stages', group.name, 'needs', i, 'where', k], `no instance of '${target}' has ${k}=${String(v)}`);
+        }
         for (const id of group.instances) {
           const inst = instances.get(id)!;
           for (const upId of up.instances) {
             const upInst = instances.get(upId)!;
-            if (on.every((k) => String(upInst.item[k]) === String(inst.item[k]))) inst.upstream.push({ id: upId, via: 'needs' });
+            if (!on.every((k) => String(upInst.item[k]) === String(inst.item[k]))) continue;
+            if (!where.every(([k, v]) => String(upInst.item[k]) === String(v))) continue;
+            // Two needs entries on one stage (paired, and a reference picked by `where`) make one edge each.
+            if (!inst.upstream.some((u) => u.id === upId)) inst.upstream.push({ id: upId, via: 'needs' });
           }
         }
       });

@@ -147,6 +147,32 @@ stages:
     expect(upIds(pl, 'byseed@noise=0.1,seed=2')).toEqual(['train@noise=0.1,seed=2', 'train@noise=0.2,seed=2']);
   });
 
+  it('`where` picks a reference instance beside the paired one: one edge each, in order', async () => {
+    const pl = await load({
+      'pipeline.yaml': `${grid}  ev:
+    matrix: { noise: [0.1, 0.2], seed: [1, 2] }
+    needs: [train, { stage: train, on: [seed], where: { noise: 0.1 } }]
+    cmd: echo ev
+`,
+    });
+    expect(upIds(pl, 'ev@noise=0.2,seed=2')).toEqual(['train@noise=0.2,seed=2', 'train@noise=0.1,seed=2']);
+    expect(upIds(pl, 'ev@noise=0.1,seed=1')).toEqual(['train@noise=0.1,seed=1']); // its own run is the reference
+  });
+
+  it('`where` on a key or a value the upstream does not have is a positioned error', async () => {
+    const out = await problems({
+      'pipeline.yaml': `${grid}  ev:
+    matrix: { seed: [1, 2] }
+    needs: [{ stage: train, where: { noise: 0.3 } }, { stage: train, where: { loss: ce } }]
+    cmd: echo ev
+`,
+    });
+    expect(out).toEqual([
+      expect.stringMatching(/^pipeline\.yaml:\d+:\d+: no instance of 'train' has noise=0\.3$/),
+      expect.stringMatching(/^pipeline\.yaml:\d+:\d+: 'train' has no matrix key 'loss' \(its keys: noise, seed\)$/),
+    ]);
+  });
+
   it('pairs matrix values by their text (1 in one stage meets "1" in the other)', async () => {
     const pl = await load({
       'pipeline.yaml': `

@@ -18,6 +18,8 @@ export const NeedSchema = z.union([
     stage: z.string().regex(STAGE_NAME_RE, 'not a stage name'),
     /** Matrix keys to pair instances on; `[]` fans in every instance. Default: the shared keys. */
     on: z.array(z.string()).optional(),
+    /** Only the upstream instances with these matrix values (`{ noise: 0, loss: ce }`). */
+    where: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   }),
 ]);
 

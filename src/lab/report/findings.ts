@@ -30,10 +30,21 @@ export function findings(ctx: Context): string[] {
   if (summary.length > 0) {
     const byScore = [...summaries(summary, (r) => r.score, (r) => r.auroc)].sort((a, b) => b[1].mean - a[1].mean);
     const [best, bestSummary] = byScore[0]!;
-    let line = `Finding flipped labels: ${best} ranks best, mean AUROC ${meanCi(bestSummary)} over runs (chance 0.5)`;
-    const runner = byScore.find(([score]) => score === 'final_loss' && score !== best) ?? byScore[1];
+    const runKey = (r: (typeof summary)[number]) => `${r.from}\u0000${r.run}`;
+    const aurocs = (score: string) => new Map(summary.filter((r) => r.score === score).map((r) => [runKey(r), r.auroc]));
+    const bestAurocs = aurocs(best);
+    // Scores that rank every run's clips alike (final loss and 1 − p, say) have equal AUROCs: one finding.
+    const same = (score: string) => {
+      const m = aurocs(score);
+      return m.size === bestAurocs.size && [...bestAurocs].every(([k, v]) => m.get(k) === v);
+    };
+    const tied = byScore.slice(1).filter(([score]) => same(score)).map(([score]) => score);
+    const withTies = tied.length > 0 ? ` (${tied.join(', ')} alike: the same AUROC in every run)` : '';
+    let line = `Finding flipped labels: ${best} ranks best${withTies}, mean AUROC ${meanCi(bestSummary)} over runs (chance 0.5)`;
+    const others = byScore.filter(([score]) => score !== best && !tied.includes(score));
+    const runner = others.find(([score]) => score === 'final_loss') ?? others[0];
     if (runner !== undefined) {
-      const t = pairedBy(summary.filter((r) => r.score === best), summary.filter((r) => r.score === runner[0]), (r) => `${r.from}\u0000${r.run}`, (r) => r.auroc);
+      const t = pairedBy(summary.filter((r) => r.score === best), summary.filter((r) => r.score === runner[0]), runKey, (r) => r.auroc);
       line += `; against ${runner[0]}: ${describeTest(t, 'runs')}`;
     }
     out.push(`${line}.`);

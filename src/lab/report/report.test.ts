@@ -162,6 +162,14 @@ describe('a study of three seeds per condition', () => {
     expect(r.md).toContain(`- Test accuracy, ${said}: ${signed(t.diff)} (95% CI ${signed(t.ci95![0])} to ${signed(t.ci95![1])}; paired t-test over 12 condition × seed pairs, p = ${p}${t.p < 0.05 ? '' : ': not significant at α = 0.05'}).`);
   });
 
+  it('says when two scores rank alike (the same AUROC in every run), and tests the best against another', async () => {
+    const data = readReportData(seeded.inputs);
+    // A score that orders every run's clips like final_loss (as 1 − p does): equal AUROCs.
+    data.summary.push(...data.summary.filter((x) => x.score === 'aum').map((x) => ({ ...x, score: 'cleanlab' })));
+    const tied = await buildReport(data, params);
+    expect(tied.md).toMatch(/Finding flipped labels: aum ranks best \(cleanlab alike: the same AUROC in every run\), mean AUROC .*; against final_loss: [+−]0\.\d{3} \(95% CI/);
+  });
+
   it('names a baseline that is no method', async () => {
     const other = await buildReport(readReportData(seeded.inputs), ReportParamsSchema.parse({ baseline: 'mae' }));
     expect(other.md).toContain("No method is compared with the baseline: params.baseline 'mae' is not a value of 'loss' (ce, gce).");
