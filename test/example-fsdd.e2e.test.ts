@@ -30,6 +30,7 @@ describe('examples/fsdd (e2e, offline through the mirror)', () => {
       .replace(/  data: \[clean[^\]]*\]/, '  data: [clean, pure]')
       .replace(/test_snrs: \[[^\]]*\]/, 'test_snrs: [10, -5]')
       .replace(/losses: \[[^\]]*\]/, 'losses: [ce]')
+      .replace(/seeds: \[[^\]]*\]/, 'seeds: [0]')
       .replace(/epochs: \d+/, 'epochs: 30')
       .replace(/batch_size: \d+/, 'batch_size: 32');
     p.write('params/study.yaml', params);
@@ -38,14 +39,14 @@ describe('examples/fsdd (e2e, offline through the mirror)', () => {
     const r = await p.conno(['repro'], { env: { CONNO_DATA_MIRROR: FSDD }, timeout: 400_000 });
     expect(r.exitCode, r.all).toBe(0);
     const lock = parse(p.read('conno.lock'));
-    const clean = lock.stages['ood@noise=0,data=clean,loss=ce'].metrics;
-    const pure = lock.stages['ood@noise=0,data=pure,loss=ce'].metrics;
+    const clean = lock.stages['ood@noise=0,data=clean,loss=ce,seed=0'].metrics;
+    const pure = lock.stages['ood@noise=0,data=pure,loss=ce,seed=0'].metrics;
     // The held-out speaker is evaluated, and is harder than the seen speakers' test takes (an
     // OOD gap); a model trained on pure noise is near chance (10 classes).
     expect(clean.acc_test).toBeGreaterThan(0.3); // 400 training clips, 30 epochs: 0.46 when written
     expect(clean.acc_holdout).toBeLessThan(clean.acc_test);
     expect(pure.acc_test).toBeLessThan(0.25);
-    const ood = readTableFile((await p.conno(['show', 'ood@noise=0,data=clean,loss=ce:metrics', '--path'])).stdout.trim());
+    const ood = readTableFile((await p.conno(['show', 'ood@noise=0,data=clean,loss=ce,seed=0:metrics', '--path'])).stdout.trim());
     const sets = Array.from(ood.getChild('set')!, (s) => s as string);
     expect(sets).toEqual(['test', 'test@snr=10', 'test@snr=-5', 'holdout']);
     const html = readFileSync(path.join(p.dir, 'report/index.html'), 'utf8');
