@@ -20,8 +20,8 @@ afterEach(() => {
 /** The example with 4 classes × 24 clips, 4 epochs, 2 seeds, label noise 0.4 only. */
 function smallExample(): TempProject {
   const t = tempProject();
-  // The example as committed: not a cache, lock or report of a run made in the checkout.
-  const skip = new Set(['cache', 'report', 'conno.lock']);
+  // The synth example as committed: not its FSDD variant, nor a cache, lock or report of a run made in the checkout.
+  const skip = new Set(['cache', 'report', 'conno.lock', 'fsdd']);
   cpSync(path.join(REPO, 'examples/curriculum'), t.dir, { recursive: true, filter: (src) => !skip.has(path.relative(path.join(REPO, 'examples/curriculum'), src).split(path.sep)[0]!) });
   t.write(
     'params/study.yaml',
@@ -75,6 +75,15 @@ describe('curriculum learning (e2e)', () => {
     expect(s.stdout).not.toContain('teacher@');
     expect(s.stdout).not.toContain('score:');
   }, 420_000);
+
+  it('its FSDD variant is a valid pipeline of the same stages', async () => {
+    p = tempProject();
+    cpSync(path.join(REPO, 'examples/curriculum/fsdd'), p.dir, { recursive: true, filter: (src) => !/\/(cache|report|conno\.lock)$/.test(src) });
+    const r = await p.conno(['status']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('37 of 37 stage instances stale');
+    expect(r.stdout).toContain('train@noise=0.4,order=hard_first,seed=3:');
+  });
 
   it('names a scores stage that is not upstream, or a score it does not compute, before anything runs', async () => {
     p = smallExample();
