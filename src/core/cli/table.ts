@@ -43,6 +43,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   command('verify', '[TARGET…]', 'rerun from scratch, without the run-cache, and compare every output with conno.lock (exit 1 on any mismatch)', [jobs, gpus, executor, { name: 'keep-scratch', type: 'boolean', help: 'keep the scratch copy the rerun used (cache/tmp/verify-…), to look at' }], async () => (await import('./commands/verify.js')).verify),
   command('push', '[TARGET…]', "send the targets' outputs and run records to a remote cache", [remote, { name: 'all-runs', type: 'boolean', help: 'also every run in the local run-cache (results of earlier params)' }], async () => (await import('./commands/remote.js')).push),
   command('pull', '[TARGET…]', 'fetch them from a remote cache and restore outputs into the project', [remote], async () => (await import('./commands/remote.js')).pull),
+  command('metrics', '[TARGET…]', 'every metric in conno.lock as a table, matrix keys as columns; --aggregate KEY: mean, std, n and 95% CI over KEY', [
+    { name: 'aggregate', type: 'string', arg: 'KEY', help: 'group instances equal in every matrix key but KEY (e.g. seed): mean ± 95% CI, n' },
+    { name: 'md', type: 'boolean', help: 'a Markdown table' },
+    { name: 'csv', type: 'boolean', help: 'CSV' },
+    { name: 'json', type: 'boolean', help: 'JSON (aggregates: mean, std, n, ci95)' },
+  ], async () => (await import('./commands/metrics.js')).metrics),
+  command('diff', '[REV_A [REV_B]]', "what changed between two revisions' conno.lock (default: HEAD against the working tree): params, code, metrics, outputs", [
+    { name: 'aggregate', type: 'string', arg: 'KEY', help: 'group instances over KEY for means with 95% CIs (default: seed, where instances have it)' },
+    { name: 'md', type: 'boolean', help: 'Markdown, for a pull-request comment' },
+    { name: 'json', type: 'boolean', help: 'JSON' },
+  ], async () => (await import('./commands/diff.js')).diff),
   command('dag', '', 'the stage graph', [
     { name: 'format', type: 'string', arg: 'F', help: 'text, mermaid or dot (default: text)' },
     { name: 'instances', type: 'boolean', help: 'one node per stage instance, not per stage' },

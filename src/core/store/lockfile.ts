@@ -73,7 +73,8 @@ export async function readLock(file: string, parsedCacheFile?: string): Promise<
   return lock;
 }
 
-async function parseLockText(file: string, text: string): Promise<LockFile> {
+/** A lock from its text; `file` names it in errors (a path, or `REV:conno.lock`). */
+export async function parseLockText(file: string, text: string): Promise<LockFile> {
   // yaml is loaded only when the lock changed since its JSON copy was made.
   const { parse } = await import('yaml');
   let data: unknown;
