@@ -109,7 +109,7 @@ describe('a newcomer edits a param', () => {
     // The report's inputs changed content, so it reran too.
     expect(runCount(p, 'report')).toBe(2);
 
-    r = await p.conno(['verify', 'report']);
+    r = await p.conno(['verify', '--upstream', 'report']);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('Verified: all 5 stage instances reproduce conno.lock bit for bit.');
     // Everything the target needs was executed again, in a scratch copy, not restored.

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Project } from './project.js';
 import type { StageInstance } from '../pipeline/model.js';
-import { checkStageCode, computeInstance, entryFromRun, EXTERNAL, type Computed } from './state.js';
+import { checkStageCode, computeInstance, describeDepChange, entryFromRun, explainChange, EXTERNAL, type Computed } from './state.js';
 import { writeLock, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { schedule, type Outcome } from '../exec/scheduler.js';
 import type { JobResult, StageJob } from '../exec/job.js';
@@ -47,6 +47,11 @@ export interface ReproOptions {
   executor?: Where;
   /** `--pull`: fetch an instance's results from this remote before building it. */
   remote?: Remote;
+  /**
+   * Take what the forced targets need exactly as conno.lock records it (its outputs from the
+   * cache, else from `remote`), never running it: verifying a target, not its whole upstream.
+   */
+  lockedUpstream?: boolean;
   /** Slurm jobs out at once (queued or running); default no limit. */
   slurmJobs?: number;
   signal?: AbortSignal;
@@ -137,8 +142,41 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
   const executorOf = (inst: StageInstance): Executor =>
     executorFor(inst, opts.executor) === 'slurm' ? (slurm ??= new SlurmExecutor({ jobDir: path.join(project.cacheDir, 'tmp', 'slurm'), info: (m) => opts.reporter.info(m) })) : local;
 
+  /** An upstream instance as conno.lock records it, its outputs at hand (lockedUpstream). */
+  const useLocked = async (id: string, inst: StageInstance): Promise<boolean> => {
+    const entry = lock.stages[id];
+    if (!entry) return fail(id, 'not in conno.lock, so there is nothing recorded to verify against: run `conno repro` (or verify with --upstream)');
+    let have = await ensureOutputs(project, inst, entry, workRoot);
+    if (have === 'unavailable' && opts.remote) {
+      const got = emptySummary();
+      if (await fetchEntry(project, opts.remote, entry, got).catch(() => false)) have = await ensureOutputs(project, inst, entry, workRoot);
+    }
+    if (have === 'unavailable') {
+      const outs = Object.entries(entry.outs).map(([o, h]) => `${o} ${h.hash}`).join(', ');
+      return fail(id, `its recorded outputs (${outs}) are not in the cache${opts.remote ? ' nor the remote' : ''}: \`conno pull ${id}\` fetches them from a remote, or \`conno verify --upstream\` rebuilds them`);
+    }
+    // What conno.lock recorded must be what the current code, params and inputs make: a lock
+    // left stale by an edit would otherwise lend its old results to the target.
+    let computed: Computed;
+    try {
+      computed = await computeInstance(project, inst, entryOf, workRoot);
+    } catch (err) {
+      return fail(id, `cannot hash its inputs: ${(err as Error).message}`);
+    }
+    if (computed.missing.length) return fail(id, `missing input${computed.missing.length > 1 ? 's' : ''}: ${computed.missing.join(', ')}`, computed);
+    if (computed.fingerprint !== entry.fingerprint) {
+      const why = await explainChange(project, entry, computed, (k, a, b) => describeDepChange(project, k, a, b));
+      return fail(id, `conno.lock's entry was not made from the current code, params and inputs (${why.join('; ') || 'fingerprint differs'}): run \`conno repro\` and commit conno.lock`, computed);
+    }
+    current.set(id, entry);
+    results.set(id, { kind: 'fresh', entry, computed });
+    opts.reporter.event({ type: 'fresh', id });
+    return true;
+  };
+
   const runOne = async (id: string, gpus: string[]): Promise<boolean> => {
     const inst = pipeline.instances.get(id)!;
+    if (opts.lockedUpstream && !forced.has(id)) return useLocked(id, inst);
     let computed: Computed;
     try {
       computed = await computeInstance(project, inst, entryOf, workRoot);
