@@ -78,6 +78,38 @@ describe('conno metrics', () => {
   });
 });
 
+describe('conno metrics --resources', () => {
+  it('gives what each run used, from the run-cache, never from conno.lock', async () => {
+    const r = await p.conno(['metrics', '--resources', '--json']);
+    expect(r.exitCode, r.all).toBe(0);
+    const used = JSON.parse(r.stdout).instances as { id: string; metrics: Record<string, number | string> }[];
+    // The module stage measured by its own process (getrusage); the commands sampled from /proc.
+    const mine = used.find((u) => u.id === 'mine')!.metrics;
+    expect(mine['measured']).toBe('process');
+    expect(mine['wall_s']).toBeGreaterThan(0);
+    expect(mine['cpu_s']).toBeGreaterThan(0);
+    expect(mine['max_rss_mb']).toBeGreaterThan(20);
+    const train = used.filter((u) => u.id.startsWith('train@'));
+    expect(train).toHaveLength(6);
+    for (const t of train) {
+      expect(t.metrics['measured']).toBe('sampled');
+      expect(t.metrics['wall_s']).toBeGreaterThan(0);
+    }
+    expect(p.read('conno.lock')).not.toMatch(/wall_s|max_rss|cpu_s/);
+    const agg = await p.conno(['metrics', '--resources', '--aggregate', 'seed', 'train']);
+    expect(agg.stdout).toMatch(/^stage\s+noise\s+n\s+wall_s/m);
+    // Without the run-cache (a fresh clone that pulled nothing), it says what it lacks.
+    const q = tempProject({ 'pipeline.yaml': p.read('pipeline.yaml'), 'conno.lock': p.read('conno.lock') });
+    try {
+      const none = await q.conno(['metrics', '--resources']);
+      expect(none.exitCode).toBe(0);
+      expect(none.stderr).toMatch(/^7 instances have no record of what their runs used in this cache/m);
+    } finally {
+      q.remove();
+    }
+  });
+});
+
 describe('conno diff', () => {
   it('says what changed between two commits: params, code, metrics, added and removed instances, means over seeds', async () => {
     await git('add', '-A');

@@ -153,6 +153,15 @@ stages:
     expect(readFileSync(path.join(p.dir, 'cache', 'logs', 'make@k=1.log'), 'utf8')).toMatch(/job \d+/);
     const lock = parse(p.read('conno.lock'));
     expect(lock.stages.squares.metrics).toEqual({ slurm: 'yes' });
+    // What each job used, as Slurm's accounting reports it: in the run-cache, never in conno.lock.
+    const used = JSON.parse((await p.conno(['metrics', '--resources', '--json'])).stdout).instances as { id: string; metrics: Record<string, number | string> }[];
+    expect(used.map((u) => u.id).sort()).toEqual(['join', 'make@k=1', 'make@k=2', 'squares']);
+    for (const u of used) {
+      expect(u.metrics['measured']).toBe('slurm');
+      expect(u.metrics['wall_s']).toBeGreaterThanOrEqual(0);
+      if (u.metrics['max_rss_mb'] !== undefined) expect(u.metrics['max_rss_mb']).toBeGreaterThan(0);
+    }
+    expect(p.read('conno.lock')).not.toMatch(/wall_s|max_rss/);
     // status and verify do not care where a stage ran.
     expect((await p.conno(['status'])).stdout).toContain('Everything is up to date (4 stage instances)');
     const dry = await p.conno(['repro', '--executor', 'slurm', '--dry-run', '--force', 'join']);

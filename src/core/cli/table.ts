@@ -56,6 +56,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command('pull', '[TARGET…]', 'fetch them from a remote cache and restore outputs into the project', [remote], async () => (await import('./commands/remote.js')).pull),
   command('metrics', '[TARGET…]', 'every metric in conno.lock as a table, matrix keys as columns; --aggregate KEY: mean, std, n and 95% CI over KEY', [
     { name: 'aggregate', type: 'string', arg: 'KEY', help: 'group instances equal in every matrix key but KEY (e.g. seed): mean ± 95% CI, n' },
+    { name: 'resources', type: 'boolean', help: "what each run used instead of its metrics: wall_s, cpu_s, max_rss_mb, and how they were measured (from the run-cache)" },
     { name: 'md', type: 'boolean', help: 'a Markdown table' },
     { name: 'csv', type: 'boolean', help: 'CSV' },
     { name: 'json', type: 'boolean', help: 'JSON (aggregates: mean, std, n, ci95)' },

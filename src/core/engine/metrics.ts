@@ -4,6 +4,7 @@
  * mean, standard deviation, n and 95% confidence interval (t distribution). From the lock alone:
  * no pipeline, no cache.
  */
+import type { RunCache } from '../store/runcache.js';
 import type { LockFile } from '../store/lockfile.js';
 import { summarize, type Summary } from '../util/stats.js';
 import { UsageError } from '../util/errors.js';
@@ -77,6 +78,32 @@ export function metricRows(lock: LockFile, targets: readonly string[] = []): Met
   return lockTargets(ids, item, targets)
     .filter((id) => Object.keys(lock.stages[id]!.metrics ?? {}).length > 0)
     .map((id) => ({ id, stage: stageOf(id), item: item(id), metrics: flatMetrics(lock.stages[id]!.metrics, lock.stages[id]!.kind) }));
+}
+
+/**
+ * What each run cost (`conno metrics --resources`): wall time, CPU time and peak RSS from the
+ * run-cache record of the instance's fingerprint, as metrics rows (so they aggregate over seeds
+ * like any metric). Instances without a record (restored from a remote that lacked it, or run
+ * before conno recorded resources) are left out and counted.
+ */
+export async function resourceRows(lock: LockFile, runs: RunCache, targets: readonly string[] = []): Promise<{ rows: MetricRow[]; without: string[] }> {
+  const ids = Object.keys(lock.stages);
+  const item = (id: string): Item => (lock.stages[id]!.item ?? {}) as Item;
+  const rows: MetricRow[] = [];
+  const without: string[] = [];
+  for (const id of lockTargets(ids, item, targets)) {
+    const r = (await runs.get(lock.stages[id]!.fingerprint))?.resources;
+    if (!r) {
+      without.push(id);
+      continue;
+    }
+    const metrics: Record<string, unknown> = { wall_s: r.wall_s };
+    if (r.cpu_s !== undefined) metrics['cpu_s'] = r.cpu_s;
+    if (r.max_rss_mb !== undefined) metrics['max_rss_mb'] = r.max_rss_mb;
+    metrics['measured'] = r.from;
+    rows.push({ id, stage: stageOf(id), item: item(id), metrics });
+  }
+  return { rows, without };
 }
 
 /** Finite numbers only: a metric that is text (or null) has no mean. */

@@ -257,7 +257,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     if (inst.kind === 'builtin' && !(await placeWorkspaceCopies(project, inst, entry, workRoot))) return fail(id, 'an output could not be read back from the cache', computed, job.logFile);
     if (record) {
       for (const m of computed.manifests) await project.store.putManifest(m);
-      await project.runs.record(id, base, result.outs, result.metrics);
+      await project.runs.record(id, base, result.outs, result.metrics, result.resources);
     }
     setEntry(id, entry, computed);
     const ms = performance.now() - started;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../util/fsx.js';
 import { formatUserError, UserError } from '../util/errors.js';
+import { ownUsage } from './resources.js';
 import { runBuiltin, runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
 
 /**
@@ -34,6 +35,8 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   let result: JobResult;
   try {
     result = job.kind === 'cmd' ? await runCommand(job) : await runBuiltin(job);
+    // A stage in this process: what this process used, start to end.
+    if (result.ok && job.kind !== 'cmd') result.resources = { wall_s: Math.round(process.uptime() * 1000) / 1000, ...ownUsage(), from: 'process' };
   } catch (err) {
     console.error(describeFailure(err));
     result = { ok: false, error: err instanceof UserError ? formatUserError(err) : err instanceof Error ? err.message : String(err) };
@@ -41,7 +44,7 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   if (result.ok && job.runRecord) {
     // As the submitting conno would record it (entryFromRun), so a later run restores it.
     const { RunCache } = await import('../store/runcache.js');
-    await new RunCache(job.cacheDir).record(job.runRecord.id, job.runRecord.entry, result.outs, result.metrics);
+    await new RunCache(job.cacheDir).record(job.runRecord.id, job.runRecord.entry, result.outs, result.metrics, result.resources);
   }
   await writeFileAtomic(`${jobFile}.result`, JSON.stringify(result));
   return result;

@@ -4,6 +4,7 @@
  * into the store. Nothing reaches the store unless the whole stage succeeded, and the store
  * only ever receives complete objects, so a failure or a kill leaves no partial output there.
  */
+import { watchGroup, type Resources } from './resources.js';
 import { promises as fsp, openSync, closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -48,7 +49,7 @@ export interface StageJob {
 }
 
 export type JobResult =
-  | { ok: true; outs: Record<string, HashInfo>; metrics: Record<string, unknown> }
+  | { ok: true; outs: Record<string, HashInfo>; metrics: Record<string, unknown>; resources?: Resources }
   | { ok: false; error: string; exitCode?: number; signal?: string };
 
 function absIn(root: string, p: string): string {
@@ -81,6 +82,8 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
   const fd = job.logToStdout ? 1 : openSync(job.logFile, 'w');
   writeSync(fd, `$ ${job.cmd}\n`);
   let exit: { code: number | null; signal: NodeJS.Signals | null; error?: string };
+  const started = performance.now();
+  let usage: { cpu_s?: number; max_rss_mb?: number } = {};
   try {
     exit = await new Promise((resolve) => {
       const child = spawn('sh', ['-c', job.cmd!], {
@@ -90,6 +93,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
         // Its own process group, so that cancelling kills the whole command tree.
         detached: true,
       });
+      const watch = child.pid !== undefined ? watchGroup(child.pid) : undefined;
       const kill = () => {
         try {
           process.kill(-child.pid!, 'SIGTERM');
@@ -101,6 +105,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
       child.on('error', (err) => resolve({ code: null, signal: null, error: err.message }));
       child.on('exit', (code, sig) => {
         signal?.removeEventListener('abort', kill);
+        usage = watch?.stop() ?? {};
         resolve({ code, signal: sig });
       });
     });
@@ -111,7 +116,9 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
     const how = exit.error ?? (signal?.aborted ? 'cancelled' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
     return { ok: false, error: `command failed (${how})`, exitCode: exit.code ?? undefined, signal: exit.signal ?? undefined };
   }
-  return collectOutputs(job, (o) => absIn(job.workRoot, o));
+  const resources: Resources = { wall_s: Math.round(performance.now() - started) / 1000, ...usage, from: 'sampled' };
+  const result = await collectOutputs(job, (o) => absIn(job.workRoot, o));
+  return result.ok ? { ...result, resources } : result;
 }
 
 /** Run a built-in stage in this process (the entry point calls this in a child process). */

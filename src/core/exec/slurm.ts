@@ -15,6 +15,7 @@ import { ConnoError, UsageError } from '../util/errors.js';
 import type { Executor, Submission } from './executor.js';
 import { ENTRY } from './local.js';
 import { shellQuote } from '../util/shell.js';
+import { parseSlurmDuration, parseSlurmMemory } from './resources.js';
 import { sbatchOptions, SlurmSpecError, type SlurmSpec } from '../pipeline/sbatch.js';
 
 /**
@@ -37,16 +38,40 @@ export interface JobState {
   /** Whether the job is over (any final state). */
   done: boolean;
   exitCode?: string;
+  /** What accounting says the job used (ElapsedRaw, TotalCPU, the largest MaxRSS of its steps). */
+  wall_s?: number;
+  cpu_s?: number;
+  max_rss_mb?: number;
 }
 
-/** Parse `sacct -n -P -X -o JobIDRaw,State,ExitCode` output. */
+/**
+ * Parse `sacct -n -P -o JobIDRaw,State,ExitCode[,ElapsedRaw,TotalCPU,MaxRSS]` output: a job's
+ * own line gives its state, time and CPU; its steps' lines (`123.batch`, `123.extern`) their
+ * peak memory.
+ */
 export function parseSacct(text: string): Map<string, JobState> {
   const out = new Map<string, JobState>();
+  const rss = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const [id, rawState, exitCode] = line.trim().split('|');
-    if (!id || !rawState || !/^\d+$/.test(id)) continue;
+    const [id, rawState, exitCode, elapsed, totalCpu, maxRss] = line.trim().split('|');
+    if (!id || !rawState) continue;
+    const step = /^(\d+)\.[\w-]+$/.exec(id);
+    if (step) {
+      const mb = maxRss ? parseSlurmMemory(maxRss) : undefined;
+      if (mb !== undefined) rss.set(step[1]!, Math.max(rss.get(step[1]!) ?? 0, mb));
+      continue;
+    }
+    if (!/^\d+$/.test(id)) continue;
     const state = rawState.split(/\s+/)[0]!.replace(/\+$/, '');
-    out.set(id, { id, state, done: !ACTIVE.has(state), exitCode });
+    const j: JobState = { id, state, done: !ACTIVE.has(state), exitCode };
+    if (elapsed && /^\d+$/.test(elapsed)) j.wall_s = Number(elapsed);
+    const cpu = totalCpu ? parseSlurmDuration(totalCpu) : undefined;
+    if (cpu !== undefined) j.cpu_s = cpu;
+    out.set(id, j);
+  }
+  for (const [id, mb] of rss) {
+    const j = out.get(id);
+    if (j && mb > 0) j.max_rss_mb = mb;
   }
   return out;
 }
@@ -179,7 +204,14 @@ export class SlurmRun {
       onSubmitted?.(jobId);
       const final = await this.waitFor(jobId, `${jobFile}.result`, signal);
       const result = await readResult(`${jobFile}.result`, final.state === 'COMPLETED' ? 10_000 : 1000);
-      if (final.state === 'COMPLETED') return result ?? { ok: false, error: `Slurm job ${jobId} COMPLETED but its entry point wrote no result (${jobFile}.result); is conno installed where the job ran?` };
+      if (final.state === 'COMPLETED') {
+        if (!result) return { ok: false, error: `Slurm job ${jobId} COMPLETED but its entry point wrote no result (${jobFile}.result); is conno installed where the job ran?` };
+        // What the cluster's accounting measured, where it did; else what the job's process saw.
+        if (result.ok && final.wall_s !== undefined) {
+          result.resources = { wall_s: final.wall_s, ...(final.cpu_s !== undefined ? { cpu_s: final.cpu_s } : {}), ...(final.max_rss_mb !== undefined ? { max_rss_mb: final.max_rss_mb } : {}), from: 'slurm' };
+        }
+        return result;
+      }
       if (signal?.aborted) return { ok: false, error: `cancelled (Slurm job ${jobId} ${final.state})` };
       // Without cgroups, Slurm kills a job over its memory limit and calls it FAILED; its log
       // says why.
@@ -253,7 +285,8 @@ export class SlurmRun {
     this.queries++;
     if (!this.useSqueue) {
       const start = this.startedAt.toISOString().slice(0, 19);
-      const r = await execa('sacct', ['-n', '-P', '-X', `--name=${this.name}`, `--starttime=${start}`, '--format=JobIDRaw,State,ExitCode'], { reject: false });
+      // Without -X: the steps' lines carry the peak memory (the job's own line has none).
+      const r = await execa('sacct', ['-n', '-P', `--name=${this.name}`, `--starttime=${start}`, '--format=JobIDRaw,State,ExitCode,ElapsedRaw,TotalCPU,MaxRSS'], { reject: false });
       if (r.exitCode === 0) return parseSacct(r.stdout);
       if (/accounting storage is disabled|slurm_persist_conn_open|Connection refused/i.test(r.stderr)) {
         this.useSqueue = true;

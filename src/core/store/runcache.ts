@@ -9,10 +9,23 @@ import { withResults, type LockEntry } from './lockfile.js';
 import { writeFileAtomic, writeProblem } from '../util/fsx.js';
 import { canonicalJson } from '../util/canonical.js';
 
+/**
+ * What a run used: wall time, CPU time and peak RSS of its process, and how they were measured
+ * (exec/resources.ts): `process` (getrusage), `sampled` (/proc) or `slurm` (accounting).
+ */
+export interface Resources {
+  wall_s: number;
+  cpu_s?: number;
+  max_rss_mb?: number;
+  from: 'process' | 'sampled' | 'slurm';
+}
+
 /** A run-cache entry is the lock entry a run produced, under its instance id. */
 export interface RunRecord {
   id: string;
   entry: LockEntry;
+  /** What the run cost (wall, CPU, peak RSS): kept here, never in conno.lock, as it varies. */
+  resources?: Resources;
 }
 
 export class RunCache {
@@ -38,9 +51,9 @@ export class RunCache {
    * Records a run: the entry it was started with (its fingerprint record and inputs), completed
    * with what it produced. The one way a run enters the run-cache, here or in a cluster job.
    */
-  async record(id: string, started: LockEntry, outs: LockEntry['outs'], metrics: Record<string, unknown> | undefined): Promise<LockEntry> {
+  async record(id: string, started: LockEntry, outs: LockEntry['outs'], metrics: Record<string, unknown> | undefined, resources?: Resources): Promise<LockEntry> {
     const entry = withResults(started, outs, metrics);
-    await this.put({ id, entry });
+    await this.put({ id, entry, ...(resources ? { resources } : {}) });
     return entry;
   }
 

@@ -20,7 +20,16 @@ export async function metrics(ctx: CommandContext): Promise<number> {
   const { readLock } = await import('../../store/lockfile.js');
   const M = await import('../../engine/metrics.js');
   const as = outputFormat(ctx, ['md', 'csv', 'json']);
-  const rows = M.metricRows(await readLock(file), ctx.positionals);
+  const lock = await readLock(file);
+  let rows = M.metricRows(lock, ctx.positionals);
+  if (flag(ctx, 'resources')) {
+    const { RunCache } = await import('../../store/runcache.js');
+    const got = await M.resourceRows(lock, new RunCache(Project.locate({ dir: ctx.dir }).cacheDir), ctx.positionals);
+    rows = got.rows;
+    if (got.without.length && as !== 'json') {
+      ctx.io.err(`${got.without.length} instance${got.without.length === 1 ? ' has' : 's have'} no record of what ${got.without.length === 1 ? 'its run' : 'their runs'} used in this cache (restored from a remote without it, or run before conno recorded it): ${got.without.slice(0, 5).join(', ')}${got.without.length > 5 ? ', …' : ''}`);
+    }
+  }
   const key = stringValue(ctx, 'aggregate');
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r.item)))];
 
