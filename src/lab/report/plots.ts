@@ -21,9 +21,20 @@ function spec(parts: Spec): TopLevelSpec {
   return parts as unknown as TopLevelSpec;
 }
 
-/** A layer spec, faceted by a column when the rows have more than one facet value. */
+/** Panels per row: three fit the page column beside a legend; more wrap to the next row. */
+const PANELS_PER_ROW = 3;
+
+/** A layer spec, faceted into panels (wrapping after three) when the rows have more than one facet value. */
 function facetedLayers(values: object[], layer: Spec[], facet: { field: string; title: string; sort: string[] } | null): TopLevelSpec {
   if (facet === null || facet.sort.length < 2) return spec({ data: { values }, width: WIDTH, height: HEIGHT, layer });
+  if (facet.sort.length > PANELS_PER_ROW) {
+    return spec({
+      data: { values },
+      facet: { field: facet.field, type: 'ordinal', sort: facet.sort, title: facet.title },
+      columns: PANELS_PER_ROW,
+      spec: { width: WIDTH, height: HEIGHT, layer },
+    });
+  }
   return spec({
     data: { values },
     facet: { column: { field: facet.field, type: 'ordinal', sort: facet.sort, title: facet.title } },
@@ -146,7 +157,7 @@ export function curvesSpec(rows: CurveRow[], measures: string[], noiseOrder: str
       encoding: {
         x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
         y: { field: 'value', type: 'quantitative', title: 'accuracy', scale: ACCURACY_SCALE },
-        color: { field: 'noise', type: 'ordinal', sort: noiseOrder, title: noiseTitle, scale: { scheme: 'viridis' } },
+        color: { field: 'noise', type: 'ordinal', sort: noiseOrder, title: noiseTitle, scale: { scheme: 'viridis' }, legend: { titleLimit: 400 } },
         strokeDash: { field: 'method', type: 'nominal', title: methodTitle },
         detail: { field: 'run', type: 'nominal' },
       },
