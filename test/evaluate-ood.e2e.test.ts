@@ -138,7 +138,10 @@ describe('evaluate-ood stage (e2e)', () => {
     expect(m0.acc_test - m1.acc_test).toBeGreaterThan(0.3);
     const rep1 = rows(await path('evaluate@fraction=1:representation')).rows;
     expect(rep1[1]!['other']).toBe('train@fraction=0');
-    expect(rep1[1]!['value']).toBeLessThan(0.95);
+    // Not the clean run's representation (CKA 1 is the same up to rotation and scale); a network
+    // that learnt nothing from pure noise at one level still shares much of its input's structure.
+    expect(rep1[1]!['value']).toBeLessThan(0.99);
+    expect(rep1[1]!['value']).toBeLessThan(rep0[1]!['value'] - 0.01);
     expect(rep1[1]!['value']).toBeGreaterThan(0);
 
     // Up to date; `conno status` validates evaluate-ood's params without loading TensorFlow.js or Arrow.

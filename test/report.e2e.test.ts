@@ -99,8 +99,10 @@ describe('report stage (e2e)', () => {
       expect(row).toContain(`| ${(lock.stages[id]!.metrics!.test_acc as number).toFixed(3)} |`);
       expect(row!.endsWith(`| ${lock.stages[id]!.fingerprint} |`), row).toBe(true);
     }
-    // The params that differ between runs are columns; the rest are listed once.
-    expect(md).toMatch(/\| run \| noise \| loss \| data \| loss\.label_smoothing \| loss\.name \| loss\.q \| test acc \|/);
+    // The params that differ between runs are columns (but loss.name, which only mirrors the
+    // matrix key loss); the rest are listed once.
+    expect(md).toMatch(/\| run \| noise \| loss \| data \| loss\.label_smoothing \| loss\.q \| test acc \|/);
+    expect(md).not.toContain('loss.name');
     expect(md).toContain('Params shared by every run: backend=wasm, batch_size=16,');
     // What train and evaluate-ood provide is shown; the rest says what it needs.
     for (const section of ['label-noise', 'snr', 'memorisation', 'ood-gap', 'saliency']) expect(html).toContain(`<section id="${section}">\n<h2>`);

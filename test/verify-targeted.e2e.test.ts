@@ -116,14 +116,14 @@ describe('verify TARGET', () => {
     let r = await p.conno(['verify', 'train@seed=1']);
     expect(r.exitCode).toBe(1);
     expect(r.all).toMatch(/prepare.*its recorded outputs \(prep [0-9a-f]{16}\.dir\) are not in the cache: `conno pull prepare` fetches them from a remote, or `conno verify --upstream` rebuilds them/);
-    expect(r.stdout).toMatch(/^SKIPPED train@seed=1: not run: an instance it needs failed$/m);
+    expect(r.stderr).toMatch(/^skipped train@seed=1: upstream prepare failed$/m);
     expect(r.stdout).toContain('Verify failed: 0 mismatches, 2 failed stage instances (prepare, train@seed=1).');
     expect([runs('prepare'), runs('train')]).toEqual([1, 3]);
 
     rmSync(path.join(p.dir, 'cache'), { recursive: true, force: true });
     r = await p.conno(['verify', 'train@seed=1']);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout).toMatch(/^FAILED prepare: its recorded outputs \(prep [0-9a-f]{16}\.dir\) are not in the cache: `conno pull prepare`/m);
+    expect(r.stderr).toMatch(/^FAILED prepare: its recorded outputs \(prep [0-9a-f]{16}\.dir\) are not in the cache: `conno pull prepare`/m);
     expect(runs('prepare')).toBe(1);
   });
 
@@ -134,12 +134,12 @@ describe('verify TARGET', () => {
     p.write('in.txt', 'one\nthree\n');
     let r = await p.conno(['verify', 'train@seed=1']);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout).toMatch(/^FAILED prepare: conno\.lock's entry was not made from the current code, params and inputs \(input changed: in\.txt\): run `conno repro` and commit conno\.lock$/m);
+    expect(r.stderr).toMatch(/^FAILED prepare: conno\.lock's entry was not made from the current code, params and inputs \(input changed: in\.txt\): run `conno repro` and commit conno\.lock$/m);
     expect(runs('train')).toBe(3);
     p.write('in.txt', 'one\ntwo\n');
     p.write('params.yaml', 'n: 6\n');
     r = await p.conno(['verify', 'train@seed=1']);
-    expect(r.stdout).toMatch(/FAILED prepare: .*params changed: n 5 → 6/);
+    expect(r.stderr).toMatch(/FAILED prepare: .*params changed: n 5 → 6/);
   });
 
   it('--sample N --seed S draws a reproducible sample, from the targets or from all', async () => {
@@ -189,7 +189,7 @@ describe('verify TARGET', () => {
     for (const f of ['pipeline.yaml', 'params.yaml', 'in.txt', 'conno.lock']) cpSync(path.join(p.dir, f), path.join(c.dir, f));
     let r = await c.conno(['verify', 'train@seed=2']);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout).toContain('`conno pull prepare` fetches them');
+    expect(r.stderr).toContain('`conno pull prepare` fetches them');
     r = await c.conno(['verify', 'train@seed=2', '--pull']);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/^ok train@seed=2/m);
