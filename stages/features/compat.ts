@@ -36,14 +36,23 @@ export function sampleRateOf(info: UpstreamInfo, lookup: Lookup, seen = new Set<
   return undefined;
 }
 
-/** How `other`'s features differ from `reference`'s (`b.n_mels 40 ≠ a.n_mels 32`); empty when they fit, or when either is not a features stage. */
+/** Stages whose output is a features table, and what may differ between two of them. */
+const FEATURE_STAGES: Record<string, Set<string>> = { features: FREE, embed: new Set(['batch_size']) };
+
+/**
+ * How `other`'s features differ from `reference`'s (`b.n_mels 40 ≠ a.n_mels 32`, or a log-mel
+ * table against an embedding); empty when they fit, or when either is not made by a built-in
+ * features or embed stage.
+ */
 export function featureDifferences(other: UpstreamInfo, reference: UpstreamInfo, lookup: Lookup): string[] {
-  if (other.uses !== 'features' || reference.uses !== 'features') return [];
+  const free = FEATURE_STAGES[other.uses ?? ''];
+  if (!free || !FEATURE_STAGES[reference.uses ?? '']) return [];
+  if (other.uses !== reference.uses) return [`${other.id} is made by ${other.uses}, ${reference.id} by ${reference.uses}`];
   const a = other.with ?? {};
   const b = reference.with ?? {};
   const out: string[] = [];
   for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
-    if (FREE.has(k) || JSON.stringify(a[k]) === JSON.stringify(b[k])) continue;
+    if (free.has(k) || JSON.stringify(a[k]) === JSON.stringify(b[k])) continue;
     out.push(`${other.id}.${k} ${JSON.stringify(a[k])} ≠ ${reference.id}.${k} ${JSON.stringify(b[k])}`);
   }
   const ra = sampleRateOf(other, lookup);
