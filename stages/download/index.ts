@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { defineStage } from '../../src/core/stage/api.js';
 import { SynthParamsSchema } from '../../src/lab/audio/synth.js';
 
-const DATASET_NAMES = ['fsdd', 'speechcommands', 'esc50', 'esc10', 'fsdnoisy18k', 'urbansound8k', 'folder', 'synth'] as const;
+const DATASET_NAMES = ['fsdd', 'speechcommands', 'esc50', 'esc10', 'fsdnoisy18k', 'urbansound8k', 'emodb', 'ravdess', 'cremad', 'folder', 'synth'] as const;
+const EMOTION_DATASETS = new Set(['emodb', 'ravdess', 'cremad']);
 const FOLD_DATASETS = new Set(['esc50', 'esc10', 'urbansound8k']);
 
 const params = z
@@ -47,6 +48,8 @@ const params = z
     words: z.array(z.string().min(1)).min(1).optional(),
     /** esc50/esc10 (default 5), urbansound8k (default 10): the fold used as the test split. */
     test_fold: z.number().int().positive().optional(),
+    /** emodb, ravdess, cremad: the speakers (as in the file names: '03', '21', '1074') whose clips are the test split. */
+    test_speakers: z.array(z.string().min(1)).min(1).optional(),
     /** fsdnoisy18k: train on all clips, the verified (`clean`) ones, or clean + `noisy_small`. */
     subset: z.enum(['all', 'clean', 'noisy_small']).optional(),
     /** dataset: folder — a folder of WAV files (an input of the stage), labelled by a CSV or a file-name pattern. */
@@ -63,6 +66,7 @@ const params = z
     only('words', (d) => d === 'speechcommands', 'speechcommands');
     only('test_fold', (d) => FOLD_DATASETS.has(d), 'esc50, esc10 and urbansound8k');
     only('subset', (d) => d === 'fsdnoisy18k', 'fsdnoisy18k');
+    only('test_speakers', (d) => EMOTION_DATASETS.has(d), 'emodb, ravdess and cremad');
     only('folder', (d) => d === 'folder', 'dataset: folder');
     only('synth', (d) => d === 'synth', 'dataset: synth');
     only('dev', (d) => d !== 'synth' && d !== 'speechcommands', 'datasets without a dev split of their own (synth has dev_fraction; speechcommands its validation list)');
@@ -122,7 +126,7 @@ export const stage = defineStage({
       sha256: p.sha256,
       mirror: p.mirror,
       folder: p.folder,
-      indexOptions: { words: p.words, testFold: p.test_fold, subset: p.subset },
+      indexOptions: { words: p.words, testFold: p.test_fold, subset: p.subset, testSpeakers: p.test_speakers },
       log: (m) => ctx.log(m),
     });
     try {

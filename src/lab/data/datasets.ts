@@ -18,6 +18,8 @@ export interface ArchiveSpec {
   checksum: Checksum | null;
   /** Copies known under another name with other bytes (e.g. a reproducible re-pack). */
   mirrorCopies?: readonly { fileName: string; checksum: Checksum }[];
+  /** No single file to download (`url` empty): how to make the archive for the mirror folder. */
+  manual?: string;
 }
 
 /** One clip found in a dataset, before decoding. */
@@ -47,6 +49,8 @@ export interface IndexOptions {
   testFold?: number;
   /** fsdnoisy18k: which part of the train set to keep. */
   subset?: 'all' | 'clean' | 'noisy_small';
+  /** emodb, ravdess, cremad: the speakers whose clips form the test split (speaker-independent). */
+  testSpeakers?: readonly string[];
 }
 
 export interface DatasetSpec {
@@ -154,7 +158,57 @@ export const DATASETS = {
     archives: [{ url: 'https://zenodo.org/record/1203745/files/UrbanSound8K.tar.gz', fileName: 'UrbanSound8K.tar.gz', checksum: md5('9aa69802bbf37fb986f71ec1483a196e') }],
     index: indexUrbanSound8k,
   },
+  emodb: {
+    name: 'emodb',
+    title: 'Berlin Database of Emotional Speech (EmoDB)',
+    homepage: 'http://www.emodb.bilderbar.info/',
+    license: 'free for research use; the official site states no licence (Burkhardt et al., Interspeech 2005)',
+    size: '~40 MB (zip)',
+    clips: '535 utterances, 7 emotions, 10 speakers (5 female, 5 male), German',
+    sampleRate: '16 kHz',
+    // Save it in a mirror folder as emodb-download.zip (the site calls it download.zip).
+    archives: [{ url: 'http://www.emodb.bilderbar.info/download/download.zip', fileName: 'emodb-download.zip', checksum: null }],
+    index: indexEmoDb,
+  },
+  ravdess: {
+    name: 'ravdess',
+    title: 'RAVDESS (speech, audio only)',
+    homepage: 'https://zenodo.org/record/1188976',
+    license: 'CC BY-NC-SA 4.0',
+    size: '208.5 MB (zip)',
+    clips: '1,440 utterances (24 actors × 60), 8 emotions, English',
+    sampleRate: '48 kHz',
+    // The md5 Zenodo lists for the file.
+    archives: [{ url: 'https://zenodo.org/record/1188976/files/Audio_Speech_Actors_01-24.zip', fileName: 'Audio_Speech_Actors_01-24.zip', checksum: md5('bc696df654c87fed845eb13823edef8a') }],
+    index: indexRavdess,
+  },
+  cremad: {
+    name: 'cremad',
+    title: 'CREMA-D (audio)',
+    homepage: 'https://github.com/CheyneyComputerScience/CREMA-D',
+    license: 'Open Database License (ODbL) v1.0; contents under the Database Contents License (DbCL) v1.0',
+    size: '~600 MB (AudioWAV/)',
+    clips: '7,442 utterances, 6 emotions, 91 actors, English',
+    sampleRate: '16 kHz',
+    archives: [
+      {
+        url: '',
+        fileName: 'CREMA-D-AudioWAV.zip',
+        checksum: null,
+        manual:
+          'CREMA-D keeps its audio in Git LFS, with no archive to download. Make one with `git lfs install && git clone https://github.com/CheyneyComputerScience/CREMA-D.git && (cd CREMA-D && zip -qr ../CREMA-D-AudioWAV.zip AudioWAV)` and put CREMA-D-AudioWAV.zip in the mirror folder (`mirror:` or CONNO_DATA_MIRROR), or give `url:`',
+      },
+    ],
+    index: indexCremaD,
+  },
 } satisfies Record<string, DatasetSpec>;
+
+/** The default test speakers of the emotion datasets: about a fifth of them, both sexes. */
+export const DEFAULT_TEST_SPEAKERS: Readonly<Record<string, readonly string[]>> = {
+  emodb: ['15', '16'],
+  ravdess: ['21', '22', '23', '24'],
+  cremad: Array.from({ length: 18 }, (_, i) => String(1074 + i)),
+};
 
 export type RegisteredDataset = keyof typeof DATASETS;
 export const REGISTERED_DATASETS = Object.keys(DATASETS) as RegisteredDataset[];
@@ -321,4 +375,74 @@ async function indexFsdNoisy18k(roots: readonly string[], opts: IndexOptions): P
   }
   const classes = [...new Set(entries.map((e) => e.className))].sort();
   return { entries, classes };
+}
+
+/** A clip of an emotion dataset in the test split when its speaker is one of the test speakers. */
+function speakerSplit(dataset: string, opts: IndexOptions): (speaker: string) => string {
+  const test = new Set(opts.testSpeakers ?? DEFAULT_TEST_SPEAKERS[dataset] ?? []);
+  return (speaker) => (test.has(speaker) ? 'test' : 'train');
+}
+
+/** Speakers named as test speakers must exist: a typo would silently leave the test split empty. */
+function checkSpeakers(dataset: string, entries: readonly ClipEntry[], opts: IndexOptions): void {
+  const have = new Set(entries.map((e) => e.speaker!));
+  const missing = (opts.testSpeakers ?? []).filter((s) => !have.has(s));
+  if (missing.length) throw new Error(`test_speakers: ${dataset} has no speaker ${missing.join(', ')} (its speakers: ${[...have].sort().join(', ')})`);
+}
+
+const EMODB_EMOTIONS: Record<string, string> = { W: 'anger', L: 'boredom', E: 'disgust', A: 'fear', F: 'happiness', T: 'sadness', N: 'neutral' };
+const EMODB_NAME = /^(?<speaker>\d\d)(?<text>[ab]\d\d)(?<emotion>[WLEAFTN])(?<version>[a-z])\.wav$/;
+
+/** EmoDB: `wav/{speaker}{text}{emotion}{version}.wav`, e.g. 03a01Fa.wav (speaker 03, happiness). */
+async function indexEmoDb(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+  const root = roots[0]!;
+  const split = speakerSplit('emodb', opts);
+  const entries: ClipEntry[] = [];
+  for (const rel of await walkFiles(root)) {
+    const m = EMODB_NAME.exec(path.posix.basename(rel));
+    if (!m || !rel.split('/').includes('wav')) continue;
+    const g = m.groups!;
+    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: EMODB_EMOTIONS[g.emotion!]!, split: split(g.speaker!), speaker: g.speaker!, fold: null });
+  }
+  if (entries.length === 0) throw new Error(`no EmoDB utterances (wav/{speaker}{text}{emotion}{version}.wav, e.g. wav/03a01Fa.wav) in ${root}`);
+  checkSpeakers('emodb', entries, opts);
+  return { entries, classes: Object.values(EMODB_EMOTIONS) };
+}
+
+const RAVDESS_EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'];
+const RAVDESS_NAME = /^03-01-(?<emotion>0[1-8])-(?<intensity>0[12])-(?<statement>0[12])-(?<repetition>0[12])-(?<actor>\d\d)\.wav$/;
+
+/** RAVDESS speech: `Actor_{nn}/03-01-{emotion}-{intensity}-{statement}-{repetition}-{actor}.wav`. */
+async function indexRavdess(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+  const root = roots[0]!;
+  const split = speakerSplit('ravdess', opts);
+  const entries: ClipEntry[] = [];
+  for (const rel of await walkFiles(root)) {
+    const m = RAVDESS_NAME.exec(path.posix.basename(rel));
+    if (!m) continue;
+    const g = m.groups!;
+    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: RAVDESS_EMOTIONS[Number(g.emotion) - 1]!, split: split(g.actor!), speaker: g.actor!, fold: null });
+  }
+  if (entries.length === 0) throw new Error(`no RAVDESS speech files (Actor_nn/03-01-EE-II-SS-RR-AA.wav) in ${root}`);
+  checkSpeakers('ravdess', entries, opts);
+  return { entries, classes: RAVDESS_EMOTIONS };
+}
+
+const CREMAD_EMOTIONS: Record<string, string> = { ANG: 'anger', DIS: 'disgust', FEA: 'fear', HAP: 'happiness', NEU: 'neutral', SAD: 'sadness' };
+const CREMAD_NAME = /^(?<actor>10\d\d)_(?<sentence>[A-Z]{3})_(?<emotion>ANG|DIS|FEA|HAP|NEU|SAD)_(?<level>LO|MD|HI|XX)\.wav$/;
+
+/** CREMA-D: `AudioWAV/{actor}_{sentence}_{emotion}_{level}.wav`, e.g. 1001_DFA_ANG_XX.wav. */
+async function indexCremaD(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+  const root = roots[0]!;
+  const split = speakerSplit('cremad', opts);
+  const entries: ClipEntry[] = [];
+  for (const rel of await walkFiles(root)) {
+    const m = CREMAD_NAME.exec(path.posix.basename(rel));
+    if (!m) continue;
+    const g = m.groups!;
+    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: CREMAD_EMOTIONS[g.emotion!]!, split: split(g.actor!), speaker: g.actor!, fold: null });
+  }
+  if (entries.length === 0) throw new Error(`no CREMA-D files (AudioWAV/{actor}_{sentence}_{emotion}_{level}.wav) in ${root}`);
+  checkSpeakers('cremad', entries, opts);
+  return { entries, classes: Object.values(CREMAD_EMOTIONS) };
 }

@@ -31,6 +31,8 @@ export interface FetchRequest {
   checksum: Checksum | null;
   /** Other copies accepted from a mirror folder under their own name and checksum. */
   mirrorCopies?: readonly { fileName: string; checksum: Checksum }[];
+  /** No file to download (`url` empty): how to make the archive for a mirror folder. */
+  manual?: string;
   /** Folders to look in before downloading. */
   mirrors: readonly string[];
   cacheDir: string;
@@ -116,6 +118,7 @@ export async function fetchArchive(req: FetchRequest): Promise<FetchedArchive> {
 
   if (!/^https?:\/\//.test(req.url)) {
     const looked = req.mirrors.length ? ` (looked for ${req.fileName} in ${req.mirrors.join(', ')})` : '';
+    if (req.url === '' && req.manual) throw new Error(`${req.fileName} is not in a mirror folder${looked}, and conno cannot download it: ${req.manual}`);
     throw new Error(`cannot download ${req.url}: only http(s) URLs are supported${looked}`);
   }
   const sums = await download(req, cached);

@@ -94,6 +94,7 @@ export async function prepareDataset(req: PrepareRequest): Promise<PreparedDatas
         fileName: a.fileName,
         checksum: a.checksum,
         mirrorCopies: a.mirrorCopies,
+        manual: a.url === '' ? a.manual : undefined,
         mirrors,
         cacheDir: req.cacheDir,
         log: req.log,
