@@ -7,11 +7,12 @@
 //               batchnorm, ReLU, 2×2 max-pool, global average pool, dense softmax (61,402 params)
 //   cnn         the same without batchnorm
 //   tc-resnet8  Choi et al. 2019, 1-D temporal convs with the mel bins as channels
+//   wavecnn     after M5 (Dai et al. 2017): 1-D convs on 1 s of 16 kHz raw waveform
 // Batch 32 of 64 mel × 128 frames, random data, Adam 1e-3, categorical cross-entropy,
 // `trainOnBatch`; `--warmup` steps, then `--steps` timed steps (samples/s = batch ÷ mean step).
 // One step of cnn-bn is profiled per kernel (tf.profile) to show what limits the speed.
 //
-// Usage: npm run bench:train -- [--models cnn-bn,cnn,tc-resnet8] [--steps N] [--warmup N] [--json]
+// Usage: npm run bench:train -- [--models cnn-bn,cnn,tc-resnet8,wavecnn] [--steps N] [--warmup N] [--json]
 // --json prints exactly one JSON object on stdout ({ ratio: conno ÷ PyTorch samples/s for cnn-bn,
 // conno: {model: samples/s}, pytorch: {…}, ratios: {…}, profile: […], … }); notes go to stderr.
 // Needs dist/ (npm run build) and Debian's python3-torch for /usr/bin/python3 (installed with
@@ -27,7 +28,7 @@ const PYTHON = '/usr/bin/python3';
 const BATCH = 32;
 
 function parseArgs(argv) {
-  const o = { models: ['cnn-bn', 'cnn', 'tc-resnet8'], steps: 10, warmup: 3, json: false };
+  const o = { models: ['cnn-bn', 'cnn', 'tc-resnet8', 'wavecnn'], steps: 10, warmup: 3, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;

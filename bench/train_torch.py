@@ -44,6 +44,17 @@ def tc_resnet8(mels: int = 64, classes: int = 10) -> nn.Module:
         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(48, classes))
 
 
+def wavecnn(classes: int = 10) -> nn.Module:
+    # After M5 (Dai et al. 2017), as src/lab/ml/models.ts builds it: conv 80/4 then 3-tap convs,
+    # each with batchnorm, ReLU and max-pool 4; global average pool; 'same' padding.
+    layers, cin = [], 1
+    for i, c in enumerate([32, 32, 64, 64]):
+        k, s = (80, 4) if i == 0 else (3, 1)
+        layers += [nn.Conv1d(cin, c, k, stride=s, padding=(k - 1) // 2, bias=False), nn.BatchNorm1d(c), nn.ReLU(), nn.MaxPool1d(4, ceil_mode=True)]
+        cin = c
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(cin, classes))
+
+
 def build(name: str):
     if name == "cnn-bn":
         return cnn(True), (1, 64, 128)
@@ -51,6 +62,8 @@ def build(name: str):
         return cnn(False), (1, 64, 128)
     if name == "tc-resnet8":
         return tc_resnet8(), (64, 128)
+    if name == "wavecnn":
+        return wavecnn(), (1, 16000)
     raise SystemExit(f"unknown model {name}")
 
 

@@ -157,7 +157,7 @@ export const stage = defineStage({
         const q = p.saliency;
         const stride = q.stride ?? q.patch;
         if (q.method === 'occlusion' && (q.patch[0] > shape[0] || q.patch[1] > shape[1])) {
-          throw new Error(`saliency.patch [${q.patch.join(', ')}] does not fit the input [${shape.join(', ')}] (n_mels, frames)`);
+          throw new Error(`saliency.patch [${q.patch.join(', ')}] does not fit the input [${shape.join(', ')}] (n_mels, frames)${shape[0] === 1 || shape[1] === 1 ? ': a waveform or an embedding has no spectrogram to occlude; set saliency: null' : ''}`);
         }
         const inSplit = rowsOfSplit(own, q.split);
         if (inSplit.length === 0) throw new Error(`saliency.split: '${q.split}' is not a split of ${src.features.from}:features (its splits: ${[...new Set(own.splits)].join(', ')})`);

@@ -37,7 +37,7 @@ export function sampleRateOf(info: UpstreamInfo, lookup: Lookup, seen = new Set<
 }
 
 /** Stages whose output is a features table, and what may differ between two of them. */
-const FEATURE_STAGES: Record<string, Set<string>> = { features: FREE, embed: new Set(['batch_size']) };
+const FEATURE_STAGES: Record<string, Set<string>> = { features: FREE, embed: new Set(['batch_size']), waveform: new Set() };
 
 /**
  * How `other`'s features differ from `reference`'s (`b.n_mels 40 ≠ a.n_mels 32`, or a log-mel

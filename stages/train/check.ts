@@ -12,7 +12,18 @@ const featuresOf = (info: UpstreamInfo | undefined, lookup: (id: string) => Upst
   (info?.upstream ?? []).map((id) => lookup(id)!).filter((u) => u.outputs.includes('features'));
 
 export function checkTrain(ctx: StageCheckContext<TrainParams>): StageProblem[] {
-  return [...checkInit(ctx), ...checkCurriculum(ctx)];
+  return [...checkInput(ctx), ...checkInit(ctx), ...checkCurriculum(ctx)];
+}
+
+/** A raw-waveform model takes waveforms; the log-mel models take log-mels (an MLP takes either). */
+function checkInput(ctx: StageCheckContext<TrainParams>): StageProblem[] {
+  const model = ctx.params.model.name;
+  const made = featuresOf(ctx.instance(ctx.id), (id) => ctx.instance(id)).map((u) => u.uses);
+  if (made.length !== 1 || made[0] === undefined) return [];
+  const wave = made[0] === 'waveform';
+  if (model === 'wavecnn' && !wave) return [{ path: ['model', 'name'], message: `wavecnn takes waveforms (uses: waveform, or a clip table), not the output of ${made[0]}` }];
+  if (wave && model !== 'wavecnn' && model !== 'mlp') return [{ path: ['model', 'name'], message: `${model} takes log-mel features; the upstream waveform table is for model: { name: wavecnn }` }];
+  return [];
 }
 
 function checkCurriculum(ctx: StageCheckContext<TrainParams>): StageProblem[] {

@@ -54,14 +54,16 @@ export const stage = defineStage({
     const T = await import('../../src/lab/ml/train.js');
     const p = ctx.params;
 
+    // A raw-waveform model also trains on a clip table directly: its clips as waveforms [1, samples].
+    const clipInputs = p.model.name === 'wavecnn' ? ctx.inputs.filter((i) => i.output === 'clips') : [];
     const inputs = ctx.inputs.filter((i) => i.output === 'features');
-    if (inputs.length !== 1) {
+    if (inputs.length !== 1 && !(inputs.length === 0 && clipInputs.length === 1)) {
       const what = inputs.length === 0 ? 'none' : inputs.map((i) => i.from).join(', ');
-      throw new Error(`train needs exactly one upstream stage with a 'features' output (e.g. needs: [features]); got ${what}`);
+      throw new Error(`train needs exactly one upstream stage with a 'features' output (e.g. needs: [features]${p.model.name === 'wavecnn' ? ', or [waveform], or one clip table' : ''}); got ${what}`);
     }
-    const table = readTableFile(inputs[0]!.path);
+    const table = inputs.length === 1 ? readTableFile(inputs[0]!.path) : await clipsAsWaveforms(clipInputs[0]!.path, ctx.log);
     const classesText = table.schema.metadata.get('conno.classes');
-    if (classesText === undefined) throw new Error(`${inputs[0]!.from}:features has no conno.classes metadata`);
+    if (classesText === undefined) throw new Error(`${(inputs[0] ?? clipInputs[0])!.from}:${(inputs[0] ?? clipInputs[0])!.output} has no conno.classes metadata`);
     const classes = JSON.parse(classesText) as string[];
     const column = <V>(name: string): V[] | null => {
       const c = table.getChild(name);
@@ -267,4 +269,13 @@ async function curriculumDifficulty(
   const r = C.difficultyOfRows({ run: strings('run'), clip: strings('clip_id'), columns: numeric, score }, c, clipIds, splits, where);
   ctx.log(`curriculum: ${c.order} by ${c.score} of run '${r.run}' (${where}); ${c.pacing} pacing from ${c.start} of the train split to all of it at ${c.saturate} of the epochs`);
   return r.difficulty;
+}
+
+/** A clip table as the waveform stage would write it (every clip padded to the longest). */
+async function clipsAsWaveforms(file: string, log: (m: string) => void): Promise<import('apache-arrow').Table> {
+  const { readClips } = await import('../../src/lab/audio/clips.js');
+  const { waveformTable } = await import('../../src/lab/audio/waveform.js');
+  const { table, matrix, rate } = await waveformTable(readClips(file), 'max');
+  log(`waveforms of the clip table: [1, ${matrix.samples}] at ${rate} Hz (${matrix.padded} padded)`);
+  return table;
 }

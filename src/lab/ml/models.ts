@@ -41,6 +41,21 @@ export const ModelSchema = z.discriminatedUnion('name', [
       dropout: z.number().min(0).max(1).default(0.1),
     })
     .refine((m) => m.dim % m.heads === 0, { message: 'dim must be a multiple of heads', path: ['heads'] }),
+  /**
+   * A raw-waveform 1-D CNN after M5/M11 (Dai et al. 2017, "Very deep convolutional neural networks
+   * for raw waveforms"): a wide strided first convolution (a learnt filterbank), then blocks of
+   * 3-tap convolutions with batchnorm, ReLU and max-pooling by 4, global average pool. Its input
+   * is a waveform table [1, samples] (uses: waveform).
+   */
+  z.strictObject({
+    name: z.literal('wavecnn'),
+    filters: z.array(z.number().int().positive()).min(1).default([32, 32, 64, 64]),
+    first_kernel: z.number().int().positive().default(80),
+    first_stride: z.number().int().positive().default(4),
+    /** 3-tap convolutions per block after the first (M5: 1, M11: 2 or 3). */
+    depth: z.number().int().positive().default(1),
+    dropout: z.number().min(0).max(1).default(0),
+  }),
   /** A linear (hidden: []) or MLP head, e.g. on frozen embeddings. */
   z.strictObject({
     name: z.literal('mlp'),
@@ -116,6 +131,25 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
     case 'transformer': {
       const { transformerBody } = await import('./transformer.js');
       x = transformerBody(tf, input, inputShape, cfg, kernel, dropoutSeed);
+      break;
+    }
+    case 'wavecnn': {
+      const [rows, samples] = inputShape as [number, number, number];
+      if (rows !== 1) throw new Error(`wavecnn takes waveforms [1, samples] (uses: waveform), not [${inputShape.slice(0, 2).join(', ')}]: a log-mel table is for cnn4, tcresnet8 and the others`);
+      x = tf.layers.reshape({ targetShape: [samples, 1] }).apply(input) as tfl.SymbolicTensor;
+      cfg.filters.forEach((filters, b) => {
+        for (let d = 0; d < (b === 0 ? 1 : cfg.depth); d++) {
+          const first = b === 0;
+          x = tf.layers
+            .conv1d({ filters, kernelSize: first ? cfg.first_kernel : 3, strides: first ? cfg.first_stride : 1, padding: 'same', useBias: false, kernelInitializer: kernel() })
+            .apply(x) as tfl.SymbolicTensor;
+          x = bn().apply(x) as tfl.SymbolicTensor;
+          x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
+        }
+        x = tf.layers.maxPooling1d({ poolSize: 4, padding: 'same' }).apply(x) as tfl.SymbolicTensor;
+      });
+      x = tf.layers.globalAveragePooling1d({ name: 'embedding' }).apply(x) as tfl.SymbolicTensor;
+      if (cfg.dropout > 0) x = tf.layers.dropout({ rate: cfg.dropout, seed: dropoutSeed() }).apply(x) as tfl.SymbolicTensor;
       break;
     }
     case 'mlp': {
