@@ -3,7 +3,7 @@
  * the code that runs stages.
  */
 import { afterEach, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { BIN, REPO, tempProject, type TempProject } from './helpers.js';
@@ -14,6 +14,7 @@ afterEach(() => p?.remove());
 
 async function loadedModules(args: string[]): Promise<string[]> {
   const trace = path.join(p!.dir, 'imports.txt');
+  rmSync(trace, { force: true }); // the hook appends
   const r = await execa(process.execPath, ['--import', path.join(REPO, 'test/fixtures/hooks/trace-imports.mjs'), BIN, ...args], {
     cwd: p!.dir,
     reject: false,
@@ -72,4 +73,19 @@ ${synthStage('classes: 2, clips_per_class: 4, seconds: 0.25')}  report:
   const mods = await loadedModules(['status']);
   expect(mods.some((m) => m.includes('/dist/stages/report/index.js'))).toBe(true);
   for (const heavy of ['vega', 'apache-arrow', '@tensorflow']) expect(mods.filter((m) => m.includes(heavy)), heavy).toEqual([]);
+});
+
+it('a second status takes the analysed pipeline from the cache: no YAML parser, no zod', async () => {
+  p = tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n' });
+  await execa(process.execPath, [BIN, 'status'], { cwd: p.dir, reject: false });
+  await execa(process.execPath, [BIN, 'repro', 'a'], { cwd: p.dir, reject: false });
+  let mods = await loadedModules(['status']);
+  // The analysis was saved (it can be checked against every file it came from, conno's own included).
+  expect(readFileSync(path.join(p.dir, 'cache', 'analysis.json'), 'utf8')).toContain('"format"');
+  mods = await loadedModules(['status']);
+  for (const lib of ['/node_modules/yaml/', '/node_modules/zod/', '/pipeline/load.js']) expect(mods.filter((m) => m.includes(lib)), lib).toEqual([]);
+  // An edit to pipeline.yaml: analysed again.
+  p.write('pipeline.yaml', p.read('pipeline.yaml').replace('echo a', 'echo A'));
+  mods = await loadedModules(['status']);
+  expect(mods.some((m) => m.includes('/pipeline/load.js'))).toBe(true);
 });

@@ -41,7 +41,7 @@ async function codeFiles(p: Pipeline, stats: StatCache): Promise<string[]> {
   const dist = path.join(PACKAGE_ROOT, 'dist');
   const builtin = { root: PACKAGE_ROOT, dist, manifestFile: path.join(dist, BUILD_MANIFEST) };
   const add = (root: string, files: Record<string, string>) => Object.keys(files).forEach((f) => out.add(path.resolve(root, f)));
-  add(PACKAGE_ROOT, (await stageCode(path.join(HERE, 'load.js'), 0, builtin, stats)).detail.files);
+  add(PACKAGE_ROOT, (await stageCode(path.join(HERE, 'load.js'), 0, { ...builtin, skipComputedImports: true }, stats)).detail.files);
   const modules = new Map<string, boolean>();
   for (const inst of p.instances.values()) if (inst.builtin) modules.set(inst.builtin.modulePath, inst.builtin.isBuiltin);
   for (const [modulePath, isBuiltin] of modules) {

@@ -45,6 +45,24 @@ describe('stage code closures', () => {
   });
 });
 
+describe('declarations', () => {
+  it("are comments of their own line: the analyzer's closure (whose code.ts quotes one in its documentation) can be followed, and the kernels' asset is in train's", async () => {
+    const stats = await StatCache.open(path.join(os.tmpdir(), `conno-code-test-decl-${process.pid}.json`), []);
+    const { stageCode, BUILD_MANIFEST } = await import('./code.js');
+    const dist = path.join(PACKAGE_ROOT, 'dist');
+    const where = { root: PACKAGE_ROOT, dist, manifestFile: path.join(dist, BUILD_MANIFEST) };
+    const load = path.join(dist, 'src', 'core', 'pipeline', 'load.js');
+    // Its computed import() (the stage modules) is an error in a stage's closure…
+    await expect(stageCode(load, 0, where, stats)).rejects.toThrow(/import\(\) of a computed specifier/);
+    // …and passed over in the analyzer's, which follows the stage modules on its own.
+    const analyzer = await stageCode(load, 0, { ...where, skipComputedImports: true }, stats);
+    expect(Object.keys(analyzer.detail.files)).toContain('src/core/stage/code.ts');
+    expect(Object.keys(analyzer.detail.files).filter((f) => f.endsWith('.wasm'))).toEqual([]);
+    const train = (await closures()).get('train')!;
+    expect(Object.keys(train.files)).toContain('src/lab/ml/kernels/c/simd_kernels.wasm');
+  });
+});
+
 describe('diffCode', () => {
   const base: CodeDetail = { files: { 'a.ts': '1', 'b.ts': '2' }, packages: { zod: '4.0.0', x: '1.0.0' }, version: 1 };
   it('names every changed, new and dropped file and package, and the stage version', () => {

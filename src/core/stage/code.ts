@@ -50,7 +50,9 @@ export interface StageCode {
 /** Name of the manifest `npm run build` writes into dist/: source path → hash at build time. */
 export const BUILD_MANIFEST = 'build-manifest.json';
 
-const PRAGMA_RE = /\/[/*]\s*conno:(asset|package)\s+([^\n*]+)/g;
+// A declaration is a comment of its own line (`// conno:asset x.wasm`), never text that quotes one
+// (this file's own documentation does).
+const PRAGMA_RE = /^[ \t]*\/[/*][ \t]*conno:(asset|package)[ \t]+([^\n*]+)/gm;
 const JS_EXT = /\.(m?js|cjs)$/;
 
 type Lexer = typeof import('es-module-lexer');
@@ -70,6 +72,11 @@ export interface WalkRoot {
   dist?: string;
   /** The build manifest: source hashes the compiled tree was built from (built-ins only). */
   manifestFile?: string;
+  /**
+   * Not a stage's closure but conno's analyzer's, whose computed `import()`s load the stage
+   * modules: those are followed on their own (analysis-cache.ts), so they are passed over here.
+   */
+  skipComputedImports?: boolean;
 }
 
 /**
@@ -221,7 +228,7 @@ async function computeStageCode(modulePath: string, version: number, where: Walk
       if (imp.d === -2) continue; // import.meta
       const spec = imp.n;
       if (spec === undefined) {
-        if (declared.assets.length || declared.packages.length) continue; // declared beside it
+        if (declared.assets.length || declared.packages.length || where.skipComputedImports) continue; // declared beside it, or followed elsewhere
         const line = text.slice(0, imp.ss).split('\n').length;
         throw new ConnoError(
           `${keyOf(source, where.root)}:${line}: import() of a computed specifier: conno cannot tell which code it loads, so its fingerprint could miss an edit; import a literal path, or declare what it loads in a comment (// conno:package NAME, // conno:asset PATH)`,
