@@ -31,7 +31,8 @@ describe('examples/architectures (e2e)', () => {
         .replace(/label_rates: \[[^\]]*\]/, 'label_rates: [0.4]')
         .replace(/data: \[clean, 0dB\]/, 'data: [clean]')
         .replace(/seeds: \[[^\]]*\]/, 'seeds: [1, 2]')
-        .replace(/epochs: \d+/, 'epochs: 3'),
+        .replace(/epochs: \d+/, 'epochs: 3')
+        .replace(/wave_epochs: \d+/, 'wave_epochs: 3'),
     );
     const r = await p.conno(['repro'], { timeout: 300_000 });
     expect(r.exitCode, r.all).toBe(0);
