@@ -72,6 +72,7 @@ function labelNoiseFindings(ctx: Context, runs: Run[]): string[] {
   const out: string[] = [];
   const methods = distinct(signal.map((r) => methodOf(r.item, axes)));
   const drops = new Map<string, Map<string, number>>();
+  const lowAcc = new Map<string, number>();
   for (const method of methods) {
     // Only runs with a partner at the other rate (same seed, same training data, …) count.
     const partners = new Set(at(lo, method).map(pairKey));
@@ -81,6 +82,7 @@ function labelNoiseFindings(ctx: Context, runs: Run[]): string[] {
     if (his.length === 0) continue;
     const t = pairedBy(his, los, pairKey, acc);
     out.push(`Label noise ${lo} → ${hi}, ${method}: test accuracy ${meanCi(summarize(los.map(acc)))} → ${meanCi(summarize(his.map(acc)))}, a change of ${describeTest(t, 'seed × condition pairs')}.`);
+    lowAcc.set(method, mean(los.map(acc)));
     const byKey = new Map(los.map((r) => [itemKey(r.item, [axes.label_noise, axes.method]), acc(r)]));
     drops.set(method, new Map(his.map((r) => [itemKey(r.item, [axes.label_noise, axes.method]), byKey.get(itemKey(r.item, [axes.label_noise, axes.method]))! - acc(r)])));
   }
@@ -91,7 +93,13 @@ function labelNoiseFindings(ctx: Context, runs: Run[]): string[] {
     const t = pairedT(keys.map((k) => most.d.get(k)!), keys.map((k) => least.d.get(k)!));
     const tested = t.n >= 2 && Number.isFinite(t.p);
     const said = !tested ? `whether accuracy falls more for ${most.m} than for ${least.m} is untested` : t.p < ALPHA ? `accuracy falls more for ${most.m} than for ${least.m}` : `a difference between the drops of ${most.m} and ${least.m} is not shown`;
-    out.push(`With label noise ${lo} → ${hi}, ${said}: the drop for ${most.m} minus the drop for ${least.m} is ${describeTest(t, 'seed × condition pairs')}.`);
+    // A method near chance has little left to lose: its smaller drop is a floor, not robustness.
+    const room = ctx.chance === undefined ? undefined : lowAcc.get(least.m)! - ctx.chance;
+    const floor =
+      room !== undefined && room < most.mean
+        ? ` But ${least.m} reaches only ${fmt(lowAcc.get(least.m)!)} with label noise ${lo}, ${fmt(Math.max(0, room))} above chance (${fmt(ctx.chance!)}): less room to fall than ${most.m}'s drop of ${fmt(most.mean)}, so its smaller drop does not show robustness (a floor effect).`
+        : '';
+    out.push(`With label noise ${lo} → ${hi}, ${said}: the drop for ${most.m} minus the drop for ${least.m} is ${describeTest(t, 'seed × condition pairs')}.${floor}`);
   }
   return out;
 }

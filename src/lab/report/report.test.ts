@@ -149,6 +149,24 @@ describe('a study of three seeds per condition', () => {
     const t = pairedT(drop('ce'), drop('gce'));
     expect(r.md).toContain(`the drop for ce minus the drop for gce is ${signed(t.diff)} (95% CI ${signed(t.ci95![0])} to ${signed(t.ci95![1])}; paired t-test over 3 seed × condition pairs`);
     expect(r.md).toContain(t.p < 0.05 ? 'accuracy falls more for ce than for gce:' : 'a difference between the drops of ce and gce is not shown');
+    // A smaller drop of a method near chance is called a floor, not robustness.
+    const chance = Number(/against chance \((\d\.\d+)\)/.exec(r.md)![1]);
+    const [most, least] = mean(drop('ce')) >= mean(drop('gce')) ? ['ce', 'gce'] : ['gce', 'ce'];
+    const room = mean(seeds.map((s) => acc(0, least!, s))) - chance;
+    expect(r.md.includes('(a floor effect)')).toBe(room < mean(drop(most!)));
+  });
+
+  it("calls a near-chance method's smaller drop a floor effect, not robustness", async () => {
+    // gce made near chance: chance + 0.05 with clean labels, chance with noise — less room than ce's drop.
+    const data = readReportData(seeded.inputs);
+    const chance = Number(/against chance \((\d\.\d+)\)/.exec(r.md)![1]);
+    for (const run of data.runs) {
+      if (!run.id.includes('loss=gce') || run.id.includes('data=pure')) continue;
+      const test = run.splits.find((sp) => sp.split === 'test')!;
+      test.correct = Math.round((run.id.includes('noise=0,') ? chance + 0.05 : chance) * test.n);
+    }
+    const f = await buildReport(data, params);
+    expect(f.md).toMatch(/But gce reaches only \d\.\d{3} with label noise 0, 0\.0\d{2} above chance \(\d\.\d{3}\): less room to fall than ce's drop of \d\.\d{3}, so its smaller drop does not show robustness \(a floor effect\)\./);
   });
 
   it('tests each method against the baseline (the first), paired over every condition and seed, pure noise aside', () => {
