@@ -5,6 +5,7 @@
 // with the same function.
 //
 //   node scripts/report-screenshot.mjs report/index.html report.png [--width 1280]
+//   node scripts/report-screenshot.mjs report/index.html docs/report.jpg   (JPEG, quality 45: the README's)
 //
 // Exit 1 when the page logged an error or a request failed (they are printed).
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,7 +32,7 @@ export const CHROMIUM = process.env.CONNO_CHROMIUM ?? '/usr/bin/chromium';
  * Returns the problems seen and what the page holds.
  * @param {string} htmlPath
  * @param {string} pngPath
- * @param {{ width?: number }} [options]
+ * @param {{ width?: number, quality?: number }} [options]
  * @returns {Promise<{ problems: string[], svgs: number, rasters: number, brokenRasters: number, sections: string[], title: string }>}
  */
 export async function screenshotReport(htmlPath, pngPath, options = {}) {
@@ -81,7 +82,9 @@ export async function screenshotReport(htmlPath, pngPath, options = {}) {
       };
     });
     if (facts.brokenRasters > 0) problems.push(`${facts.brokenRasters} of ${facts.rasters} raster images do not decode`);
-    await page.screenshot({ path: pngPath, fullPage: true });
+    // A .jpg/.jpeg name gives a JPEG (a full report as PNG is several MB).
+    const jpeg = /\.jpe?g$/i.test(pngPath);
+    await page.screenshot({ path: pngPath, fullPage: true, ...(jpeg ? { type: 'jpeg', quality: options.quality ?? 45 } : {}) });
     return { problems, ...facts };
   } finally {
     await browser.close();
