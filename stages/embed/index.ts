@@ -28,7 +28,7 @@ export const stage = defineStage({
     const p = ctx.params;
     const O = await import('../../src/lab/ml/onnx.js');
     const { makeTable, writeTableFile, readTableFile, flatFloat32 } = await import('../../src/core/arrow/io.js');
-    const { readClips, columnSpecOf, CLASSES_KEY } = await import('../../src/lab/audio/clips.js');
+    const { readClips, columnSpecOf, identityColumns, CLASSES_KEY } = await import('../../src/lab/audio/clips.js');
     const { canonicalJson } = await import('../../src/core/util/canonical.js');
     const { hashFile } = await import('../../src/core/hash/xxhash.js');
     const want = p.input === 'waveform' ? 'clips' : 'features';
@@ -44,11 +44,12 @@ export const stage = defineStage({
     const output = O.pickTensor(model.outputs, p.output, 'output', where, 'output');
     ctx.log(`${p.model}: inputs ${O.describeTensors(model.inputs)}; outputs ${O.describeTensors(model.outputs)}; feeding '${input.name}', keeping '${output.name}' (onnxruntime-node ${onnxRuntimeVersion()})`);
 
-    // The rows and what each feeds the model.
+    // The rows, what each feeds the model, and the model's input dims for an example of a length.
     let columns: [string, import('../../src/core/arrow/io.js').ColumnSpec][];
     let metadata: Record<string, string>;
     let rows: number;
     let example: (row: number) => Float32Array;
+    let dimsOf: (length: number) => number[];
     if (p.input === 'waveform') {
       const set = readClips(tables[0]!.path);
       const rates = [...new Set(set.clips.map((c) => c.sampleRate))];
@@ -58,30 +59,22 @@ export const stage = defineStage({
       }
       rows = set.clips.length;
       example = (r) => set.clips[r]!.audio;
-      columns = [
-        ['clip_id', { type: 'utf8', values: set.clips.map((c) => c.clipId) }],
-        ['split', { type: 'utf8', values: set.clips.map((c) => c.split) }],
-        ['label', { type: 'int32', values: Int32Array.from(set.clips, (c) => c.label) }],
-        ['speaker', { type: 'utf8', values: set.clips.map((c) => c.speaker), nullable: true }],
-        ['fold', { type: 'int32', values: set.clips.map((c) => c.fold), nullable: true }],
-        ...Object.entries(set.extra ?? {}),
-      ];
+      dimsOf = (len) => O.inputDims(input, [len], where, `clips of ${len} samples`);
+      columns = [...identityColumns(set.clips), ...Object.entries(set.extra ?? {})];
       metadata = { ...set.metadata, [CLASSES_KEY]: JSON.stringify(set.classes) };
     } else {
       const table = readTableFile(tables[0]!.path);
       const feats = flatFloat32(table, 'features');
       rows = table.numRows;
       example = (r) => feats.values.subarray(r * feats.size, (r + 1) * feats.size);
+      // Every row has the table's one shape: checked once, before anything is computed.
+      const dims = O.inputDims(input, feats.shape, where, `the features of ${tables[0]!.from}`);
+      dimsOf = () => dims;
       columns = table.schema.fields.filter((f) => f.name !== 'features').map((f) => [f.name, columnSpecOf(table.getChild(f.name)!, f, `${tables[0]!.from}:features`)]);
       metadata = Object.fromEntries(table.schema.metadata);
-      // Every row has the table's one shape.
-      const dims = O.inputDims(input, feats.shape, where, `the features of ${tables[0]!.from}`);
-      const t0 = performance.now();
-      const out = await O.embedBatches(model, input, output, batchesOf(rows, p.batch_size, () => dims, example, feats.size), rows, p.pool, where);
-      return finish(out, t0);
     }
+
     const lengths = Array.from({ length: rows }, (_, r) => example(r).length);
-    const dimsOf = (len: number) => O.inputDims(input, [len], where, `clips of ${len} samples`);
     const t0 = performance.now();
     const batches = (function* () {
       for (const group of O.batchesByLength(lengths, p.batch_size)) {
@@ -92,34 +85,20 @@ export const stage = defineStage({
       }
     })();
     const out = await O.embedBatches(model, input, output, batches, rows, p.pool, where);
-    return finish(out, t0);
-
-    async function finish(out: { values: Float32Array; shape: [number, number] }, t0: number): Promise<void> {
-      const seconds = (performance.now() - t0) / 1000;
-      if (p.normalize) {
-        const split = columns.find(([n]) => n === 'split')?.[1];
-        const splits = split && Array.isArray(split.values) ? (split.values as string[]) : [];
-        const stats = O.standardise(out.values, out.shape, splits, p.stats_split);
-        if (!stats) throw new Error(`normalize: no row of split '${p.stats_split}' (stats_split) to take the statistics from; the splits are ${[...new Set(splits)].join(', ')}`);
-        metadata['conno.stats'] = canonicalJson({ split: p.stats_split, rows: stats.rows, mean: stats.mean, std: stats.std });
-        ctx.log(`standardised each of ${out.shape[0]} dimensions with the statistics of ${stats.rows} '${p.stats_split}' rows`);
-      }
-      const describe = canonicalJson({ embed: { ...p, model_hash: (await hashFile(file)).hash, onnxruntime: onnxRuntimeVersion() } });
-      const table = makeTable([...columns.filter(([n]) => n !== 'features'), ['features', { type: 'fixedSizeList', values: out.values, shape: out.shape }]], { ...metadata, 'conno.features': describe });
-      await writeTableFile(ctx.outPath('features'), table);
-      ctx.log(`embedded ${rows} rows in ${seconds.toFixed(2)} s: [${out.shape.join(', ')}] each`);
-      ctx.metric('rows', rows);
-      ctx.metric('shape', out.shape);
+    const seconds = (performance.now() - t0) / 1000;
+    if (p.normalize) {
+      const split = columns.find(([n]) => n === 'split')?.[1];
+      const splits = split && Array.isArray(split.values) ? (split.values as string[]) : [];
+      const stats = O.standardise(out.values, out.shape, splits, p.stats_split);
+      if (!stats) throw new Error(`normalize: no row of split '${p.stats_split}' (stats_split) to take the statistics from; the splits are ${[...new Set(splits)].join(', ')}`);
+      metadata['conno.stats'] = canonicalJson({ split: p.stats_split, rows: stats.rows, mean: stats.mean, std: stats.std });
+      ctx.log(`standardised each of ${out.shape[0]} dimensions with the statistics of ${stats.rows} '${p.stats_split}' rows`);
     }
+    const describe = canonicalJson({ embed: { ...p, model_hash: (await hashFile(file)).hash, onnxruntime: onnxRuntimeVersion() } });
+    const table = makeTable([...columns, ['features', { type: 'fixedSizeList', values: out.values, shape: out.shape }]], { ...metadata, 'conno.features': describe });
+    await writeTableFile(ctx.outPath('features'), table);
+    ctx.log(`embedded ${rows} rows in ${seconds.toFixed(2)} s: [${out.shape.join(', ')}] each`);
+    ctx.metric('rows', rows);
+    ctx.metric('shape', out.shape);
   },
 });
-
-/** Batches of `size` consecutive rows of one shape. */
-function* batchesOf(rows: number, size: number, dims: () => number[], example: (row: number) => Float32Array, per: number) {
-  for (let i = 0; i < rows; i += size) {
-    const group = Array.from({ length: Math.min(size, rows - i) }, (_, k) => i + k);
-    const data = new Float32Array(group.length * per);
-    group.forEach((r, k) => data.set(example(r), k * per));
-    yield { rows: group, data, dims: dims() };
-  }
-}

@@ -48,6 +48,20 @@ export const CLIP_COLUMNS = ['clip_id', 'split', 'label', 'speaker', 'fold', 'so
 
 export const CLASSES_KEY = 'conno.classes';
 
+/**
+ * The columns that say which clip a row is (clip_id, split, label, speaker, fold), one row per
+ * clip: the start of every table made from a clip set (this one, waveforms, embeddings).
+ */
+export function identityColumns(clips: readonly Clip[]): [string, ColumnSpec][] {
+  return [
+    ['clip_id', { type: 'utf8', values: clips.map((c) => c.clipId) }],
+    ['split', { type: 'utf8', values: clips.map((c) => c.split) }],
+    ['label', { type: 'int32', values: Int32Array.from(clips, (c) => c.label) }],
+    ['speaker', { type: 'utf8', values: clips.map((c) => c.speaker), nullable: true }],
+    ['fold', { type: 'int32', values: clips.map((c) => c.fold), nullable: true }],
+  ];
+}
+
 export function clipTable(set: ClipSet): arrow.Table {
   const { clips } = set;
   let total = 0;
@@ -60,11 +74,7 @@ export function clipTable(set: ClipSet): arrow.Table {
   });
   return makeTable(
     [
-      ['clip_id', { type: 'utf8', values: clips.map((c) => c.clipId) }],
-      ['split', { type: 'utf8', values: clips.map((c) => c.split) }],
-      ['label', { type: 'int32', values: Int32Array.from(clips, (c) => c.label) }],
-      ['speaker', { type: 'utf8', values: clips.map((c) => c.speaker), nullable: true }],
-      ['fold', { type: 'int32', values: clips.map((c) => c.fold), nullable: true }],
+      ...identityColumns(clips),
       ['source', { type: 'utf8', values: clips.map((c) => c.source) }],
       ['sample_rate', { type: 'int32', values: Int32Array.from(clips, (c) => c.sampleRate) }],
       ['audio', { type: 'listFloat32', values, offsets }],

@@ -38,16 +38,12 @@ export function waveformMatrix(clips: readonly Clip[], samples: number | 'max'):
 export async function waveformTable(set: ClipSet, samples: number | 'max'): Promise<{ table: import('apache-arrow').Table; matrix: WaveformMatrix; rate: number }> {
   const { makeTable } = await import('../../core/arrow/io.js');
   const { canonicalJson } = await import('../../core/util/canonical.js');
-  const { CLASSES_KEY } = await import('./clips.js');
+  const { CLASSES_KEY, identityColumns } = await import('./clips.js');
   const matrix = waveformMatrix(set.clips, samples);
   const rate = set.clips[0]!.sampleRate;
   const table = makeTable(
     [
-      ['clip_id', { type: 'utf8', values: set.clips.map((c) => c.clipId) }],
-      ['split', { type: 'utf8', values: set.clips.map((c) => c.split) }],
-      ['label', { type: 'int32', values: Int32Array.from(set.clips, (c) => c.label) }],
-      ['speaker', { type: 'utf8', values: set.clips.map((c) => c.speaker), nullable: true }],
-      ['fold', { type: 'int32', values: set.clips.map((c) => c.fold), nullable: true }],
+      ...identityColumns(set.clips),
       ...Object.entries(set.extra ?? {}),
       ['features', { type: 'fixedSizeList', values: matrix.values, shape: [1, matrix.samples] }],
     ],

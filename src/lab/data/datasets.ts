@@ -391,58 +391,63 @@ function checkSpeakers(dataset: string, entries: readonly ClipEntry[], opts: Ind
 }
 
 const EMODB_EMOTIONS: Record<string, string> = { W: 'anger', L: 'boredom', E: 'disgust', A: 'fear', F: 'happiness', T: 'sadness', N: 'neutral' };
-const EMODB_NAME = /^(?<speaker>\d\d)(?<text>[ab]\d\d)(?<emotion>[WLEAFTN])(?<version>[a-z])\.wav$/;
 
-/** EmoDB: `wav/{speaker}{text}{emotion}{version}.wav`, e.g. 03a01Fa.wav (speaker 03, happiness). */
-async function indexEmoDb(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+/**
+ * An emotion dataset whose file names say everything: each file matching `pattern` (a name that
+ * does not is another kind of file, left out) is a clip of class `classOf(groups)`, spoken by
+ * `groups.speaker`, in the test split when that speaker is a test speaker.
+ */
+async function indexByFileName(
+  dataset: string,
+  roots: readonly string[],
+  opts: IndexOptions,
+  layout: { pattern: RegExp; classes: readonly string[]; classOf(g: Record<string, string>): string; where?(rel: string): boolean; expected: string },
+): Promise<ClipIndex> {
   const root = roots[0]!;
-  const split = speakerSplit('emodb', opts);
+  const split = speakerSplit(dataset, opts);
   const entries: ClipEntry[] = [];
   for (const rel of await walkFiles(root)) {
-    const m = EMODB_NAME.exec(path.posix.basename(rel));
-    if (!m || !rel.split('/').includes('wav')) continue;
-    const g = m.groups!;
-    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: EMODB_EMOTIONS[g.emotion!]!, split: split(g.speaker!), speaker: g.speaker!, fold: null });
+    const m = layout.pattern.exec(path.posix.basename(rel));
+    if (!m || (layout.where && !layout.where(rel))) continue;
+    const g = m.groups as Record<string, string>;
+    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: layout.classOf(g), split: split(g.speaker!), speaker: g.speaker!, fold: null });
   }
-  if (entries.length === 0) throw new Error(`no EmoDB utterances (wav/{speaker}{text}{emotion}{version}.wav, e.g. wav/03a01Fa.wav) in ${root}`);
-  checkSpeakers('emodb', entries, opts);
-  return { entries, classes: Object.values(EMODB_EMOTIONS) };
+  if (entries.length === 0) throw new Error(`no ${layout.expected} in ${root}`);
+  checkSpeakers(dataset, entries, opts);
+  return { entries, classes: [...layout.classes] };
+}
+
+/** EmoDB: `wav/{speaker}{text}{emotion}{version}.wav`, e.g. 03a01Fa.wav (speaker 03, happiness). */
+function indexEmoDb(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+  return indexByFileName('emodb', roots, opts, {
+    pattern: /^(?<speaker>\d\d)(?<text>[ab]\d\d)(?<emotion>[WLEAFTN])(?<version>[a-z])\.wav$/,
+    classes: Object.values(EMODB_EMOTIONS),
+    classOf: (g) => EMODB_EMOTIONS[g.emotion!]!,
+    where: (rel) => rel.split('/').includes('wav'),
+    expected: 'EmoDB utterances (wav/{speaker}{text}{emotion}{version}.wav, e.g. wav/03a01Fa.wav)',
+  });
 }
 
 const RAVDESS_EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'];
-const RAVDESS_NAME = /^03-01-(?<emotion>0[1-8])-(?<intensity>0[12])-(?<statement>0[12])-(?<repetition>0[12])-(?<actor>\d\d)\.wav$/;
 
-/** RAVDESS speech: `Actor_{nn}/03-01-{emotion}-{intensity}-{statement}-{repetition}-{actor}.wav`. */
-async function indexRavdess(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
-  const root = roots[0]!;
-  const split = speakerSplit('ravdess', opts);
-  const entries: ClipEntry[] = [];
-  for (const rel of await walkFiles(root)) {
-    const m = RAVDESS_NAME.exec(path.posix.basename(rel));
-    if (!m) continue;
-    const g = m.groups!;
-    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: RAVDESS_EMOTIONS[Number(g.emotion) - 1]!, split: split(g.actor!), speaker: g.actor!, fold: null });
-  }
-  if (entries.length === 0) throw new Error(`no RAVDESS speech files (Actor_nn/03-01-EE-II-SS-RR-AA.wav) in ${root}`);
-  checkSpeakers('ravdess', entries, opts);
-  return { entries, classes: RAVDESS_EMOTIONS };
+/** RAVDESS speech: `Actor_{nn}/03-01-{emotion}-{intensity}-{statement}-{repetition}-{actor}.wav` (03-01: audio only, speech). */
+function indexRavdess(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+  return indexByFileName('ravdess', roots, opts, {
+    pattern: /^03-01-(?<emotion>0[1-8])-(?<intensity>0[12])-(?<statement>0[12])-(?<repetition>0[12])-(?<speaker>\d\d)\.wav$/,
+    classes: RAVDESS_EMOTIONS,
+    classOf: (g) => RAVDESS_EMOTIONS[Number(g.emotion) - 1]!,
+    expected: 'RAVDESS speech files (Actor_nn/03-01-EE-II-SS-RR-AA.wav)',
+  });
 }
 
 const CREMAD_EMOTIONS: Record<string, string> = { ANG: 'anger', DIS: 'disgust', FEA: 'fear', HAP: 'happiness', NEU: 'neutral', SAD: 'sadness' };
-const CREMAD_NAME = /^(?<actor>10\d\d)_(?<sentence>[A-Z]{3})_(?<emotion>ANG|DIS|FEA|HAP|NEU|SAD)_(?<level>LO|MD|HI|XX)\.wav$/;
 
 /** CREMA-D: `AudioWAV/{actor}_{sentence}_{emotion}_{level}.wav`, e.g. 1001_DFA_ANG_XX.wav. */
-async function indexCremaD(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
-  const root = roots[0]!;
-  const split = speakerSplit('cremad', opts);
-  const entries: ClipEntry[] = [];
-  for (const rel of await walkFiles(root)) {
-    const m = CREMAD_NAME.exec(path.posix.basename(rel));
-    if (!m) continue;
-    const g = m.groups!;
-    entries.push({ file: path.join(root, rel), source: rel, clipId: path.posix.basename(rel, '.wav'), className: CREMAD_EMOTIONS[g.emotion!]!, split: split(g.actor!), speaker: g.actor!, fold: null });
-  }
-  if (entries.length === 0) throw new Error(`no CREMA-D files (AudioWAV/{actor}_{sentence}_{emotion}_{level}.wav) in ${root}`);
-  checkSpeakers('cremad', entries, opts);
-  return { entries, classes: Object.values(CREMAD_EMOTIONS) };
+function indexCremaD(roots: readonly string[], opts: IndexOptions): Promise<ClipIndex> {
+  return indexByFileName('cremad', roots, opts, {
+    pattern: /^(?<speaker>10\d\d)_(?<sentence>[A-Z]{3})_(?<emotion>ANG|DIS|FEA|HAP|NEU|SAD)_(?<level>LO|MD|HI|XX)\.wav$/,
+    classes: Object.values(CREMAD_EMOTIONS),
+    classOf: (g) => CREMAD_EMOTIONS[g.emotion!]!,
+    expected: 'CREMA-D files (AudioWAV/{actor}_{sentence}_{emotion}_{level}.wav)',
+  });
 }

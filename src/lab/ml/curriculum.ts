@@ -134,7 +134,8 @@ export function pacedDraws(pool: Int32Array, total: number, seed: number, epoch:
   return out;
 }
 
-function permuted(rows: Int32Array, rng: Rng): Int32Array {
+/** A Fisher–Yates shuffle of `rows` drawn from `rng` (training's epoch order uses it too). */
+export function permuted(rows: Int32Array, rng: Rng): Int32Array {
   const out = Int32Array.from(rows);
   for (let i = out.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);

@@ -25,7 +25,7 @@ import { applyInitialWeights, type InitialWeights } from './weights.js';
 
 export { applyInitialWeights, namedWeights, type InitialWeights } from './weights.js';
 import { InputError } from '../../core/util/errors.js';
-import { curriculumOrder, pacedDraws, pacingShare, poolSize } from './curriculum.js';
+import { curriculumOrder, pacedDraws, pacingShare, permuted, poolSize } from './curriculum.js';
 
 /** Samples in memory: row-major features [n × mels × frames] and their labels. */
 export interface Samples {
@@ -111,15 +111,7 @@ export function learningRate(base: number, schedule: LrSchedule, epoch: number, 
 
 /** Fisher–Yates shuffle drawn from the epoch's own stream (NoiseRng(seed, epoch)). */
 export function shuffled(rows: Int32Array, seed: number, epoch: number): Int32Array {
-  const rng = new NoiseRng(seed, epoch);
-  const out = Int32Array.from(rows);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
-  return out;
+  return permuted(rows, new NoiseRng(seed, epoch));
 }
 
 /** Purposes of the per-epoch random streams NoiseRng(seed, epoch, purpose). */
