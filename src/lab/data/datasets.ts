@@ -397,12 +397,8 @@ const EMODB_EMOTIONS: Record<string, string> = { W: 'anger', L: 'boredom', E: 'd
  * does not is another kind of file, left out) is a clip of class `classOf(groups)`, spoken by
  * `groups.speaker`, in the test split when that speaker is a test speaker.
  */
-async function indexByFileName(
-  dataset: string,
-  roots: readonly string[],
-  opts: IndexOptions,
-  layout: { pattern: RegExp; classes: readonly string[]; classOf(g: Record<string, string>): string; where?(rel: string): boolean; expected: string },
-): Promise<ClipIndex> {
+interface FileNameLayout { pattern: RegExp; classes: readonly string[]; classOf(g: Record<string, string>): string; where?(rel: string): boolean; expected: string }
+async function indexByFileName(dataset: string, roots: readonly string[], opts: IndexOptions, layout: FileNameLayout): Promise<ClipIndex> {
   const root = roots[0]!;
   const split = speakerSplit(dataset, opts);
   const entries: ClipEntry[] = [];
