@@ -17,6 +17,8 @@ export function checkEvaluateOod(ctx: StageCheckContext<EvaluateOodParams>): Sta
     if (err instanceof InputRefError) return [{ path: err.path, message: err.message }];
     throw err;
   }
+  // A run known by its predictions: its rows and labels are checked against its table at run time.
+  if (r.model === undefined) return [];
   const problems: StageProblem[] = [];
   // The table the model was trained on: its train instance's own features upstream.
   const model = ctx.instance(r.model.from);

@@ -38,6 +38,7 @@ export const stage = defineStage({
   check: checkEvaluateOod,
   async run(ctx) {
     const { makeTable, writeTableFile, readTableFile } = await import('../../src/core/arrow/io.js');
+    const { writeSetResults, reportSet } = await import('./write.js');
     const { initBackend } = await import('../../src/lab/ml/backend.js');
     const { loadTrainedModel } = await import('../../src/lab/ml/load.js');
     const { readFeatureTable, gatherRows, rowsOfSplit, checkShape, bandMeans, readBandStats, restandardise } = await import('./tables.js');
@@ -52,6 +53,11 @@ export const stage = defineStage({
     const p = ctx.params;
 
     const src = resolveInputs(ctx.inputs, ctx.item, p, ctx.id);
+    if (src.model === undefined) {
+      const { evaluatePredictions } = await import('./predictions.js');
+      await evaluatePredictions(ctx, src);
+      return;
+    }
     await initBackend(p.backend);
     const trained = await loadTrainedModel(src.model.path);
     const others: { id: string; model: Awaited<ReturnType<typeof loadTrainedModel>> }[] = [];
@@ -114,41 +120,9 @@ export const stage = defineStage({
         const y = Int32Array.from(clips.firstRow, (i) => set.mapping[set.table.labels[rows[i]!]!]!);
         const m = M.evaluateSet(y, softmaxRows(S.meanLogitsByClip(clips, logits, k), y.length, k), k);
         results.push({ name: set.name, from: set.table.from, split: set.split, snr: S.snrOfSplit(set.split), m });
-        ctx.log(`${set.name}: n=${m.n} accuracy ${m.accuracy.toFixed(4)} uar ${m.uar.toFixed(4)} macro-F1 ${m.macro_f1.toFixed(4)} nll ${m.nll.toFixed(4)} ece ${m.ece.toFixed(4)}`);
-        ctx.metric(`acc_${set.name}`, round6(m.accuracy));
+        reportSet(ctx, results[results.length - 1]!);
       }
-      const f64 = (f: (r: (typeof results)[number]) => number) => ({ type: 'float64' as const, values: Float64Array.from(results, f) });
-      await writeTableFile(
-        ctx.outPath('metrics'),
-        makeTable(
-          [
-            ['set', { type: 'utf8', values: results.map((r) => r.name) }],
-            ['snr_db', f64((r) => r.snr)],
-            ['n', { type: 'int32', values: Int32Array.from(results, (r) => r.m.n) }],
-            ['accuracy', f64((r) => r.m.accuracy)],
-            ['uar', f64((r) => r.m.uar)],
-            ['macro_f1', f64((r) => r.m.macro_f1)],
-            ['nll', f64((r) => r.m.nll)],
-            ['ece', f64((r) => r.m.ece)],
-            ['from', { type: 'utf8', values: results.map((r) => r.from) }],
-            ['split', { type: 'utf8', values: results.map((r) => r.split) }],
-          ],
-          { 'conno.classes': JSON.stringify(classes), 'conno.model': src.model.from, 'conno.normalization': p.normalization },
-        ),
-      );
-      const cells = results.flatMap((r) => Array.from(r.m.confusion, (count, i) => ({ set: r.name, t: Math.floor(i / k), p: i % k, count })));
-      await writeTableFile(
-        ctx.outPath('confusion'),
-        makeTable(
-          [
-            ['set', { type: 'utf8', values: cells.map((c) => c.set) }],
-            ['true_class', { type: 'utf8', values: cells.map((c) => classes[c.t]!) }],
-            ['predicted_class', { type: 'utf8', values: cells.map((c) => classes[c.p]!) }],
-            ['count', { type: 'int32', values: Int32Array.from(cells, (c) => c.count) }],
-          ],
-          { 'conno.classes': JSON.stringify(classes), 'conno.model': src.model.from },
-        ),
-      );
+      await writeSetResults(ctx, results, classes, src.model.from, p.normalization);
 
       // ---- saliency maps of a few fixed clips
       const sal = { set: [] as string[], clip: [] as string[], label: [] as string[], pred: [] as string[], pLabel: [] as number[], maps: [] as Float32Array[], inputs: [] as Float32Array[] };

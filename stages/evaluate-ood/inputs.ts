@@ -21,16 +21,31 @@ export function itemsAgree(a: Item, b: Item): boolean {
 const stageOf = (id: string): string => id.replace(/@.*$/, '');
 const list = (ids: readonly string[]): string => (ids.length === 0 ? 'none' : ids.map((i) => `'${i}'`).join(', '));
 
-export interface ResolvedInputs<C extends Candidate = StageInput> {
-  model: C;
+interface Resolved<C> {
   /** The same train instance's predictions (every row of its features table, in order). */
   predictions: C | undefined;
-  features: C;
+  /** The run evaluated: its model, else its predictions. */
+  run: C;
   /** sets' and probe's `from`, resolved. */
   tables: Map<string, C>;
   /** cka.with, resolved (in the order given). */
   ckaModels: C[];
 }
+
+/** A train instance's model, and the features table it was trained on. */
+export interface ModelInputs<C extends Candidate = StageInput> extends Resolved<C> {
+  model: C;
+  features: C;
+}
+
+/** A run known by its predictions alone (a command stage's `as: predictions`), with the features table paired with it if there is one. */
+export interface PredictionInputs<C extends Candidate = StageInput> extends Resolved<C> {
+  model: undefined;
+  predictions: C;
+  features: C | undefined;
+}
+
+export type ResolvedInputs<C extends Candidate = StageInput> = ModelInputs<C> | PredictionInputs<C>;
 
 /** A parameter that names no usable upstream instance; `path` is where in `with:` it is. */
 export class InputRefError extends InputError {
@@ -75,9 +90,14 @@ export function resolveInputs<C extends Candidate>(inputs: readonly C[], item: I
   const paired = models.filter((m) => itemsAgree(item, m.item));
   let own = paired.filter((m) => !ckaRefs.includes(m.from));
   if (own.length === 0) own = paired;
+  if (own.length === 0) {
+    // A run known by its predictions alone: a command stage that trained elsewhere.
+    const runs = inputs.filter((i) => i.output === 'predictions' && itemsAgree(item, i.item) && !models.some((m) => m.from === i.from));
+    if (runs.length === 1) return predictionsOnly(inputs, item, p, stageId, runs[0]!);
+  }
   if (own.length !== 1) {
     throw new InputRefError(
-      `${stageId} evaluates exactly one model: an upstream stage with a 'model' output (a train stage) whose matrix values agree with this instance's; ` +
+      `${stageId} evaluates exactly one model: an upstream stage with a 'model' output (a train stage), or with a 'predictions' output alone (a command stage's \`as: predictions\`), whose matrix values agree with this instance's; ` +
         `found ${list(own.map((m) => m.from))}${models.length > own.length ? ` of ${list(models.map((m) => m.from))}` : ''}. ` +
         'Give evaluate-ood the matrix keys that tell the runs apart (e.g. matrix: { noise: [...] } like the train stage).',
       [],
@@ -106,5 +126,29 @@ export function resolveInputs<C extends Candidate>(inputs: readonly C[], item: I
     }
     features = candidates[0]!;
   }
-  return { model, predictions, features, tables, ckaModels };
+  return { model, predictions, run: model, features, tables, ckaModels };
+}
+
+/**
+ * A run known only by its predictions (every sample of every split, with logits): its splits can
+ * be scored, but nothing that needs the model (other tables through it, a probe, CKA, saliency).
+ */
+function predictionsOnly<C extends Candidate>(inputs: readonly C[], item: Item, p: EvaluateOodParams, stageId: string, run: C): PredictionInputs<C> {
+  const needsModel = (what: string, at: (string | number)[], fix: string) =>
+    new InputRefError(`${what} needs the model, and '${run.from}' gives its predictions only (a command stage's \`as: predictions\`): ${fix}`, at);
+  if (p.saliency !== null) throw needsModel('saliency', ['saliency'], 'set saliency: null');
+  if (p.probe !== null) throw needsModel('probe', ['probe'], 'remove probe');
+  if (p.cka !== null) throw needsModel('cka', ['cka'], 'remove cka');
+  const set = Object.keys(p.sets)[0];
+  if (set !== undefined) throw needsModel(`sets.${set} (another table run through the model)`, ['sets', set], 'evaluate the splits of its predictions, or predict that table in the command');
+  let features: C | undefined;
+  if (p.features !== null) features = resolveRef(p.features, inputs.filter((i) => i.output === 'features'), item, 'features:', ['features']);
+  else {
+    const candidates = inputs.filter((f) => f.output === 'features' && itemsAgree(item, f.item) && itemsAgree(run.item, f.item));
+    if (candidates.length > 1) {
+      throw new InputRefError(`${stageId}: ${list(candidates.map((c) => c.from))} all pair with '${run.from}'; name the table it was trained on with \`features: <instance>\``, ['features']);
+    }
+    features = candidates[0];
+  }
+  return { model: undefined, predictions: run, run, features, tables: new Map(), ckaModels: [] };
 }

@@ -381,6 +381,7 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
     with: inst.with,
     item: inst.item,
     outs: inst.kind === 'cmd' ? inst.outs : [...(inst.builtin?.def.outputs ?? [])],
+    ...(Object.keys(inst.outAs).length ? { outAs: inst.outAs } : {}),
     metrics: inst.metrics,
     inputs: c.inputs.map((i) => ({
       from: i.from ?? '',
@@ -390,7 +391,7 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
       item: i.from ? (project.pipeline.instances.get(i.from)?.item ?? {}) : {},
       ...upstreamRecord(i.from),
     })),
-    deps: pathDeps.map((d) => ({ path: d.output ?? d.key, hash: d.info.hash })),
+    deps: pathDeps.map((d) => ({ path: d.rel ?? d.output ?? d.key, hash: d.info.hash })),
     env: inst.env,
     gpus,
     logFile: path.join(project.logsDir, `${inst.id.replace(/[/\\]/g, '_')}.log`),

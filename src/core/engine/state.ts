@@ -22,6 +22,18 @@ export interface ResolvedInput {
   path: string;
   from?: string;
   output?: string;
+  /** A dep path as the pipeline names it (relative to the project, or absolute). */
+  rel?: string;
+}
+
+/** The record key of a command's named output read by a downstream stage: `out/d.arrow as dynamics`. */
+export function namedKey(p: string, name: string): string {
+  return `${p} as ${name}`;
+}
+
+/** The path of a dep key (a named output's key without its ` as name`). */
+export function pathOfKey(key: string): string {
+  return key.replace(/ as [a-z][a-z0-9_]*$/, '');
 }
 
 export interface Computed {
@@ -118,7 +130,14 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     deps[key] = info;
     if (h.manifest) manifests.push(h.manifest);
     const writer = inst.upstream.find((u) => project.pipeline.instances.get(u.id)!.outs.some((o) => p === o || p.startsWith(o + '/')));
-    inputs.push({ key, info, path: abs, from: writer?.id, output: p });
+    // A command's named output (`as: dynamics`) is read by its name; the name is part of the key,
+    // so that renaming it makes the readers stale.
+    const name = writer ? project.pipeline.instances.get(writer.id)!.outAs[p] : undefined;
+    if (name !== undefined) {
+      delete deps[key];
+      deps[namedKey(p, name)] = info;
+      inputs.push({ key: namedKey(p, name), info, path: abs, from: writer!.id, output: name, rel: p });
+    } else inputs.push({ key, info, path: abs, from: writer?.id, output: p, rel: p });
   }
 
   let code: StageCode | undefined;
@@ -131,6 +150,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     env: { ...inst.env },
   };
   if (Object.keys(inst.item).length > 0) record.item = { ...inst.item };
+  if (Object.keys(inst.outAs).length > 0) record.as = { ...inst.outAs };
   if (inst.kind === 'cmd') record.cmd = inst.cmd!;
   else {
     record.uses = inst.uses!;
@@ -167,6 +187,7 @@ export function recordOfEntry(e: LockEntry): FingerprintRecord {
   if (e.with !== undefined) r.with = e.with;
   if (e.upstream !== undefined) r.upstream = e.upstream;
   if (e.item !== undefined) r.item = e.item;
+  if (e.as !== undefined) r.as = e.as;
   return r;
 }
 
@@ -185,6 +206,7 @@ export function entryFromRun(c: Computed, outs: Record<string, HashInfo>, metric
   if (c.record.with !== undefined) e.with = c.record.with;
   if (c.record.upstream !== undefined) e.upstream = c.record.upstream;
   if (c.record.item !== undefined) e.item = c.record.item;
+  if (c.record.as !== undefined) e.as = c.record.as;
   return withResults(e, outs, metrics);
 }
 
@@ -229,6 +251,7 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
     else reasons.push(renderDepChange ? await renderDepChange(k, a, b) : `input changed: ${label}`);
   }
   if (canonicalJson(was.outs) !== canonicalJson(cur.outs)) reasons.push(`outs changed: [${was.outs.join(', ')}] → [${cur.outs.join(', ')}]`);
+  for (const d of diffValues(was.as ?? {}, cur.as ?? {})) reasons.push(`output names changed: ${d}`);
   for (const d of diffValues(was.env, cur.env)) reasons.push(`environment changed: ${d}`);
   if (canonicalJson(was.item ?? {}) !== canonicalJson(cur.item ?? {})) reasons.push(`matrix values changed: ${canonicalJson(was.item ?? {})} → ${canonicalJson(cur.item ?? {})}`);
   for (const id of [...new Set([...Object.keys(was.upstream ?? {}), ...Object.keys(cur.upstream ?? {})])].sort()) {

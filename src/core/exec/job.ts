@@ -30,6 +30,8 @@ export interface StageJob {
   item: Item;
   /** Command stages: output paths (relative to workRoot). Built-in stages: output names. */
   outs: string[];
+  /** Command stages: named outputs (path → table kind) to check before they are cached. */
+  outAs?: Record<string, string>;
   metrics: string[];
   inputs: StageInput[];
   /** Dep paths with the hash they had when the fingerprint was taken. */
@@ -117,6 +119,8 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
     return { ok: false, error: `command failed (${how})`, exitCode: exit.code ?? undefined, signal: exit.signal ?? undefined };
   }
   const resources: Resources = { wall_s: Math.round(performance.now() - started) / 1000, ...usage, from: 'sampled' };
+  const misfits = await checkNamedOutputs(job);
+  if (misfits) return { ok: false, error: misfits };
   const result = await collectOutputs(job, (o) => absIn(job.workRoot, o));
   return result.ok ? { ...result, resources } : result;
 }
@@ -154,6 +158,29 @@ export async function runBuiltin(job: StageJob): Promise<JobResult> {
   } finally {
     await removePath(scratch);
   }
+}
+
+/**
+ * A command's named outputs checked against their table kinds (stage/kinds.ts): every problem of
+ * every named output as one message, or undefined when all fit. Nothing is cached on a misfit.
+ */
+async function checkNamedOutputs(job: StageJob): Promise<string | undefined> {
+  const named = Object.entries(job.outAs ?? {});
+  if (named.length === 0) return undefined;
+  const { loadTableKinds, checkTableKind } = await import('../stage/kinds.js');
+  const { PACKAGE_ROOT } = await import('../stage/registry.js');
+  const kinds = await loadTableKinds(PACKAGE_ROOT);
+  const problems: string[] = [];
+  for (const [out, name] of named) {
+    const kind = kinds.get(name);
+    const abs = absIn(job.workRoot, out);
+    const st = await fsp.stat(abs).catch(() => undefined);
+    if (!st) continue; // collectOutputs says it was not written
+    if (!kind) problems.push(`${out}: '${name}' is not a kind of table this conno knows`);
+    else if (st.isFile()) problems.push(...(await checkTableKind(abs, name, kind, `${out} (as ${name})`)));
+    else problems.push(`${out} (as ${name}): a ${name} table must be one Arrow file, not a folder`);
+  }
+  return problems.length ? `the command's output does not fit its declared kind:\n  ${problems.join('\n  ')}` : undefined;
 }
 
 async function collectOutputs(job: StageJob, where: (out: string) => string): Promise<JobResult> {

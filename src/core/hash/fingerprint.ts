@@ -28,6 +28,8 @@ export interface FingerprintRecord {
   deps: Record<string, ObjectHash>;
   /** Declared outputs: renaming or adding an output changes what the stage produces. */
   outs: string[];
+  /** A command's named outputs (path → name, `as:`), when it has any: the name decides how its output is checked and read. */
+  as?: Record<string, string>;
   /** Environment the stage sees that changes results: its `env:` and tool versions. */
   env: Record<string, string>;
   /**

@@ -12,6 +12,7 @@ import type { Pipeline, StageGroup, StageInstance } from './model.js';
 import type { StatCache } from '../hash/statcache.js';
 import { importStage, PACKAGE_ROOT } from '../stage/registry.js';
 import { BUILD_MANIFEST, stageCode } from '../stage/code.js';
+import { tableKindsModule } from '../stage/kinds.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
 const FORMAT = 2;
@@ -42,6 +43,10 @@ async function codeFiles(p: Pipeline, stats: StatCache): Promise<string[]> {
   const builtin = { root: PACKAGE_ROOT, dist, manifestFile: path.join(dist, BUILD_MANIFEST) };
   const add = (root: string, files: Record<string, string>) => Object.keys(files).forEach((f) => out.add(path.resolve(root, f)));
   add(PACKAGE_ROOT, (await stageCode(path.join(HERE, 'load.js'), 0, { ...builtin, skipComputedImports: true }, stats)).detail.files);
+  // The table kinds that `as:` names are checked against (loaded by path, outside the analyzer's imports).
+  if ([...p.instances.values()].some((i) => Object.keys(i.outAs).length > 0)) {
+    add(PACKAGE_ROOT, (await stageCode(tableKindsModule(PACKAGE_ROOT), 0, builtin, stats)).detail.files);
+  }
   const modules = new Map<string, boolean>();
   for (const inst of p.instances.values()) if (inst.builtin) modules.set(inst.builtin.modulePath, inst.builtin.isBuiltin);
   for (const [modulePath, isBuiltin] of modules) {

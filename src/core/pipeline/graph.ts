@@ -25,7 +25,7 @@ export class PipelineGraph {
       kind: inst.kind,
       uses: inst.uses,
       with: inst.kind === 'builtin' ? inst.with : undefined,
-      outputs: inst.kind === 'cmd' ? inst.outs : (inst.builtin?.def.outputs ?? []),
+      outputs: inst.kind === 'cmd' ? inst.outs.map((o) => inst.outAs[o] ?? o) : (inst.builtin?.def.outputs ?? []),
       upstream: inst.upstream.map((u) => u.id),
     });
     const instance = (id: string) => {

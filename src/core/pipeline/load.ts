@@ -13,7 +13,8 @@ import { PipelineGraph } from './graph.js';
 import { closest, loadParams, lookupParam, type ParamsSet } from './params.js';
 import { resolveTemplate, type Lookup } from './interpolate.js';
 import { instanceId, type Item, type Pipeline, type StageGroup, type StageInstance } from './model.js';
-import { builtinNames, importStage, isLocalStageRef, resolveStageModule } from '../stage/registry.js';
+import { builtinNames, importStage, isLocalStageRef, PACKAGE_ROOT, resolveStageModule } from '../stage/registry.js';
+import { loadTableKinds, type TableKinds } from '../stage/kinds.js';
 import { sbatchOptions, SlurmSpecError } from './sbatch.js';
 import { keysAt } from './schema-keys.js';
 import { toPosix } from '../util/fsx.js';
@@ -126,6 +127,7 @@ class Analyzer {
       configs.set(name, r.data);
     }
 
+    if ([...configs.values()].some((c) => c?.outs.some((o) => typeof o !== 'string'))) this.kinds = await loadTableKinds(PACKAGE_ROOT);
     const stages = new Map<string, StageGroup>();
     const instances = new Map<string, StageInstance>();
     for (const [name, cfg] of configs) {
@@ -265,7 +267,8 @@ class Analyzer {
       const cmd = cfg.cmd !== undefined ? String(resolveAt(cfg.cmd, [...base, 'cmd'], { shell: true })) : undefined;
       let withValues = resolveDeep(cfg.with, [...base, 'with']) as Record<string, unknown>;
       const deps = pathsAt(cfg.deps, 'deps');
-      const outs = pathsAt(cfg.outs, 'outs');
+      const outs = pathsAt(cfg.outs.map((o) => (typeof o === 'string' ? o : o.path)), 'outs');
+      const outAs = this.outputNames(name, cfg, outs, firstInstance);
       const metrics = pathsAt(cfg.metrics, 'metrics');
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(cfg.env)) env[k] = typeof v === 'string' ? String(resolveAt(v, [...base, 'env', k])) : String(v);
@@ -291,6 +294,7 @@ class Analyzer {
         with: withValues,
         deps,
         outs,
+        outAs,
         metrics,
         params: sortedParams,
         env,
@@ -375,6 +379,31 @@ class Analyzer {
       }
     }
     return withValues;
+  }
+
+  /** The table kinds `as:` may name; loaded only when some output is named. */
+  private kinds: TableKinds | undefined;
+
+  /** path → name of a command's `{ path, as }` outputs, each name checked to be a known table kind, once per stage. */
+  private outputNames(stage: string, cfg: StageConfig, outs: string[], report: boolean): Record<string, string> {
+    const named: Record<string, string> = {};
+    const seen = new Map<string, number>();
+    cfg.outs.forEach((o, i) => {
+      if (typeof o === 'string') return;
+      const at: YamlPath = ['stages', stage, 'outs', i, 'as'];
+      named[outs[i]!] = o.as;
+      if (!report) return;
+      const kinds = this.kinds ?? new Map();
+      if (!kinds.has(o.as)) {
+        const known = [...kinds.keys()];
+        const near = closest(o.as, known);
+        this.report(at, `'${o.as}' is not a kind of table conno knows${near ? `; did you mean '${near}'?` : ''} (known: ${known.join(', ') || 'none'})`);
+      }
+      const before = seen.get(o.as);
+      if (before !== undefined) this.report(at, `two outputs are named '${o.as}' (outs ${before} and ${i}): a name must say which one downstream stages read`);
+      seen.set(o.as, i);
+    });
+    return named;
   }
 
   private normalisePath(p: string, at: YamlPath, mustBeInside: boolean): string {

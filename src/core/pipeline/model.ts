@@ -26,6 +26,8 @@ export interface StageInstance {
   /** Posix paths relative to the project root (or absolute for data outside it). */
   deps: string[];
   outs: string[];
+  /** A command's named outputs: path → the name downstream stages read it by (`as:`). */
+  outAs: Record<string, string>;
   metrics: string[];
   /** Every params key the stage uses, with its value. */
   params: Record<string, unknown>;

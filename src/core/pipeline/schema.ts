@@ -10,6 +10,22 @@ export const PARAM_KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-
 
 const pathList = z.array(z.string().min(1, 'a path cannot be empty'));
 
+/** The name a command output is known by downstream (`as: predictions`): a kind of table conno knows. */
+export const OUTPUT_NAME_RE = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * A command stage's output: a path, or `{ path, as }` to give it a name downstream stages read it
+ * by, like a built-in stage's output (`as: dynamics`). A named output must be a table of that
+ * kind: it is checked when the command finishes, before it is cached.
+ */
+export const OutSchema = z.union([
+  z.string().min(1, 'a path cannot be empty'),
+  z.strictObject({
+    path: z.string().min(1, 'a path cannot be empty'),
+    as: z.string().regex(OUTPUT_NAME_RE, 'an output name is lowercase letters, digits and _ (e.g. predictions)'),
+  }),
+]);
+
 export const MatrixValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const NeedSchema = z.union([
@@ -61,8 +77,8 @@ export const StageSchema = z
     desc: z.string().optional(),
     /** Files or folders the stage reads. */
     deps: pathList.default([]),
-    /** Files or folders a command stage writes; they are cached and restored. */
-    outs: pathList.default([]),
+    /** Files or folders a command stage writes; they are cached and restored. `{ path, as }` names a table output. */
+    outs: z.array(OutSchema).default([]),
     /** Outputs (JSON or YAML files, also listed in outs or not) whose content is recorded in conno.lock. */
     metrics: pathList.default([]),
     /** Dotted params keys the stage depends on (keys used in `${…}` are added automatically). */
@@ -123,6 +139,7 @@ export const PipelineSchema = z.strictObject({
 export type StageConfig = z.infer<typeof StageSchema>;
 export type PipelineConfig = z.infer<typeof PipelineSchema>;
 export type NeedConfig = z.infer<typeof NeedSchema>;
+export type OutConfig = z.infer<typeof OutSchema>;
 export type RemoteConfig = z.infer<typeof RemoteSchema>;
 export type SlurmConfig = z.infer<typeof SlurmSchema>;
 export type Executor = (typeof EXECUTORS)[number];

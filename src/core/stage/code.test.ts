@@ -6,7 +6,7 @@ import { StatCache } from '../hash/statcache.js';
 import { PACKAGE_ROOT, importStage, stageCodeOf } from './registry.js';
 import { diffCode, type CodeDetail } from './code.js';
 
-const BUILTINS = readdirSync(path.join(PACKAGE_ROOT, 'stages'));
+const BUILTINS = readdirSync(path.join(PACKAGE_ROOT, 'stages'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
 
 async function closures(): Promise<Map<string, CodeDetail>> {
   const stats = await StatCache.open(path.join(os.tmpdir(), `conno-code-test-${process.pid}.json`), []);

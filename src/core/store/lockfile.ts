@@ -24,7 +24,7 @@ export interface HashInfo {
  * What conno.lock records for one stage instance: every part of its fingerprint record (so that
  * `status` can say which part changed), with each input's and output's hash and size.
  */
-export type LockEntry = Pick<FingerprintRecord, 'kind' | 'cmd' | 'uses' | 'code' | 'params' | 'with' | 'env' | 'item' | 'upstream'> & {
+export type LockEntry = Pick<FingerprintRecord, 'kind' | 'cmd' | 'uses' | 'code' | 'params' | 'with' | 'as' | 'env' | 'item' | 'upstream'> & {
   fingerprint: Fingerprint;
   deps: Record<string, HashInfo>;
   outs: Record<string, HashInfo>;

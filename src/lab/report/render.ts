@@ -55,7 +55,11 @@ export function renameIds(svg: string, prefix: string): string {
 /** A vega logger that keeps errors and warnings (a plot that warns is a plot to fix). */
 class CollectingLogger implements vega.LoggerInterface {
   private current = vega.Warn;
-  constructor(private readonly into: string[]) {}
+  constructor(private readonly into: string[]) {
+    // vega calls these detached from the logger (`const error = logger.error; error(…)`).
+    this.error = this.error.bind(this);
+    this.warn = this.warn.bind(this);
+  }
   level(): number;
   level(level: number): this;
   level(level?: number): number | this {

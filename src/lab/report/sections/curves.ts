@@ -26,11 +26,11 @@ export const memorisation: SectionSpec = {
         }
       }
     }
+    if (rows.length === 0) return `needs curves with at least one of ${CURVE_MEASURES.map(([f]) => f).join(', ')}.`;
     const measures = CURVE_MEASURES.map(([, m]) => m).filter((m) => rows.some((r) => r.measure === m));
     if (!measures.includes(CURVE_MEASURES[0][1])) s.notes.push('No run has flipped labels, so there is no memorisation curve (inject-noise label noise upstream of train gives one).');
     const noiseOrder = distinct(rows.map((r) => r.noise)).sort((a, b) => Number(a) - Number(b));
     s.plots.push({ id: 'memorisation', spec: curvesSpec(rows, measures, noiseOrder, ctx.noiseTitle, ctx.methodTitle), caption: 'Accuracy curves per run.' });
     return undefined;
-
   },
 };
