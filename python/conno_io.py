@@ -55,8 +55,6 @@ Stage environment
     inputs(output=None, from_=None) -> [Input(from_, output, path)] (CONNO_INPUTS; from_='train'
     also matches instances 'train@seed=1', ...), input_path(output, from_=None) -> the one path.
 """
-from __future__ import annotations
-
 import collections
 import json
 import os
@@ -336,24 +334,20 @@ def _concat(field, parts):
 # points at (FlatBuffers offsets must point forward; a table's signed offset to its vtable
 # may point back). Every scalar is aligned to its size, as FlatBuffers verifiers check.
 
-class _T:  # a table: [(slot, struct format or 'o' for an offset to a child object, value)]
-    def __init__(self, *fields):
-        self.fields = [f for f in fields if f[2] is not None]
+def _table(*fields):  # fields: (slot, struct format, or 'o' for an offset to a child object, value)
+    return ('table', [f for f in fields if f[2] is not None])
 
 
-class _Str:
-    def __init__(self, text):
-        self.data = text.encode('utf-8')
+def _str(text):
+    return ('str', text.encode('utf-8'))
 
 
-class _Vec:  # a vector of tables or strings
-    def __init__(self, items):
-        self.items = list(items)
+def _vec(items):  # a vector of tables or strings
+    return ('vec', list(items))
 
 
-class _Structs:  # a vector of structs, each packed with `fmt` (8-byte aligned: Arrow's have longs)
-    def __init__(self, fmt, items):
-        self.fmt, self.items = fmt, list(items)
+def _structs(fmt, items):  # a vector of structs packed with `fmt` (Arrow's hold longs: 8-aligned)
+    return ('structs', fmt, list(items))
 
 
 def _pad(out, align, shift=0):
@@ -362,36 +356,38 @@ def _pad(out, align, shift=0):
 
 def _emit(out, obj):
     """Appends `obj` (and what it points at) to bytearray `out`; returns where it starts."""
-    if isinstance(obj, _Str):
+    what, *rest = obj
+    if what == 'str':
         _pad(out, 4)
         at = len(out)
-        out += struct.pack('<I', len(obj.data)) + obj.data + b'\0'
+        out += struct.pack('<I', len(rest[0])) + rest[0] + b'\0'
         return at
-    if isinstance(obj, _Structs):
+    if what == 'structs':
         _pad(out, 8, 4)  # the elements after the uint32 length start 8-aligned
         at = len(out)
-        out += struct.pack('<I', len(obj.items)) + b''.join(struct.pack('<' + obj.fmt, *i) for i in obj.items)
+        out += struct.pack('<I', len(rest[1])) + b''.join(struct.pack('<' + rest[0], *i) for i in rest[1])
         return at
-    if isinstance(obj, _Vec):
+    if what == 'vec':
         _pad(out, 4)
         at = len(out)
-        out += struct.pack('<I', len(obj.items)) + bytes(4 * len(obj.items))
-        for i, child in enumerate(obj.items):
+        out += struct.pack('<I', len(rest[0])) + bytes(4 * len(rest[0]))
+        for i, child in enumerate(rest[0]):
             slot = at + 4 + 4 * i
             struct.pack_into('<I', out, slot, _emit(out, child) - slot)
         return at
     # A table: fields inline after its int32 vtable offset, largest first, each aligned to its size.
-    sizes = [4 if f == 'o' else struct.calcsize('<' + f) for _, f, _ in obj.fields]
-    order = sorted(range(len(obj.fields)), key=lambda i: (-sizes[i], obj.fields[i][0]))
+    fields = rest[0]
+    sizes = [4 if f == 'o' else struct.calcsize('<' + f) for _, f, _ in fields]
+    order = sorted(range(len(fields)), key=lambda i: (-sizes[i], fields[i][0]))
     inline, size = {}, 4
     for i in order:
         size += -size % sizes[i]
         inline[i], size = size, size + sizes[i]
     align = max([4] + sizes)
     size += -size % align
-    slots = max([f[0] for f in obj.fields], default=-1) + 1
+    slots = max([f[0] for f in fields], default=-1) + 1
     vtable = [0] * slots
-    for i, (slot, _, _) in enumerate(obj.fields):
+    for i, (slot, _, _) in enumerate(fields):
         vtable[slot] = inline[i]
     _pad(out, 2)
     vt_at = len(out)
@@ -400,7 +396,7 @@ def _emit(out, obj):
     at = len(out)
     out += struct.pack('<i', at - vt_at) + bytes(size - 4)
     children = []
-    for i, (_, fmt, value) in enumerate(obj.fields):
+    for i, (_, fmt, value) in enumerate(fields):
         if fmt == 'o':
             children.append((at + inline[i], value))
         else:
@@ -422,8 +418,8 @@ class _Col:
     """A validated column: `values` is an array ('<i4', '<f4', '<f8', bool, '<f4' [rows, n]) or a
     list (utf8 as bytes, list_float32 as '<f4' arrays); `valid` a bool array or None (no nulls)."""
 
-    def __init__(self, name, kind, values, valid, meta, shape=None):
-        self.name, self.kind, self.values, self.valid, self.meta, self.shape = name, kind, values, valid, meta, shape
+    def __init__(self, name, kind, values, valid, meta):
+        self.name, self.kind, self.values, self.valid, self.meta = name, kind, values, valid, meta
 
 
 def _nulls(values, where, fill=0):
@@ -483,7 +479,7 @@ def _column(name, spec, where):
         shape = [int(d) for d in arr.shape[1:]]
         meta[SHAPE_KEY] = _json(shape)  # as conno writes it, e.g. "[64,128]"
         with np.errstate(over='ignore'):
-            return _Col(name, kind, np.ascontiguousarray(arr.reshape(len(arr), int(np.prod(shape))), '<f4'), None, meta, shape)
+            return _Col(name, kind, np.ascontiguousarray(arr.reshape(len(arr), int(np.prod(shape))), '<f4'), None, meta)
     if kind == 'list_float32':
         values, valid = _nulls(values, where, ())
         rows = []
@@ -517,28 +513,27 @@ def _sorted_meta(meta, where):
         if not isinstance(k, str) or not isinstance(v, str):
             raise ValueError(f'{where}: metadata keys and values must be str ({k!r}: {v!r})')
     # Sorted by UTF-16 code units, as conno's JS writer sorts them.
-    return [_T((0, 'o', _Str(k)), (1, 'o', _Str(meta[k]))) for k in sorted(meta, key=lambda k: k.encode('utf-16-be'))]
+    return [_table((0, 'o', _str(k)), (1, 'o', _str(meta[k]))) for k in sorted(meta, key=lambda k: k.encode('utf-16-be'))]
 
 
 def _field(col, path):
-    kind, where = col.kind, f'{path}: column {col.name!r}'
-    f32 = _T((0, 'h', 1))
-    item = lambda: _Vec([_T((0, 'o', _Str('item')), (1, '?', False), (2, 'B', _FLOAT), (3, 'o', f32), (5, 'o', _Vec([])))])
-    code, type_, children = {
-        'int32': (_INT, _T((0, 'i', 32), (1, '?', True)), _Vec([])),
-        'float32': (_FLOAT, f32, _Vec([])),
-        'float64': (_FLOAT, _T((0, 'h', 2)), _Vec([])),
-        'bool': (_BOOL, _T(), _Vec([])),
-        'utf8': (_UTF8, _T(), _Vec([])),
-        'fixed_size_list': (_FSL, _T((0, 'i', col.values.shape[1] if kind == 'fixed_size_list' else 0)), None),
-        'list_float32': (_LIST, _T(), None),
-    }[kind]
-    meta = _sorted_meta(col.meta, where)
-    return _T((0, 'o', _Str(col.name)), (1, '?', col.valid is not None), (2, 'B', code), (3, 'o', type_),
-              (5, 'o', children or item()), (6, 'o', _Vec(meta) if meta else None))
+    f32 = _table((0, 'h', 1))  # FloatingPoint(SINGLE)
+    item = _table((0, 'o', _str('item')), (1, '?', False), (2, 'B', _FLOAT), (3, 'o', f32), (5, 'o', _vec([])))
+    code, type_ = {
+        'int32': (_INT, _table((0, 'i', 32), (1, '?', True))),
+        'float32': (_FLOAT, f32),
+        'float64': (_FLOAT, _table((0, 'h', 2))),
+        'bool': (_BOOL, _table()),
+        'utf8': (_UTF8, _table()),
+        'fixed_size_list': (_FSL, _table((0, 'i', col.values.shape[-1] if col.kind == 'fixed_size_list' else 0))),
+        'list_float32': (_LIST, _table()),
+    }[col.kind]
+    meta = _sorted_meta(col.meta, f'{path}: column {col.name!r}')
+    return _table((0, 'o', _str(col.name)), (1, '?', col.valid is not None), (2, 'B', code), (3, 'o', type_),
+                  (5, 'o', _vec([item] if code in (_FSL, _LIST) else [])), (6, 'o', _vec(meta) if meta else None))
 
 
-def _batch(cols, start, stop):
+def _batch(cols, start, stop, path):
     """(nodes, buffers, body) of rows [start, stop): each buffer 8-byte padded in the body."""
     nodes, buffers, body = [], [], bytearray()
 
@@ -568,7 +563,7 @@ def _batch(cols, start, stop):
             lengths = [len(v) for v in values]
             offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
             if offsets[-1] > 2 ** 31 - 1:
-                raise ValueError(f'column {c.name!r}: more than 2 GiB in one record batch')
+                raise ValueError(f'{path}: column {c.name!r}: more than 2 GiB in one record batch')
             put(offsets.astype('<i4').tobytes())
             if c.kind == 'utf8':
                 put(b''.join(values))
@@ -581,7 +576,7 @@ def _batch(cols, start, stop):
 
 def _message(header_type, header, body_len):
     """An encapsulated message: 0xFFFFFFFF, int32 length, the flatbuffer padded to 8 bytes."""
-    fb = _flatbuffer(_T((0, 'h', _V5), (1, 'B', header_type), (2, 'o', header), (3, 'q', body_len)))
+    fb = _flatbuffer(_table((0, 'h', _V5), (1, 'B', header_type), (2, 'o', header), (3, 'q', body_len)))
     fb += bytes(-len(fb) % 8)
     return struct.pack('<Ii', 0xFFFFFFFF, len(fb)) + fb
 
@@ -594,20 +589,20 @@ def write_table(path, columns, metadata=None):
 
 def _write(path, cols, metadata):
     rows = len(cols[0].values) if cols else 0
-    schema = _T((0, 'h', 0), (1, 'o', _Vec(_field(c, path) for c in cols)),
-                (2, 'o', _Vec(_sorted_meta(metadata, path)) if metadata else None))
+    schema = _table((0, 'h', 0), (1, 'o', _vec(_field(c, path) for c in cols)),
+                    (2, 'o', _vec(_sorted_meta(metadata, path)) if metadata else None))
     out = bytearray(_MAGIC + b'\0\0')
     out += _message(1, schema, 0)
     blocks = []
     for start in range(0, rows, RECORD_BATCH_ROWS):
         stop = min(rows, start + RECORD_BATCH_ROWS)
-        nodes, buffers, body = _batch(cols, start, stop)
-        meta = _message(3, _T((0, 'q', stop - start), (1, 'o', _Structs('qq', nodes)), (2, 'o', _Structs('qq', buffers))), len(body))
+        nodes, buffers, body = _batch(cols, start, stop, path)
+        meta = _message(3, _table((0, 'q', stop - start), (1, 'o', _structs('qq', nodes)), (2, 'o', _structs('qq', buffers))), len(body))
         blocks.append((len(out), len(meta), len(body)))
         out += meta + body
     out += struct.pack('<Ii', 0xFFFFFFFF, 0)  # end-of-stream, for readers of the stream part
-    footer = _flatbuffer(_T((0, 'h', _V5), (1, 'o', schema), (2, 'o', _Structs('qi4xq', [])),
-                            (3, 'o', _Structs('qi4xq', blocks))))
+    footer = _flatbuffer(_table((0, 'h', _V5), (1, 'o', schema), (2, 'o', _structs('qi4xq', [])),
+                                (3, 'o', _structs('qi4xq', blocks))))
     out += footer + struct.pack('<i', len(footer)) + _MAGIC
     tmp = f'{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}'
     try:
