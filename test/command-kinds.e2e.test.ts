@@ -145,6 +145,7 @@ describe('command stages whose outputs are conno table kinds (e2e)', () => {
     expect(reportLog).not.toContain('warning');
     expect(reportLog).toMatch(/not shown: .*memorisation/);
     expect(html).toContain('centroid@rate=0.3');
+    expect(html).toContain('Not shown: the evaluate-ood stages made no maps (saliency: null; a run known by its predictions alone has no model to explain).');
 
     // The lock records the names, and `verify` reproduces everything.
     const lock = (await import('yaml')).parse(p.read('conno.lock')) as { stages: Record<string, { as?: Record<string, string>; deps: Record<string, unknown> }> };

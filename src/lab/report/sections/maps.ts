@@ -20,7 +20,11 @@ export const saliency: SectionSpec = {
   read: 'For a few fixed test clips: the log-mel spectrogram (top) and the saliency map (bottom: which time–frequency regions the prediction depends on), each min–max normalised. Runs with the lowest and the highest label noise are shown, to see whether noise moves the model’s attention.',
   build(ctx, s) {
     const withMaps = ctx.data.evaluations.filter((e) => e.saliency !== undefined && e.saliency.clips.length > 0);
-    if (withMaps.length === 0) return 'needs an evaluate-ood stage (its saliency output) in `needs`.';
+    if (withMaps.length === 0) {
+      return ctx.data.evaluations.some((e) => e.saliency !== undefined)
+        ? 'the evaluate-ood stages made no maps (saliency: null; a run known by its predictions alone has no model to explain).'
+        : 'needs an evaluate-ood stage (its saliency output) in `needs`.';
+    }
     if (ctx.params.saliency.runs === 0) return 'params.saliency.runs is 0.';
     const noise = (e: Evaluation): number => labelNoiseOf(e.item, ctx.axes) ?? Infinity;
     const sorted = [...withMaps].sort((a, b) => noise(a) - noise(b)); // stable: input order among equals
@@ -49,7 +53,7 @@ export const representation: SectionSpec = {
   read: 'Linear probe: accuracy of a linear classifier on the frozen embeddings for another dataset or task (how well the features transfer). CKA: similarity of two runs’ representations of the same clips (1 = the same up to rotation and scale).',
   build(ctx, s) {
     const rows = ctx.data.evaluations.flatMap((e) => (e.representation ?? []).map((r): Cell[] => [shortId(e.id), r.kind, r.other, r.value]));
-    if (rows.length === 0) return 'needs an evaluate-ood stage with a probe or cka_with (its representation output).';
+    if (rows.length === 0) return 'needs an evaluate-ood stage with a probe or cka (its representation output) of a run with a model.';
     s.tables.push({ caption: 'Probe accuracy and CKA per evaluation.', table: { columns: ['evaluation', 'kind', 'other', 'value'], rows } });
     return undefined;
 
