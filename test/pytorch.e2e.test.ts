@@ -25,45 +25,62 @@ afterEach(() => {
 });
 
 describe.skipIf(!PYTHON)(`examples/pytorch (e2e, ${PYTHON ?? 'no Python with torch'})`, () => {
-  it('trains with PyTorch in a command stage; difficulty, OOD and the report read its tables; verify holds', async () => {
+  it('a PyTorch stage beside wavecnn and an ONNX extractor + MLP: difficulty, OOD and the report read every run; verify holds', async () => {
     p = tempProject();
     const skip = new Set(['cache', 'report', 'conno.lock', 'out']);
     const src = path.join(REPO, 'examples/pytorch');
     cpSync(src, p.dir, { recursive: true, filter: (f) => !skip.has(path.relative(src, f).split(path.sep)[0]!) });
-    p.write('params/study.yaml', p.read('params/study.yaml').replace(/^helpers: .*$/m, `helpers: ${JSON.stringify(path.join(REPO, 'python'))}`));
+    p.write(
+      'params/study.yaml',
+      p
+        .read('params/study.yaml')
+        .replace(/^helpers: .*$/m, `helpers: ${JSON.stringify(path.join(REPO, 'python'))}`)
+        .replace(/^extractor: .*$/m, `extractor: ${JSON.stringify(path.join(REPO, 'examples/architectures/models/extractor.onnx'))}`)
+        .replace(/clips_per_class: \d+/, 'clips_per_class: 30')
+        .replace(/ epochs: \d+/, ' epochs: 20')
+        .replace(/wave_epochs: \d+/, 'wave_epochs: 6'),
+    );
     const env = { PYTHON: PYTHON! };
-    const r = await p.conno(['repro', '--gpus', '7'], { env, timeout: 300_000 });
+    const r = await p.conno(['repro', '--gpus', '7'], { env, timeout: 400_000 });
     expect(r.exitCode, r.all).toBe(0);
 
     const lock = parse(p.read('conno.lock')) as { stages: Record<string, { metrics?: Record<string, { test_acc?: number }>; as?: Record<string, string> }> };
-    const runs = ['0-0', '0-1', '0.4-0', '0.4-1'];
-    for (const run of runs) {
-      const [noise, seed] = run.split('-');
-      const entry = lock.stages[`torch_cnn@noise=${noise},seed=${seed}`]!;
-      expect(entry.as?.[`out/${run}/dynamics.arrow`]).toBe('dynamics');
-      const acc = entry.metrics?.[`out/${run}/summary.json`]?.test_acc;
-      expect(acc, run).toBeTypeOf('number');
-      if (noise === '0') expect(acc, run).toBeGreaterThan(0.4); // six classes: chance is 0.17
+    const accs: number[] = [];
+    for (const noise of ['0', '0.4']) {
+      for (const seed of ['0', '1']) {
+        const entry = lock.stages[`torch_cnn@arch=torch_cnn,noise=${noise},seed=${seed}`]!;
+        expect(entry.as?.[`out/${noise}-${seed}/dynamics.arrow`]).toBe('dynamics');
+        const acc = entry.metrics?.[`out/${noise}-${seed}/summary.json`]?.test_acc;
+        expect(acc, `${noise} ${seed}`).toBeTypeOf('number');
+        if (noise === '0') accs.push(acc!);
+      }
     }
+    expect((accs[0]! + accs[1]!) / 2).toBeGreaterThan(1 / 6); // above chance with clean labels
     // The stage held the GPU slot conno gave it (no CUDA here: PyTorch fell back to the CPU).
-    expect(p.read('cache/logs/torch_cnn@noise=0,seed=0.log')).toMatch(/CUDA_VISIBLE_DEVICES=7, device cpu/);
+    expect(p.read('cache/logs/torch_cnn@arch=torch_cnn,noise=0,seed=0.log')).toMatch(/CUDA_VISIBLE_DEVICES=7, device cpu/);
 
-    // evaluate-ood scored the test set and its noisy copies from the predictions.
+    // evaluate-ood scored every run: the PyTorch one from its predictions, the others by their model.
     const show = async (target: string) => (await p!.conno(['show', target, '--path'])).stdout.trim();
-    const metrics = readTableFile(await show('ood@noise=0,seed=0:metrics'));
-    expect(Array.from({ length: metrics.numRows }, (_, i) => metrics.getChild('set')!.get(i))).toEqual(['test', 'test@snr=10', 'test@snr=0']);
-    expect(metrics.getChild('accuracy')!.get(0)).toBeCloseTo(lock.stages['torch_cnn@noise=0,seed=0']!.metrics!['out/0-0/summary.json']!.test_acc!, 6);
-    // score-difficulty scored every train clip of both seeds, against the injected flips.
-    const scores = readTableFile(await show('score@noise=0.4:scores'));
-    expect(scores.numRows).toBeGreaterThan(0);
-    expect(Array.from({ length: scores.numRows }, (_, i) => scores.getChild('flipped')!.get(i)).some(Boolean)).toBe(true);
-    // The report has the PyTorch runs, their curves and their difficulty.
+    for (const arch of ['torch_cnn', 'wavecnn', 'extractor_mlp']) {
+      const metrics = readTableFile(await show(`ood@arch=${arch},noise=0,seed=0:metrics`));
+      expect(Array.from({ length: metrics.numRows }, (_, i) => metrics.getChild('set')!.get(i)), arch).toEqual(['test', 'test@snr=10', 'test@snr=0']);
+    }
+    const torchOod = readTableFile(await show('ood@arch=torch_cnn,noise=0,seed=0:metrics'));
+    expect(torchOod.getChild('accuracy')!.get(0)).toBeCloseTo(accs[0]!, 6);
+    // score-difficulty scored every train clip of both seeds of each architecture, against the flips.
+    for (const arch of ['torch_cnn', 'wavecnn', 'extractor_mlp']) {
+      const scores = readTableFile(await show(`score@arch=${arch},noise=0.4:scores`));
+      expect(Array.from({ length: scores.numRows }, (_, i) => scores.getChild('flipped')!.get(i)).some(Boolean), arch).toBe(true);
+    }
+    // The report has every run, the PyTorch curves, and compares each architecture with PyTorch's.
     const md = p.read('report/report.md');
-    expect(md).toContain('torch_cnn@noise=0.4,seed=1');
+    expect(md).toContain('torch_cnn@arch=torch_cnn,noise=0.4,seed=1');
     expect(md).toMatch(/## Memorisation/);
+    expect(md).toMatch(/Test accuracy, (wavecnn|extractor_mlp)[^\n]*torch_cnn/);
 
-    // PyTorch on one CPU thread with deterministic algorithms: the same bytes again.
-    const v = await p.conno(['verify'], { env, timeout: 300_000 });
+    // Every kind of run reproduces from its recorded inputs, PyTorch's bit for bit too.
+    const v = await p.conno(['verify', 'torch_cnn', 'wavecnn', 'embedded', 'extractor_mlp'], { env, timeout: 300_000 });
     expect(v.exitCode, v.all).toBe(0);
-  }, 600_000);
+    expect(v.stdout).toMatch(/ok torch_cnn@arch=torch_cnn,noise=0.4,seed=1/);
+  }, 700_000);
 });

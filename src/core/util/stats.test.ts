@@ -70,6 +70,14 @@ describe('stats edge cases', () => {
     expect(summarize([])).toMatchObject({ n: 0, ci95: null });
     expect(pairedT([1, 2], [1, 2]).p).toBeNaN();
   });
+  it('pairs that all differ by the same amount get the exact sign-flip test, not p = 0', () => {
+    // Two seeds whose accuracies differ by the same 14 of 48 clips: no spread, no t-statistic.
+    const r = pairedT([0.625, 0.6458333], [0.3333333, 0.3541666]);
+    expect(r.exact).toBe(true);
+    expect(r.p).toBe(0.5); // 2 of the 4 sign patterns are as extreme
+    expect(pairedT([1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0]).p).toBeCloseTo(2 / 64, 12);
+    expect(pairedT([0.9, 0.8], [0.1, 0.3]).exact).toBeUndefined();
+  });
   it('the Monte Carlo sign-flip test is seeded and near the exact one', () => {
     const d = Array.from({ length: 20 }, (_, i) => 0.01 * Math.sin(i) + 0.004);
     const p1 = signFlipTest(d, { seed: 1, rounds: 20_000 });

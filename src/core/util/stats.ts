@@ -62,6 +62,11 @@ export interface TestResult {
   /** Two-sided p-value; NaN where it is undefined (n < 2, or no variance at all). */
   p: number;
   n: number;
+  /**
+   * Set when every pair differed by exactly the same amount: a t-test is undefined then (its
+   * standard error is 0, not its certainty infinite), and `p` is the exact sign-flip test's.
+   */
+  exact?: true;
 }
 
 /** Paired t-test of a − b (e.g. two conditions run with the same seeds). */
@@ -72,8 +77,11 @@ export function pairedT(a: readonly number[], b: readonly number[]): TestResult 
   const diff = mean(d);
   if (n < 2) return { diff, ci95: null, t: Number.NaN, df: n - 1, p: Number.NaN, n };
   const se = std(d) / Math.sqrt(n);
+  // No spread (e.g. two seeds that happen to differ by the same count of clips, up to rounding
+  // in the last bits): no t-statistic, whatever a division by ~1e-17 would say.
+  if (std(d) <= 1e-12 * Math.max(1, Math.abs(diff))) return { diff, ci95: [diff, diff], t: Number.NaN, df: n - 1, p: diff === 0 ? Number.NaN : signFlipTest(d), n, exact: true };
   const half = tQuantile(0.975, n - 1) * se;
-  const t = se === 0 ? (diff === 0 ? Number.NaN : Math.sign(diff) * Infinity) : diff / se;
+  const t = diff / se;
   return { diff, ci95: [diff - half, diff + half], t, df: n - 1, p: tTwoSided(t, n - 1), n };
 }
 

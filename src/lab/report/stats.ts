@@ -65,6 +65,10 @@ export function describeTest(t: TestResult, what = 'pairs', test = 'paired t-tes
   const sign = (x: number) => (x < 0 ? `−${f3(-x)}` : `+${f3(x)}`);
   if (t.n < 2 || t.ci95 === null) return `${sign(t.diff)} (one ${what.replace(/s$/, '')} only: no test; run more seeds)`;
   if (!Number.isFinite(t.p)) return `${sign(t.diff)} (every ${what.replace(/s$/, '')} the same: no test)`;
+  if (t.exact) {
+    const verdict = t.p < ALPHA ? '' : `: not significant at α = ${ALPHA}`;
+    return `${sign(t.diff)} (all ${t.n} ${what} differ by exactly this, so no t-test; exact sign-flip test, ${formatP(t.p)}${verdict})`;
+  }
   const ci = `95% CI ${sign(t.ci95[0])} to ${sign(t.ci95[1])}`;
   const verdict = t.p < ALPHA ? '' : `: not significant at α = ${ALPHA}`;
   return `${sign(t.diff)} (${ci}; ${test} over ${t.n} ${what}, ${formatP(t.p)}${verdict})`;
