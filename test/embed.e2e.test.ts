@@ -109,7 +109,7 @@ describe('embed stage (e2e)', () => {
     // …and that model does not take waveforms: the error names what it expects.
     const bad = await p.conno(['repro', 'embed']);
     expect(bad.exitCode).toBe(1);
-    expect(bad.all).toContain("model models/wave.onnx: the model's input 'logmel' [batch, 32, frames] has 3 axes; clips of 8000 samples give [batch, 8000]");
+    expect(bad.all).toContain("pipeline.yaml:12:20: error: model models/wave.onnx: the model's input 'logmel' [batch, 32, frames] has 3 axes; clips of 8000 samples give [batch, 8000]\n 12 |     with: { model: models/wave.onnx, input: waveform, sample_rate: 16000 }\n    |                    ^^^^^^^^^^^^^^^^");
     expect(bad.all).not.toMatch(/\n\s+at /);
   }, 300_000);
 
@@ -117,8 +117,9 @@ describe('embed stage (e2e)', () => {
     p = project(PIPELINE('{ n_mels: 40, frames: 40, hop_length: 200 }', 'model: models/wave.onnx, input: waveform, input_name: audio'));
     const r = await p.conno(['repro', '-k'], { timeout: 120_000 });
     expect(r.exitCode).toBe(1);
-    expect(r.all).toContain("model models/mel.onnx: the model's input 'logmel' [batch, 32, frames] wants 32 at axis 1; the features of mels give [batch, 40, 40]");
-    expect(r.all).toContain("model models/wave.onnx: input_name: the model has no input 'audio'; its inputs: 'waveform' [batch, samples]");
+    // Each at its place in pipeline.yaml: the model that does not fit, the name it lacks.
+    expect(r.all).toContain("pipeline.yaml:33:20: error: model models/mel.onnx: the model's input 'logmel' [batch, 32, frames] wants 32 at axis 1; the features of mels give [batch, 40, 40]");
+    expect(r.all).toContain("pipeline.yaml:12:67: error: model models/wave.onnx: input_name: the model has no input 'audio'; its inputs: 'waveform' [batch, samples]");
     // Nothing of the failed instances is in the lock.
     const lock = parse(p.read('conno.lock'));
     expect(lock.stages.embed).toBeUndefined();
@@ -129,6 +130,7 @@ describe('embed stage (e2e)', () => {
     p = project(PIPELINE(undefined, 'model: models/wave.onnx, input: waveform, sample_rate: 22050'));
     const r = await p.conno(['repro', 'embed'], { timeout: 120_000 });
     expect(r.exitCode).toBe(1);
+    expect(r.all).toMatch(/pipeline\.yaml:12:\d+: error: the model expects 22050 Hz/);
     expect(r.all).toContain('the model expects 22050 Hz (sample_rate), the clips of noisy are at 16000 Hz: resample them upstream (uses: resample, rate: 22050)');
   }, 120_000);
 });

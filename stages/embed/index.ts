@@ -31,6 +31,7 @@ export const stage = defineStage({
     const { readClips, columnSpecOf, identityColumns, CLASSES_KEY } = await import('../../src/lab/audio/clips.js');
     const { canonicalJson } = await import('../../src/core/util/canonical.js');
     const { hashFile } = await import('../../src/core/hash/xxhash.js');
+    const { ParamError } = await import('../../src/core/util/errors.js');
     const want = p.input === 'waveform' ? 'clips' : 'features';
     const tables = ctx.inputs.filter((i) => i.output === want);
     if (tables.length !== 1) {
@@ -55,7 +56,7 @@ export const stage = defineStage({
       const rates = [...new Set(set.clips.map((c) => c.sampleRate))];
       const expect = p.sample_rate;
       if (expect !== null && rates.some((r) => r !== expect)) {
-        throw new Error(`the model expects ${expect} Hz (sample_rate), the clips of ${tables[0]!.from} are at ${rates.join(', ')} Hz: resample them upstream (uses: resample, rate: ${expect})`);
+        throw new ParamError(`the model expects ${expect} Hz (sample_rate), the clips of ${tables[0]!.from} are at ${rates.join(', ')} Hz: resample them upstream (uses: resample, rate: ${expect})`, ['sample_rate']);
       }
       rows = set.clips.length;
       example = (r) => set.clips[r]!.audio;

@@ -21,6 +21,8 @@ import { jsonEqual } from '../util/canonical.js';
 import type { Executor as Where } from '../pipeline/schema.js';
 import { SlurmExecutor } from '../exec/slurm.js';
 import { formatUserError, UserError } from '../util/errors.js';
+import { formatDiagnostic } from '../util/diagnostics.js';
+import { YamlFile } from '../pipeline/yamlfile.js';
 import { TransferError, type Remote } from '../store/remote.js';
 import { emptySummary, fetchEntry, fetchRun } from './remote-sync.js';
 
@@ -251,7 +253,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     } catch (err) {
       result = { ok: false, error: err instanceof UserError ? formatUserError(err) : (err as Error).message };
     }
-    if (!result.ok) return fail(id, result.error, computed, job.logFile);
+    if (!result.ok) return fail(id, result.at ? atParam(project, inst.stage, result.at, result.error) : result.error, computed, job.logFile);
     const base = entryFromRun(computed, {}, undefined); // as a job elsewhere is given it (runRecord)
     const entry = entryFromRun(computed, result.outs, result.metrics);
     if (inst.kind === 'builtin' && !(await placeWorkspaceCopies(project, inst, entry, workRoot))) return fail(id, 'an output could not be read back from the cache', computed, job.logFile);
@@ -399,3 +401,13 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
 }
 
 export type { HashInfo };
+
+/**
+ * A run-time parameter error shown where the value lies in pipeline.yaml (`with:` of its stage):
+ * `pipeline.yaml:44:13: error: …` with the line underlined; the bare message if the file moved.
+ */
+function atParam(project: Project, stage: string, at: readonly (string | number)[], message: string): string {
+  const file = project.pipeline.file;
+  const { file: yf } = YamlFile.load(file, path.relative(process.cwd(), file) || path.basename(file));
+  return yf ? formatDiagnostic(yf.diag(['stages', stage, 'with', ...at], message)) : message;
+}

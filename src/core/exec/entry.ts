@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../util/fsx.js';
-import { formatUserError, UserError } from '../util/errors.js';
+import { formatUserError, ParamError, UserError } from '../util/errors.js';
 import { ownUsage } from './resources.js';
 import { runBuiltin, runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
 
@@ -40,6 +40,8 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   } catch (err) {
     console.error(describeFailure(err));
     result = { ok: false, error: err instanceof UserError ? formatUserError(err) : err instanceof Error ? err.message : String(err) };
+    // A parameter that does not fit: where in `with:` it lies, for the position in pipeline.yaml.
+    if (err instanceof ParamError) result.at = [...err.path];
   }
   if (result.ok && job.runRecord) {
     // As the submitting conno would record it (entryFromRun), so a later run restores it.

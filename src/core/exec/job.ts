@@ -52,7 +52,7 @@ export interface StageJob {
 
 export type JobResult =
   | { ok: true; outs: Record<string, HashInfo>; metrics: Record<string, unknown>; resources?: Resources }
-  | { ok: false; error: string; exitCode?: number; signal?: string };
+  | { ok: false; error: string; exitCode?: number; signal?: string; at?: (string | number)[] };
 
 function absIn(root: string, p: string): string {
   return path.isAbsolute(p) ? p : path.join(root, ...p.split('/'));

@@ -219,7 +219,7 @@ export class SlurmRun {
       if (final.state !== 'OUT_OF_MEMORY' && /exceeded (job )?memory limit|oom[-_ ]kill/i.test(log.slice(-20_000))) final.state = 'OUT_OF_MEMORY';
       const why = describeState(final, spec);
       // The stage's own error says what went wrong; the job state says only where.
-      if (result && !result.ok) return { ok: false, error: final.state === 'FAILED' ? `${result.error} (Slurm job ${jobId})` : `${result.error} (${why})` };
+      if (result && !result.ok) return { ok: false, error: final.state === 'FAILED' ? `${result.error} (Slurm job ${jobId})` : `${result.error} (${why})`, ...(result.at ? { at: result.at } : {}) };
       return { ok: false, error: why };
     } finally {
       await removePath(jobFile);

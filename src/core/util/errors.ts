@@ -54,6 +54,22 @@ export class InputError extends UserError {
   readonly reason = 'input' as const;
 }
 
+/**
+ * A stage parameter that does not fit what the stage met at run time (a model without the input
+ * `input_name` names, a split the table lacks): `path` is where in the stage's `with:` it lies,
+ * and conno shows the error at that value in pipeline.yaml.
+ */
+export class ParamError extends InputError {
+  override name = 'ParamError';
+  constructor(
+    message: string,
+    readonly path: readonly (string | number)[],
+    opts: { hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, opts);
+  }
+}
+
 /** A failure the user can act on that is not a usage mistake: the machine, the build, a remote. */
 export class ConnoError extends UserError {
   override name = 'ConnoError';

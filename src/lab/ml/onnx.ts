@@ -9,7 +9,7 @@
  * registry unless told `onnxruntime-node-install=skip`): a missing runtime is a clear error.
  */
 import { createRequire } from 'node:module';
-import { ConnoError, InputError } from '../../core/util/errors.js';
+import { ConnoError, InputError, ParamError } from '../../core/util/errors.js';
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
@@ -79,11 +79,11 @@ export async function loadOnnxModel(file: string, where: string, provider: 'cpu'
 /** The model's tensor named `name`, or its only one when `name` is null; else an error naming what it has. */
 export function pickTensor(ts: TensorInfo[], name: string | null, what: 'input' | 'output', where: string, param: string): TensorInfo {
   if (name === null) {
-    if (what === 'input' && ts.length !== 1) throw new InputError(`${where}: the model has ${ts.length} inputs (${describeTensors(ts)}); name the one to feed with \`${param}\``);
+    if (what === 'input' && ts.length !== 1) throw new ParamError(`${where}: the model has ${ts.length} inputs (${describeTensors(ts)}); name the one to feed with \`${param}\``, ['model']);
     return ts[0]!;
   }
   const t = ts.find((x) => x.name === name);
-  if (!t) throw new InputError(`${where}: ${param}: the model has no ${what} '${name}'; its ${what}s: ${describeTensors(ts)}`);
+  if (!t) throw new ParamError(`${where}: ${param}: the model has no ${what} '${name}'; its ${what}s: ${describeTensors(ts)}`, [param]);
   return t;
 }
 
@@ -97,12 +97,12 @@ export function inputDims(input: TensorInfo, example: number[], where: string, w
   let dims = example;
   if (declared.length === example.length + 2 && (declared[1] === 1 || typeof declared[1] === 'string')) dims = [1, ...example];
   if (declared.length !== 0 && declared.length !== dims.length + 1) {
-    throw new InputError(`${where}: the model's input ${describeTensor(input)} has ${declared.length} axes; ${what} give [batch, ${example.join(', ')}]`);
+    throw new ParamError(`${where}: the model's input ${describeTensor(input)} has ${declared.length} axes; ${what} give [batch, ${example.join(', ')}]`, ['model']);
   }
   dims.forEach((d, i) => {
     const want = declared[i + 1];
     if (typeof want === 'number' && want > 0 && want !== d) {
-      throw new InputError(`${where}: the model's input ${describeTensor(input)} wants ${want} at axis ${i + 1}; ${what} give [batch, ${example.join(', ')}]`);
+      throw new ParamError(`${where}: the model's input ${describeTensor(input)} wants ${want} at axis ${i + 1}; ${what} give [batch, ${example.join(', ')}]`, ['model']);
     }
   });
   return dims;
@@ -143,10 +143,10 @@ export async function embedBatches(
     } catch (err) {
       throw new InputError(`${where}: the model failed on a batch of [${[n, ...b.dims].join(', ')}] for input '${input.name}': ${(err as Error).message.split('\n')[0]}`);
     }
-    if (out.type !== 'float32') throw new InputError(`${where}: the model's output '${output.name}' is ${out.type}; embed takes float32 outputs`);
+    if (out.type !== 'float32') throw new ParamError(`${where}: the model's output '${output.name}' is ${out.type}; embed takes float32 outputs`, ['output']);
     const dims = out.dims.map(Number);
     if (dims[0] !== n || (dims.length !== 2 && dims.length !== 3)) {
-      throw new InputError(`${where}: the model's output '${output.name}' came out [${dims.join(', ')}] for a batch of ${n}; embed takes [batch, D] or [batch, steps, D]`);
+      throw new ParamError(`${where}: the model's output '${output.name}' came out [${dims.join(', ')}] for a batch of ${n}; embed takes [batch, D] or [batch, steps, D]`, ['output']);
     }
     const data = out.data as Float32Array;
     const [steps, d] = dims.length === 2 ? [1, dims[1]!] : [dims[1]!, dims[2]!];
