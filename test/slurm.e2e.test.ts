@@ -219,6 +219,21 @@ stages:
     expect(Object.keys(lock.stages)).toEqual(['ok']);
   }, 300_000);
 
+  it("checks a command's named output against its table kind inside the Slurm job", async () => {
+    p = tempProject({
+      'pipeline.yaml': `stages:
+  curves:
+    cmd: echo "epoch,acc" > curves.arrow
+    outs: [{ path: curves.arrow, as: curves }]
+    executor: slurm
+`,
+    });
+    const r = await p.conno(['repro'], { env: FAST, timeout: 180_000 });
+    expect(r.exitCode, r.all).toBe(1);
+    expect(r.all).toMatch(/FAILED curves: the command's output does not fit its declared kind:\n\s+curves\.arrow \(as curves\): a curves table must be an Arrow IPC file \(Feather v2\): .*curves\.arrow is not an Arrow IPC file \(Slurm job \d+\)/);
+    expect(p.exists('conno.lock') ? Object.keys(parse(p.read('conno.lock')).stages ?? {}) : []).toEqual([]);
+  }, 300_000);
+
   it('requests GPUs for GPU stages and the stage sees the GPUs Slurm allocated', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
