@@ -7,7 +7,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { distModule, tempProject, type TempProject } from './helpers.js';
-import nodePath from 'node:path';
 import { flatFloat32, readTableFile } from '../src/core/arrow/io.js';
 import { synthStage } from './support/pipelines.js';
 
@@ -113,8 +112,9 @@ describe('command stages whose outputs are conno table kinds (e2e)', () => {
     const sets = Array.from({ length: metrics.numRows }, (_, i) => metrics.getChild('set')!.get(i) as string);
     expect(sets).toEqual(['test', 'test@snr=0']);
     const acc = metrics.getChild('accuracy')!.get(0) as number;
-    // The same accuracy as the predictions' own argmax over the test rows.
-    const pred = readTableFile(nodePath.join(p.dir, 'out/pred-0.arrow'));
+    // The same accuracy as the predictions' own argmax over the test rows (shown by its name).
+    expect(await path('centroid@rate=0:predictions')).toBe(await path('centroid@rate=0:out/pred-0.arrow'));
+    const pred = readTableFile(await path('centroid@rate=0:predictions'));
     const { values: z, size: k } = flatFloat32(pred, 'logits');
     let n = 0;
     let right = 0;

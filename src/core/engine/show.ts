@@ -18,7 +18,9 @@ export async function show(project: Project, spec: string, opts: { head: number;
   const entry = project.lock.stages[id];
   if (!entry) throw new ConnoError(`${id} has not been run yet (not in conno.lock): run \`conno repro ${id}\``);
   const names = Object.keys(entry.outs ?? {});
-  let name = outputName;
+  // A command's named output (`as: predictions`) also answers to its name.
+  const named = Object.entries(entry.as ?? {}).find(([, n]) => n === outputName)?.[0];
+  let name = named ?? outputName;
   let inside: string | undefined;
   if (name === undefined) {
     // A built-in stage's first declared output is its main one (e.g. features before stats).
