@@ -6,11 +6,10 @@
  * entries, as git calls them), so entries whose mtime is within RACY_MS of the moment they were
  * hashed are used for this process only and never saved.
  */
-import { statSync, type BigIntStats } from 'node:fs';
+import { readFileSync, statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { hashFile } from './xxhash.js';
 import { isWriteProblem, writeFileAtomic } from '../util/fsx.js';
-import { promises as fsp } from 'node:fs';
 
 const RACY_MS = 2000n;
 const FORMAT = 1;
@@ -48,7 +47,8 @@ export class StatCache {
     const cache = new StatCache(file, transient.map((t) => path.resolve(t) + path.sep));
     if (!file) return cache;
     try {
-      const parsed = JSON.parse(await fsp.readFile(file, 'utf8')) as { format?: number; entries?: Record<string, Entry> };
+      // Synchronous: read once, first thing (no idle round trip through the thread pool).
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as { format?: number; entries?: Record<string, Entry> };
       if (parsed.format === FORMAT && parsed.entries) {
         for (const [k, v] of Object.entries(parsed.entries)) cache.entries.set(k, v);
       }

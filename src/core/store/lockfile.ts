@@ -3,7 +3,7 @@
  * produced. YAML with sorted keys at every level, so its bytes depend only on its content and a
  * diff in a pull request shows exactly which results changed.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { sortDeep } from '../util/canonical.js';
 import { writeFileAtomic, writeProblem } from '../util/fsx.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
@@ -54,7 +54,9 @@ export interface LockFile {
 export async function readLock(file: string, parsedCacheFile?: string): Promise<LockFile> {
   let bytes: Buffer;
   try {
-    bytes = await fsp.readFile(file);
+    // Synchronous reads: these files are read once, first thing, and a round trip through the
+    // thread pool is idle time a no-op `status` pays in full.
+    bytes = readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: LOCK_VERSION, stages: {} };
     throw err;
@@ -62,7 +64,7 @@ export async function readLock(file: string, parsedCacheFile?: string): Promise<
   const textHash = parsedCacheFile ? await hashBytes(bytes) : undefined;
   if (parsedCacheFile) {
     try {
-      const cached = JSON.parse(await fsp.readFile(parsedCacheFile, 'utf8')) as { hash: string; lock: LockFile };
+      const cached = JSON.parse(readFileSync(parsedCacheFile, 'utf8')) as { hash: string; lock: LockFile };
       if (cached.hash === textHash && cached.lock?.version === LOCK_VERSION) return cached.lock;
     } catch {
       // No usable copy: parse the YAML.
