@@ -153,6 +153,11 @@ describe('command stages whose outputs are conno table kinds (e2e)', () => {
     expect(Object.keys(lock.stages['ood@rate=0']!.deps)).toContain('out/pred-0.arrow as predictions');
     const v = await p.conno(['verify'], { timeout: 150_000 });
     expect(v.exitCode, v.all).toBe(0);
+    // The readers alone, from the recorded command outputs (the commands do not run again).
+    const readers = await p.conno(['verify', 'score', 'ood'], { timeout: 150_000 });
+    expect(readers.exitCode, readers.all).toBe(0);
+    expect(readers.stdout).toContain('ok ood@rate=0.3');
+    expect(readers.stdout).not.toMatch(/ok centroid/);
 
     // Renaming an output makes the command and its readers stale, saying why.
     p.write('pipeline.yaml', pipeline({ curvesUnnamed: true }));
