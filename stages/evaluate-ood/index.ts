@@ -21,6 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import { defineStage } from '../../src/core/stage/api.js';
+import { webgpuAdapterName } from '../../src/lab/ml/webgpu.js';
 import { EvaluateOodParamsSchema } from './params.js';
 import { resolveInputs } from './inputs.js';
 import { checkEvaluateOod } from './check.js';
@@ -34,7 +35,7 @@ export const stage = defineStage({
   params: EvaluateOodParamsSchema,
   outputs: ['metrics', 'confusion', 'saliency', 'representation'],
   // Inference numerics differ between backends (and tfjs versions).
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
+  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
   check: checkEvaluateOod,
   async run(ctx) {
     const { makeTable, writeTableFile, readTableFile } = await import('../../src/core/arrow/io.js');

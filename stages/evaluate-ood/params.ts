@@ -4,6 +4,7 @@
  * `with:` evaluates the model on every held-out split of the table it was trained from.
  */
 import { z } from 'zod';
+import { BACKENDS } from '../../src/lab/ml/backend.js';
 
 /** An upstream stage instance (`fsdd_features`, `train@noise=0.2,seed=1`) or a stage name that pairs by matrix keys. */
 const instanceRef = z.string().min(1);
@@ -67,7 +68,7 @@ export const EvaluateOodParamsSchema = z.strictObject({
    */
   normalization: z.enum(['train', 'per_set']).default('train'),
   batch_size: z.number().int().positive().default(256),
-  backend: z.enum(['wasm', 'cpu', 'tensorflow']).default('wasm'),
+  backend: z.enum(BACKENDS).default('wasm'),
 });
 
 export type EvaluateOodParams = z.infer<typeof EvaluateOodParamsSchema>;

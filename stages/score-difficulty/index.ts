@@ -19,6 +19,7 @@
  */
 import { createRequire } from 'node:module';
 import { defineStage } from '../../src/core/stage/api.js';
+import { webgpuAdapterName } from '../../src/lab/ml/webgpu.js';
 import { ScoreDifficultyParamsSchema } from './params.js';
 import { SCORE_NAMES, type ScoreName } from '../../src/lab/difficulty/scores.js';
 import { checkScoreDifficulty } from './check.js';
@@ -31,7 +32,7 @@ export const stage = defineStage({
   params: ScoreDifficultyParamsSchema,
   outputs: ['scores', 'summary', 'correlations'],
   // Prediction depth runs the models on a TensorFlow.js backend.
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion() }),
+  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
   check: checkScoreDifficulty,
   async run(ctx) {
     const { scoreRuns } = await import('./scoring.js');

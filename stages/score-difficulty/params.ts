@@ -3,6 +3,7 @@
  * defaults. The common case (fan in every train instance, score everything computable) needs none.
  */
 import { z } from 'zod';
+import { BACKENDS } from '../../src/lab/ml/backend.js';
 import { SCORE_NAMES } from '../../src/lab/difficulty/scores.js';
 
 export const ScoreDifficultyParamsSchema = z.strictObject({
@@ -32,7 +33,7 @@ export const ScoreDifficultyParamsSchema = z.strictObject({
     .default(['seed'])
     .describe('matrix keys that only vary the training seed: runs equal in every other key are averaged into one ensemble'),
   cv_key: z.string().min(1).default('fold').describe('the matrix key that numbers the folds of cross-validation instances (train with cv)'),
-  backend: z.enum(['wasm', 'cpu', 'tensorflow']).default('wasm').describe('TensorFlow.js backend of the prediction-depth probes'),
+  backend: z.enum(BACKENDS).default('wasm').describe('TensorFlow.js backend of the prediction-depth probes'),
   eval_batch_size: z.number().int().positive().default(256),
 });
 export type ScoreDifficultyParams = z.infer<typeof ScoreDifficultyParamsSchema>;

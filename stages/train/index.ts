@@ -27,6 +27,7 @@ import { createRequire } from 'node:module';
 import { defineStage } from '../../src/core/stage/api.js';
 import { TrainParamsSchema } from '../../src/lab/ml/params.js';
 import { wasmSimdSupported } from '../../src/lab/ml/backend.js';
+import { webgpuAdapterName } from '../../src/lab/ml/webgpu.js';
 import type { EpochCurve } from '../../src/lab/ml/train.js';
 import { checkTrain } from './check.js';
 import { scored } from '../../src/lab/ml/curriculum.js';
@@ -45,7 +46,7 @@ export const stage = defineStage({
   outputs: ['model', 'dynamics', 'curves', 'embeddings', 'predictions'],
   // Each backend (and tfjs version, and wasm with or without SIMD) gives different, each
   // reproducible, weights.
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}) }),
+  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
   check: checkTrain,
   async run(ctx) {
     const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/core/arrow/io.js');

@@ -5,6 +5,9 @@
  *   (src/lab/ml/kernels/); one thread in Node (tfjs disables the wasm thread pool there).
  *   Deterministic: the same seed gives bit-identical weights across processes.
  * - `cpu`: the pure-JS backend; about 100× slower, kept as a fallback.
+ * - `webgpu`: tfjs-backend-webgpu on Dawn (the optional `webgpu` package; webgpu.ts): a GPU with a
+ *   Vulkan driver, or Mesa's llvmpipe through OpenGL ES where there is none. The adapter is part
+ *   of the fingerprint; with no adapter it fails, never falling back.
  * - `tensorflow`: libtensorflow through `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`,
  *   when the user has installed one (they are never conno dependencies: their install script
  *   downloads libtensorflow, which fails offline).
@@ -12,9 +15,12 @@
  * TensorFlow.js is imported lazily, so commands that never train do not load it.
  */
 import os from 'node:os';
-import { unreachable } from '../../core/util/errors.js';
+import { ConnoError, unreachable } from '../../core/util/errors.js';
 
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
+export type BackendName = 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+
+/** Every backend a stage's `backend:` parameter may name. */
+export const BACKENDS = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
 
 export interface BackendInfo {
   /** The backend tfjs reports after setBackend ('wasm', 'cpu' or 'tensorflow'). */
@@ -25,13 +31,15 @@ export interface BackendInfo {
   threads: number;
   /** Whether the wasm backend runs its SIMD build (false for other backends). */
   simd: boolean;
+  /** The WebGPU adapter (webgpu only). */
+  adapter?: string;
 }
 
 let current: BackendInfo | undefined;
 
 export { wasmSimdSupported } from './simd-support.js';
 
-// conno:package @tensorflow/tfjs-node-gpu @tensorflow/tfjs-node (optional: imported by importOptional when installed)
+// conno:package @tensorflow/tfjs-node-gpu @tensorflow/tfjs-node @tensorflow/tfjs-backend-webgpu (optional: imported by importOptional when installed)
 const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 /** Imports a package that may be absent, by a specifier TypeScript does not try to resolve. */
@@ -48,6 +56,7 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendIn
   const tf = await import('@tensorflow/tfjs-core');
   let simd = false;
   let threads = 1;
+  let adapter: string | undefined;
   switch (name) {
     case 'wasm': {
       // In Node the backend reads its .wasm files from its own dist/ folder (next to
@@ -63,6 +72,17 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendIn
       await import('@tensorflow/tfjs-backend-cpu');
       await setBackendOrThrow(tf, 'cpu');
       break;
+    case 'webgpu': {
+      const { openWebGpu, exposeAdapter } = await import('./webgpu.js');
+      const found = await openWebGpu();
+      exposeAdapter(found);
+      if (!(await importOptional('@tensorflow/tfjs-backend-webgpu'))) {
+        throw new ConnoError("backend 'webgpu' needs the npm package @tensorflow/tfjs-backend-webgpu 4.22.0 (an optional dependency of conno)", { hint: 'install it with `npm install @tensorflow/tfjs-backend-webgpu@4.22.0`, or use backend: wasm' });
+      }
+      await setBackendOrThrow(tf, 'webgpu');
+      adapter = found.description;
+      break;
+    }
     case 'tensorflow': {
       let loaded = false;
       for (const pkg of TFJS_NODE_PACKAGES) {
@@ -86,7 +106,7 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendIn
     default:
       return unreachable(name);
   }
-  current = { name, version: tf.version_core, threads, simd };
+  current = { name, version: tf.version_core, threads, simd, ...(adapter !== undefined ? { adapter } : {}) };
   return { ...current };
 }
 
@@ -108,5 +128,6 @@ export function backendFingerprint(): string[] {
     `simd=${current.simd}`,
     // Bump when a kernel in src/lab/ml/kernels changes its arithmetic (summation order, algorithm).
     ...(current.name === 'wasm' ? ['conno-wasm-kernels=2'] : []),
+    ...(current.adapter !== undefined ? [`adapter=${current.adapter}`] : []),
   ];
 }

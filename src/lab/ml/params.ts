@@ -3,6 +3,7 @@
  * The model, loss, two-stage and augmentation entries reuse the schemas of src/lab/ml.
  */
 import { z } from 'zod';
+import { BACKENDS } from './backend.js';
 import { ModelSchema } from './models.js';
 // The tf-free schemas: `conno status` validates these params and must not load TensorFlow.js.
 import { CurriculumSchema } from './curriculum.js';
@@ -65,7 +66,7 @@ export const TrainParamsSchema = z.strictObject({
     .default(null)
     .describe("stop on the dev split and restore the best epoch's weights (needs a dev split)"),
   seed: z.number().int().nonnegative().default(0),
-  backend: z.enum(['wasm', 'cpu', 'tensorflow']).default('wasm'),
+  backend: z.enum(BACKENDS).default('wasm'),
   two_stage: TwoStageSchema.nullable().default(null),
   mixup: MixupSchema.nullable().default(null),
   spec_augment: SpecAugmentSchema.nullable().default(null),
