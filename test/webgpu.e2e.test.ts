@@ -38,6 +38,10 @@ ${synthStage('classes: 3, clips_per_class: 16, seconds: 0.3, sample_rate: 16000,
       batch_size: 8
       seed: 1
       backend: webgpu
+  evaluate:
+    uses: evaluate-ood
+    needs: [train, features]
+    with: { backend: webgpu, saliency: { clips: 1, patch: [4, 4] } }
 `;
 
 describe.skipIf(!ADAPTER)(`backend webgpu (e2e, ${ADAPTER ?? 'no adapter'})`, () => {
@@ -49,10 +53,13 @@ describe.skipIf(!ADAPTER)(`backend webgpu (e2e, ${ADAPTER ?? 'no adapter'})`, ()
     expect(lock.stages['train']!.env).toMatchObject({ backend: 'webgpu', 'webgpu-adapter': ADAPTER });
     expect(lock.stages['train']!.metrics?.test_acc).toBeTypeOf('number');
     expect(p.read('cache/logs/train.log')).toContain(`adapter=${ADAPTER}`);
+    // evaluate-ood runs the model on the same adapter.
+    expect(lock.stages['evaluate']!.env).toMatchObject({ backend: 'webgpu', 'webgpu-adapter': ADAPTER });
 
-    const v = await p.conno(['verify', 'train'], { timeout: 180_000 });
+    const v = await p.conno(['verify', 'train', 'evaluate'], { timeout: 180_000 });
     expect(v.exitCode, v.all).toBe(0);
     expect(v.stdout).toContain('ok train');
+    expect(v.stdout).toContain('ok evaluate');
 
     // Another adapter (here: none, as Dawn has no Direct3D on Linux) is another computation…
     const none = { CONNO_WEBGPU_FLAGS: 'backend=d3d12' };
@@ -61,6 +68,7 @@ describe.skipIf(!ADAPTER)(`backend webgpu (e2e, ${ADAPTER ?? 'no adapter'})`, ()
     // …and with none the stage fails, saying so: no silent fall back to another backend.
     const f = await p.conno(['repro'], { env: none, timeout: 120_000 });
     expect(f.exitCode).toBe(1);
+    expect(f.all).toMatch(/skipped evaluate: upstream train failed/);
     expect(f.all).toContain("FAILED train: backend 'webgpu': Dawn found no WebGPU adapter (tried: backend=d3d12, core; backend=d3d12, compatibility)");
     expect(f.all).toContain('Or use backend: wasm.');
     expect(f.all).not.toMatch(/\n\s+at [^\n]*\.js:\d+/); // no stack trace

@@ -66,6 +66,8 @@ export async function evaluatePredictions(ctx: StageContext<EvaluateOodParams>, 
       if (want !== preds.labels[i]) throw new Error(`${where} row ${i}: clip ${id} has label ${classes[preds.labels[i]!] ?? preds.labels[i]}, ${fwhere} says ${classes[want]}`);
     });
     ctx.log(`checked against ${fwhere}: the same rows and labels in ${splits.join(', ')}`);
+  } else {
+    ctx.log(`no features table pairs with ${run}: its predictions' own labels are taken as given (nothing to check them against)`);
   }
 
   const results: SetResult[] = [];
