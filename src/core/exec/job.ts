@@ -88,7 +88,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
   let usage: { cpu_s?: number; max_rss_mb?: number } = {};
   try {
     exit = await new Promise((resolve) => {
-      const child = spawn('sh', ['-c', job.cmd!], {
+      const child = spawn('/bin/sh', ['-c', job.cmd!], {
         cwd: job.workRoot,
         env: { ...process.env, ...stageEnv(job) },
         stdio: ['ignore', fd, job.logToStdout ? 2 : fd],
