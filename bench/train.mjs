@@ -12,14 +12,18 @@
 // `trainOnBatch`; `--warmup` steps, then `--steps` timed steps (samples/s = batch ÷ mean step).
 // One step of cnn-bn is profiled per kernel (tf.profile) to show what limits the speed.
 //
-// Usage: npm run bench:train -- [--models cnn-bn,cnn,tc-resnet8,wavecnn] [--steps N] [--warmup N] [--json]
+// `--backends wasm,webgpu` also times conno on the WebGPU backend (Dawn: a GPU, or Mesa's llvmpipe
+// where there is none), against the wasm path in the same run. The CPU's SIMD level and the one
+// PyTorch's kernels use are printed with the results.
+//
+// Usage: npm run bench:train -- [--models cnn-bn,cnn,tc-resnet8,wavecnn] [--backends wasm,webgpu] [--steps N] [--warmup N] [--json]
 // --json prints exactly one JSON object on stdout ({ ratio: conno ÷ PyTorch samples/s for cnn-bn,
 // conno: {model: samples/s}, pytorch: {…}, ratios: {…}, profile: […], … }); notes go to stderr.
 // Needs dist/ (npm run build) and Debian's python3-torch for /usr/bin/python3 (installed with
 // apt-get if missing).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -28,15 +32,16 @@ const PYTHON = '/usr/bin/python3';
 const BATCH = 32;
 
 function parseArgs(argv) {
-  const o = { models: ['cnn-bn', 'cnn', 'tc-resnet8', 'wavecnn'], steps: 10, warmup: 3, json: false };
+  const o = { models: ['cnn-bn', 'cnn', 'tc-resnet8', 'wavecnn'], backends: ['wasm'], steps: 10, warmup: 3, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
     else if (a === '--models') o.models = argv[++i].split(',');
+    else if (a === '--backends') o.backends = argv[++i].split(',');
     else if (a === '--steps') o.steps = Number(argv[++i]);
     else if (a === '--warmup') o.warmup = Number(argv[++i]);
     else {
-      process.stderr.write(`bench/train.mjs: unknown argument ${a}\nusage: node bench/train.mjs [--models a,b] [--steps N] [--warmup N] [--json]\n`);
+      process.stderr.write(`bench/train.mjs: unknown argument ${a}\nusage: node bench/train.mjs [--models a,b] [--backends wasm,webgpu] [--steps N] [--warmup N] [--json]\n`);
       process.exit(2);
     }
   }
@@ -52,13 +57,23 @@ function ensureTorch() {
   if (r.status !== 0) throw new Error('apt-get install -y python3-torch failed');
 }
 
-async function benchConno(opts) {
+/** The widest x86 SIMD extension the CPU reports (/proc/cpuinfo), or what the platform is. */
+function cpuSimd() {
+  try {
+    const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+    return flags.has('avx512f') ? 'AVX-512' : flags.has('avx2') ? 'AVX2' : flags.has('sse4_2') ? 'SSE4.2' : `${process.arch} (no AVX2)`;
+  } catch {
+    return process.arch;
+  }
+}
+
+async function benchConno(opts, backendName = 'wasm') {
   const dist = (p) => pathToFileURL(path.join(REPO, 'dist', p)).href;
   if (!existsSync(path.join(REPO, 'dist/src/lab/ml/backend.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend, backendFingerprint } = await import(dist('src/lab/ml/backend.js'));
   const { buildReferenceModel, referenceInputShape } = await import(dist('src/lab/ml/backend_reference_models.js'));
-  const backend = await initBackend('wasm');
+  const backend = await initBackend(backendName);
   const results = {};
   let profile = [];
   let convGflop = 0;
@@ -72,8 +87,8 @@ async function benchConno(opts) {
     for (let i = 0; i < opts.steps; i++) await model.trainOnBatch(x, y);
     const ms = (performance.now() - t0) / opts.steps;
     results[name] = { samples_per_s: (BATCH * 1000) / ms, ms_per_step: ms, params: model.countParams() };
-    note(`conno/wasm  ${name.padEnd(11)} ${results[name].samples_per_s.toFixed(1).padStart(7)} samples/s  (${ms.toFixed(0)} ms/step)`);
-    if (name === 'cnn-bn') {
+    note(`conno/${backendName.padEnd(6)} ${name.padEnd(11)} ${results[name].samples_per_s.toFixed(1).padStart(7)} samples/s  (${ms.toFixed(0)} ms/step)`);
+    if (name === 'cnn-bn' && backendName === 'wasm') {
       profile = await profileStep(tf, () => model.trainOnBatch(x, y));
       convGflop = convFlops(model) / 1e9;
     }
@@ -123,7 +138,13 @@ function benchTorch(opts) {
 
 const opts = parseArgs(process.argv.slice(2));
 const conno = await benchConno(opts);
+const others = {};
+for (const b of opts.backends.filter((x) => x !== 'wasm')) others[b] = await benchConno(opts, b);
 const torch = benchTorch(opts);
+note(`SIMD: the CPU has ${cpuSimd()}; PyTorch ${torch.torch} uses ${torch.cpu_capability}; conno's wasm backend runs wasm SIMD128 (${conno.backend.simd ? 'on' : 'off'})`);
+for (const [b, r] of Object.entries(others)) {
+  note(`conno ${b} ÷ wasm: ` + opts.models.map((m) => `${m} ${(r.results[m].samples_per_s / conno.results[m].samples_per_s).toFixed(2)}×`).join(', ') + ` (${r.fingerprint.find((f) => f.startsWith('adapter=')) ?? b})`);
+}
 const ratios = {};
 for (const name of opts.models) {
   const t = torch.models[name];
@@ -164,6 +185,9 @@ const out = {
   warmup: opts.warmup,
   threads: { conno: conno.backend.threads, pytorch: 1 },
   backend: conno.fingerprint,
+  other_backends: Object.fromEntries(Object.entries(others).map(([b, r]) => [b, { fingerprint: r.fingerprint, samples_per_s: Object.fromEntries(Object.entries(r.results).map(([m, x]) => [m, Number(x.samples_per_s.toFixed(2))])) }])),
+  cpu_simd: cpuSimd(),
+  torch_cpu_capability: torch.cpu_capability,
   torch_version: torch.torch,
   profile: conno.profile,
 };

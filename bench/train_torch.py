@@ -101,7 +101,9 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    out = {"torch": torch.__version__, "models": {m: bench(m, a.batch, a.warmup, a.steps) for m in a.models.split(",")}}
+    # The SIMD level PyTorch's kernels dispatch to ("CPU capability usage: AVX2" in its build config).
+    capability = next((l.split(":", 1)[1].strip() for l in torch.__config__.show().splitlines() if "CPU capability usage" in l), "unknown")
+    out = {"torch": torch.__version__, "cpu_capability": capability, "models": {m: bench(m, a.batch, a.warmup, a.steps) for m in a.models.split(",")}}
     print(json.dumps(out))
 
 
