@@ -73,4 +73,15 @@ describe.skipIf(!ADAPTER)(`backend webgpu (e2e, ${ADAPTER ?? 'no adapter'})`, ()
     expect(f.all).toContain('Or use backend: wasm.');
     expect(f.all).not.toMatch(/\n\s+at [^\n]*\.js:\d+/); // no stack trace
   }, 400_000);
+
+  it('refuses to run on another adapter than the fingerprint recorded (fingerprints are taken where conno runs)', async () => {
+    // The stage's own environment makes Dawn describe its adapter otherwise than the probe that
+    // conno ran for the fingerprint did: as a compute node with another GPU would.
+    p = tempProject({ 'pipeline.yaml': PIPELINE.replace('      backend: webgpu\n', '      backend: webgpu\n    env: { CONNO_WEBGPU_FLAGS: "backend=opengles,validate=1" }\n') });
+    const r = await p.conno(['repro', 'train'], { timeout: 180_000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.all).toContain(`FAILED train: backend 'webgpu': this instance was fingerprinted for the adapter '${ADAPTER}', but here Dawn gives '`);
+    expect(r.all).toContain('backend=opengles validate=1, compatibility');
+    expect(parse(p.read('conno.lock')).stages.train).toBeUndefined();
+  }, 200_000);
 });

@@ -59,7 +59,7 @@ export const stage = defineStage({
       await evaluatePredictions(ctx, src);
       return;
     }
-    await initBackend(p.backend);
+    await initBackend(p.backend, { adapter: ctx.environment?.['webgpu-adapter'] });
     const trained = await loadTrainedModel(src.model.path);
     const others: { id: string; model: Awaited<ReturnType<typeof loadTrainedModel>> }[] = [];
     try {

@@ -21,7 +21,7 @@ export interface ScoredRun {
 }
 
 /** Every run's scores, in the order of the runs. */
-export async function scoreRuns(ctx: Pick<StageContext<ScoreDifficultyParams>, 'params' | 'inputs' | 'log'>, wanted: readonly ScoreName[]): Promise<{ runs: Run[]; scored: ScoredRun[] }> {
+export async function scoreRuns(ctx: Pick<StageContext<ScoreDifficultyParams>, 'params' | 'inputs' | 'log' | 'environment'>, wanted: readonly ScoreName[]): Promise<{ runs: Run[]; scored: ScoredRun[] }> {
   const p = ctx.params;
   // ---- runs and cross-validation groups
   const instances = I.groupInstances(ctx.inputs);
@@ -142,7 +142,7 @@ export async function scoreRuns(ctx: Pick<StageContext<ScoreDifficultyParams>, '
           }
           if (!backendStarted) {
             const { initBackend } = await import('../../src/lab/ml/backend.js');
-            await initBackend(p.backend);
+            await initBackend(p.backend, { adapter: ctx.environment?.['webgpu-adapter'] });
             backendStarted = true;
           }
           const { modelPredictionDepth } = await import('./depth.js');

@@ -108,7 +108,7 @@ export const stage = defineStage({
       init = { weights: weightsOfTable(readTableFile(models[0]!.path)), from: models[0]!.from };
     }
 
-    const backend = await initBackend(p.backend);
+    const backend = await initBackend(p.backend, { adapter: ctx.environment?.['webgpu-adapter'] });
     const fingerprint = backendFingerprint();
     ctx.log(`backend ${fingerprint.join(', ')}; ${n} rows of [${samples.shape.join(', ')}], ${classes.length} classes`);
     const r = await T.trainClassifier(samples, p, { log: ctx.log }, init);

@@ -395,6 +395,7 @@ function buildJob(project: Project, inst: StageInstance, c: Computed, gpus: stri
     })),
     deps: pathDeps.map((d) => ({ path: d.rel ?? d.output ?? d.key, hash: d.info.hash })),
     env: inst.env,
+    environment: c.record.env,
     gpus,
     logFile: path.join(project.logsDir, `${inst.id.replace(/[/\\]/g, '_')}.log`),
   };

@@ -37,6 +37,8 @@ export interface StageJob {
   /** Dep paths with the hash they had when the fingerprint was taken. */
   deps: { path: string; hash: string }[];
   env: Record<string, string>;
+  /** The environment the fingerprint recorded (StageContext.environment). */
+  environment?: Record<string, string>;
   gpus: string[];
   logFile: string;
   /** In a cluster job: the GPUs are the ones the cluster allocated (its CUDA_VISIBLE_DEVICES). */
@@ -148,6 +150,7 @@ export async function runBuiltin(job: StageJob): Promise<JobResult> {
       log: (msg) => console.log(msg),
       projectRoot: job.workRoot,
       cacheDir: job.cacheDir,
+      environment: job.environment ?? {},
     });
     const r = await collectOutputs(job, (o) => path.join(scratch, o));
     if (r.ok) Object.assign(r.metrics, metrics);

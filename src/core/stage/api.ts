@@ -40,6 +40,12 @@ export interface StageContext<P> {
   projectRoot: string;
   /** The project's cache folder (stages may keep their own caches under it, e.g. downloads/). */
   cacheDir?: string;
+  /**
+   * The environment the fingerprint recorded (the stage's `env:` and its `environment()`), taken
+   * where conno ran: a stage whose results depend on the machine (a GPU adapter) can check that
+   * it runs on what was fingerprinted, rather than record one machine and compute on another.
+   */
+  environment?: Record<string, string>;
 }
 
 /** An upstream stage instance as the analyzer knows it, before anything runs. */

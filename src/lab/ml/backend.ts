@@ -52,7 +52,12 @@ async function importOptional(specifier: string): Promise<boolean> {
   }
 }
 
-export async function initBackend(name: BackendName = 'wasm'): Promise<BackendInfo> {
+/**
+ * Starts backend `name`. `expect.adapter` is the WebGPU adapter the stage's fingerprint recorded
+ * (StageContext.environment['webgpu-adapter']): running on another one fails, since the weights
+ * would then be recorded under a fingerprint that names hardware they were not computed on.
+ */
+export async function initBackend(name: BackendName = 'wasm', expect: { adapter?: string } = {}): Promise<BackendInfo> {
   const tf = await import('@tensorflow/tfjs-core');
   let simd = false;
   let threads = 1;
@@ -75,6 +80,11 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendIn
     case 'webgpu': {
       const { openWebGpu, exposeAdapter } = await import('./webgpu.js');
       const found = await openWebGpu();
+      if (expect.adapter !== undefined && expect.adapter !== found.description) {
+        throw new ConnoError(`backend 'webgpu': this instance was fingerprinted for the adapter '${expect.adapter}', but here Dawn gives '${found.description}'`, {
+          hint: 'fingerprints are taken where conno runs: run conno on a machine with the adapter the stage runs on (with --executor slurm, on a node like the compute nodes)',
+        });
+      }
       exposeAdapter(found);
       if (!(await importOptional('@tensorflow/tfjs-backend-webgpu'))) {
         throw new ConnoError("backend 'webgpu' needs the npm package @tensorflow/tfjs-backend-webgpu 4.22.0 (an optional dependency of conno)", { hint: 'install it with `npm install @tensorflow/tfjs-backend-webgpu@4.22.0`, or use backend: wasm' });
