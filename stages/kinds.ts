@@ -24,6 +24,14 @@ const CLASSES: MetadataRule = {
   },
 };
 
+/** The columns that name a row of a table over every split (train writes them first). */
+const IDENTITY: TableKind['columns'] = [
+  { name: 'clip_id', types: ['utf8'] },
+  { name: 'split', types: ['utf8'] },
+  { name: 'label', types: ['int32'] },
+];
+const PATCH = { name: 'patch', types: ['int32'], optional: true } as const;
+
 const classesOf = (t: arrow.Table): string[] => JSON.parse(t.schema.metadata.get('conno.classes')!) as string[];
 
 /** The list size of a FixedSizeList column. */
@@ -52,7 +60,7 @@ function classColumns(t: arrow.Table, perClass: string | null, labels: readonly 
 }
 
 /** Dynamics are epoch-major: every train sample once per epoch 0, 1, …, in the same order each time. */
-function epochMajor(t: arrow.Table): string[] {
+export function epochMajor(t: arrow.Table): string[] {
   const epoch = t.getChild('epoch')!;
   const ids = t.getChild('clip_id')!;
   const patch = t.getChild('patch');
@@ -76,11 +84,9 @@ export const tableKinds: Record<string, TableKind> = {
   predictions: {
     description: 'the final model on every sample of every split (train, dev, test, test@snr=…, holdout)',
     columns: [
-      { name: 'clip_id', types: ['utf8'] },
-      { name: 'split', types: ['utf8'] },
-      { name: 'label', types: ['int32'] },
+      ...IDENTITY,
       { name: 'label_orig', types: ['int32'], optional: true },
-      { name: 'patch', types: ['int32'], optional: true },
+      PATCH,
       { name: 'logits', types: VECTOR },
       { name: 'cv_heldout', types: ['bool'], optional: true },
     ],
@@ -91,7 +97,7 @@ export const tableKinds: Record<string, TableKind> = {
     description: 'every train sample after every epoch (inference mode), epoch-major',
     columns: [
       { name: 'clip_id', types: ['utf8'] },
-      { name: 'patch', types: ['int32'], optional: true },
+      PATCH,
       { name: 'epoch', types: ['int32'] },
       { name: 'loss', types: FLOAT },
       { name: 'p_given', types: FLOAT, optional: true },
@@ -107,13 +113,7 @@ export const tableKinds: Record<string, TableKind> = {
   },
   embeddings: {
     description: "the final model's embedding of every sample of every split",
-    columns: [
-      { name: 'clip_id', types: ['utf8'] },
-      { name: 'split', types: ['utf8'] },
-      { name: 'label', types: ['int32'] },
-      { name: 'patch', types: ['int32'], optional: true },
-      { name: 'embedding', types: VECTOR },
-    ],
+    columns: [...IDENTITY, PATCH, { name: 'embedding', types: VECTOR }],
     metadata: [CLASSES],
     check: (t) => classColumns(t, null, ['label']),
   },

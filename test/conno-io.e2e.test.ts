@@ -15,9 +15,10 @@ import { flatFloat32, makeTable, readTableFile, writeTableFileSync, type Columns
 import { typeName } from '../src/core/arrow/format.js';
 import { epochDynamics } from '../src/lab/ml/dynamics.js';
 import { REPO } from './helpers.js';
+import { PYTHON_CANDIDATES } from './support/python.js';
 
 const SCRIPT = path.join(REPO, 'test', 'fixtures', 'python', 'conno_io_case.py');
-const CANDIDATES = [process.env.CONNO_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+const CANDIDATES = PYTHON_CANDIDATES;
 
 interface Python {
   cmd: string;

@@ -38,8 +38,8 @@ export const stage = defineStage({
   environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
   check: checkEvaluateOod,
   async run(ctx) {
-    const { makeTable, writeTableFile, readTableFile } = await import('../../src/core/arrow/io.js');
-    const { writeSetResults, reportSet } = await import('./write.js');
+    const { readTableFile } = await import('../../src/core/arrow/io.js');
+    const { writeSetResults, reportSet, writeSaliency, writeRepresentation, noSaliency, noRepresentation } = await import('./write.js');
     const { initBackend } = await import('../../src/lab/ml/backend.js');
     const { loadTrainedModel } = await import('../../src/lab/ml/load.js');
     const { readFeatureTable, gatherRows, rowsOfSplit, checkShape, bandMeans, readBandStats, restandardise } = await import('./tables.js');
@@ -126,7 +126,7 @@ export const stage = defineStage({
       await writeSetResults(ctx, results, classes, src.model.from, p.normalization);
 
       // ---- saliency maps of a few fixed clips
-      const sal = { set: [] as string[], clip: [] as string[], label: [] as string[], pred: [] as string[], pLabel: [] as number[], maps: [] as Float32Array[], inputs: [] as Float32Array[] };
+      const sal = noSaliency();
       const size = shape[0] * shape[1];
       if (p.saliency !== null && p.saliency.clips > 0) {
         const q = p.saliency;
@@ -159,33 +159,10 @@ export const stage = defineStage({
         }
         ctx.log(`saliency (${q.method}): ${picked.length} clips of ${q.split}: ${sal.clip.join(', ')}`);
       }
-      const concat = (parts: Float32Array[]) => {
-        const out = new Float32Array(parts.length * size);
-        parts.forEach((v, i) => out.set(v, i * size));
-        return out;
-      };
-      await writeTableFile(
-        ctx.outPath('saliency'),
-        makeTable(
-          [
-            ['set', { type: 'utf8', values: sal.set }],
-            ['clip_id', { type: 'utf8', values: sal.clip }],
-            ['label', { type: 'utf8', values: sal.label }],
-            ['predicted', { type: 'utf8', values: sal.pred }],
-            ['p_label', { type: 'float64', values: Float64Array.from(sal.pLabel) }],
-            ['map', { type: 'fixedSizeList', values: concat(sal.maps), size, shape }],
-            ['spectrogram', { type: 'fixedSizeList', values: concat(sal.inputs), size, shape }],
-          ],
-          {
-            'conno.classes': JSON.stringify(classes),
-            'conno.model': src.model.from,
-            'conno.saliency': JSON.stringify(p.saliency === null ? null : { ...p.saliency, stride: p.saliency.stride ?? p.saliency.patch }),
-          },
-        ),
-      );
+      await writeSaliency(ctx, sal, shape, classes, src.model.from, p.saliency);
 
       // ---- representation: a linear probe on another table, CKA with other runs
-      const rep = { kind: [] as string[], other: [] as string[], value: [] as number[], n: [] as number[] };
+      const rep = noRepresentation();
       if (p.probe !== null) {
         const probe = p.probe;
         const table = asTrained(readFeatureTable(src.tables.get(probe.from)!));
@@ -229,18 +206,7 @@ export const stage = defineStage({
           ctx.metric(`cka_${input.from}`, round6(v));
         }
       }
-      await writeTableFile(
-        ctx.outPath('representation'),
-        makeTable(
-          [
-            ['kind', { type: 'utf8', values: rep.kind }],
-            ['other', { type: 'utf8', values: rep.other }],
-            ['value', { type: 'float64', values: Float64Array.from(rep.value) }],
-            ['n', { type: 'int32', values: Int32Array.from(rep.n) }],
-          ],
-          { 'conno.model': src.model.from },
-        ),
-      );
+      await writeRepresentation(ctx, rep, src.model.from);
     } finally {
       trained.model.dispose();
       for (const o of others) o.model.model.dispose();

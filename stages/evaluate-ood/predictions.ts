@@ -6,42 +6,25 @@
  * checked against the predictions first, so that a script cannot grade itself on other labels.
  * Saliency and the representation tables stay empty (they need the model).
  */
-import { flatFloat32, makeTable, readTableFile, writeTableFile } from '../../src/core/arrow/io.js';
+import { flatFloat32, readTableFile } from '../../src/core/arrow/io.js';
 import type { StageContext } from '../../src/core/stage/api.js';
 import { evaluateSet } from '../../src/lab/eval/metrics.js';
 import { defaultSplits, groupByClip, meanLogitsByClip, snrOfSplit } from '../../src/lab/eval/sets.js';
 import { softmaxRows } from '../../src/lab/difficulty/linear.js';
 import type { PredictionInputs } from './inputs.js';
 import type { EvaluateOodParams } from './params.js';
-import { reportSet, writeSetResults, type SetResult } from './write.js';
-
-interface Rows {
-  clipIds: string[];
-  splits: string[];
-  labels: Int32Array;
-  classes: string[];
-}
-
-function readRows(path: string, where: string): Rows & { table: ReturnType<typeof readTableFile> } {
-  const table = readTableFile(path);
-  const classesText = table.schema.metadata.get('conno.classes');
-  if (classesText === undefined) throw new Error(`${where} has no conno.classes metadata`);
-  const col = (name: string) => {
-    const c = table.getChild(name);
-    if (c === null) throw new Error(`${where} has no column '${name}'`);
-    return Array.from({ length: table.numRows }, (_, i) => c.get(i) as unknown);
-  };
-  return { table, clipIds: col('clip_id').map(String), splits: col('split').map(String), labels: Int32Array.from(col('label') as number[]), classes: JSON.parse(classesText) as string[] };
-}
+import { readRowIdentity } from './tables.js';
+import { noRepresentation, noSaliency, reportSet, writeRepresentation, writeSaliency, writeSetResults, type SetResult } from './write.js';
 
 export async function evaluatePredictions(ctx: StageContext<EvaluateOodParams>, src: PredictionInputs): Promise<void> {
   const p = ctx.params;
   const run = src.predictions.from;
   const where = `${run}:predictions`;
-  const preds = readRows(src.predictions.path, where);
+  const table = readTableFile(src.predictions.path);
+  const preds = readRowIdentity(table, where);
   const { classes } = preds;
   const k = classes.length;
-  const logits = flatFloat32(preds.table, 'logits').values;
+  const logits = flatFloat32(table, 'logits').values;
   ctx.log(`predictions of ${run} (${k} classes, ${preds.clipIds.length} rows): no model to run, every split scored from its logits`);
 
   const present = [...new Set(preds.splits)];
@@ -50,7 +33,7 @@ export async function evaluatePredictions(ctx: StageContext<EvaluateOodParams>, 
 
   if (src.features) {
     const fwhere = `${src.features.from}:features`;
-    const feats = readRows(src.features.path, fwhere);
+    const feats = readRowIdentity(readTableFile(src.features.path), fwhere);
     if (JSON.stringify(feats.classes) !== JSON.stringify(classes)) throw new Error(`${where} has classes [${classes.join(', ')}], but ${fwhere} has [${feats.classes.join(', ')}]`);
     const labelOf = new Map<string, number>();
     feats.clipIds.forEach((id, i) => labelOf.set(`${feats.splits[i]}\u0000${id}`, feats.labels[i]!));
@@ -83,17 +66,7 @@ export async function evaluatePredictions(ctx: StageContext<EvaluateOodParams>, 
   }
   await writeSetResults(ctx, results, classes, run, p.normalization);
 
-  const none = { type: 'utf8' as const, values: [] as string[] };
-  const empty = { type: 'fixedSizeList' as const, values: new Float32Array(0), size: 1, shape: [1, 1] };
-  await writeTableFile(
-    ctx.outPath('saliency'),
-    makeTable(
-      [['set', none], ['clip_id', none], ['label', none], ['predicted', none], ['p_label', { type: 'float64', values: new Float64Array(0) }], ['map', empty], ['spectrogram', empty]],
-      { 'conno.classes': JSON.stringify(classes), 'conno.model': run, 'conno.saliency': 'null' },
-    ),
-  );
-  await writeTableFile(
-    ctx.outPath('representation'),
-    makeTable([['kind', none], ['other', none], ['value', { type: 'float64', values: new Float64Array(0) }], ['n', { type: 'int32', values: new Int32Array(0) }]], { 'conno.model': run }),
-  );
+  // No model: no maps, no probe, no CKA (asking for them is an error at analysis).
+  await writeSaliency(ctx, noSaliency(), [1, 1], classes, run, p.saliency);
+  await writeRepresentation(ctx, noRepresentation(), run);
 }

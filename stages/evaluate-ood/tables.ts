@@ -2,6 +2,7 @@
  * Feature tables (a features stage's `features` output) as evaluate-ood reads them: the columns it
  * needs, whole, in memory. Imports apache-arrow: load it inside `run` only.
  */
+import type * as arrow from 'apache-arrow';
 import type { StageInput } from '../../src/core/stage/api.js';
 import { flatFloat32, readTableFile } from '../../src/core/arrow/io.js';
 
@@ -23,25 +24,36 @@ export interface FeatureTable {
   pad: string;
 }
 
-export function readFeatureTable(input: StageInput): FeatureTable {
-  const table = readTableFile(input.path);
-  const where = `${input.from}:${input.output}`;
+/** What names each row of a table over every split (features, predictions): clip, split, label, and the class list. */
+export interface RowIdentity {
+  clipIds: string[];
+  splits: string[];
+  /** Class indices into `classes` [n]. */
+  labels: Int32Array;
+  classes: string[];
+}
+
+export function readRowIdentity(table: arrow.Table, where: string): RowIdentity {
   const classesText = table.schema.metadata.get('conno.classes');
-  if (classesText === undefined) throw new Error(`${where} has no conno.classes metadata (not a features table?)`);
+  if (classesText === undefined) throw new Error(`${where} has no conno.classes metadata`);
   const column = <V>(name: string): V[] => {
     const c = table.getChild(name);
     if (c === null) throw new Error(`${where} has no column '${name}'`);
     return Array.from({ length: table.numRows }, (_, i) => c.get(i) as V);
   };
+  return { clipIds: column<string>('clip_id'), splits: column<string>('split'), labels: Int32Array.from(column<number>('label')), classes: JSON.parse(classesText) as string[] };
+}
+
+export function readFeatureTable(input: StageInput): FeatureTable {
+  const table = readTableFile(input.path);
+  const where = `${input.from}:${input.output}`;
+  const ids = readRowIdentity(table, where);
   const feats = flatFloat32(table, 'features');
   const settings = JSON.parse(table.schema.metadata.get('conno.features') ?? '{}') as { normalize?: boolean; pad?: string };
   return {
     from: input.from,
     n: table.numRows,
-    clipIds: column<string>('clip_id'),
-    splits: column<string>('split'),
-    labels: Int32Array.from(column<number>('label')),
-    classes: JSON.parse(classesText) as string[],
+    ...ids,
     x: feats.values,
     shape: feats.shape,
     normalize: settings.normalize === true,

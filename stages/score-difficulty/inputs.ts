@@ -7,6 +7,7 @@ import type * as arrow from 'apache-arrow';
 import { flatFloat32, readTableFile } from '../../src/core/arrow/io.js';
 import type { StageInput } from '../../src/core/stage/api.js';
 import type { RunDynamics } from '../../src/lab/difficulty/scores.js';
+import { epochMajor } from '../kinds.js';
 
 export type Item = Record<string, string | number | boolean>;
 
@@ -131,12 +132,11 @@ export function readRun(inst: Instance): Run {
   const k = classes.length;
   const epochCol = values<number>(t, 'epoch', where);
   const ids = values<string>(t, 'clip_id', where);
+  // The dynamics kind's rule (what a command's `as: dynamics` output is checked against).
+  const order = epochMajor(t);
+  if (order.length) throw new Error(`${where}: ${order[0]}`);
   const n = epochCol.filter((e) => e === 0).length;
-  if (n === 0 || t.numRows % n !== 0) throw new Error(`${where}: ${t.numRows} rows are not whole epochs of ${n} samples`);
   const epochs = t.numRows / n;
-  for (let j = 0; j < t.numRows; j++) {
-    if (epochCol[j] !== Math.floor(j / n) || ids[j] !== ids[j % n]) throw new Error(`${where}: row ${j} breaks the epoch-major order (epoch ${epochCol[j]}, clip ${ids[j]})`);
-  }
   const correctCol = column(t, 'correct_given', where);
   const dynamics: RunDynamics = {
     n,

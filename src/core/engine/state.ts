@@ -126,18 +126,14 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     const info: HashInfo = h.nfiles !== undefined ? { hash: h.hash, size: h.size, nfiles: h.nfiles } : { hash: h.hash, size: h.size };
     // Data outside the project enters by its content alone: its absolute path would tie
     // conno.lock to one machine's folders (a clone elsewhere must see the same fingerprints).
-    const key = p.startsWith('/') ? `${EXTERNAL}${h.hash}` : p;
-    deps[key] = info;
-    if (h.manifest) manifests.push(h.manifest);
     const writer = inst.upstream.find((u) => project.pipeline.instances.get(u.id)!.outs.some((o) => p === o || p.startsWith(o + '/')));
     // A command's named output (`as: dynamics`) is read by its name; the name is part of the key,
     // so that renaming it makes the readers stale.
     const name = writer ? project.pipeline.instances.get(writer.id)!.outAs[p] : undefined;
-    if (name !== undefined) {
-      delete deps[key];
-      deps[namedKey(p, name)] = info;
-      inputs.push({ key: namedKey(p, name), info, path: abs, from: writer!.id, output: name, rel: p });
-    } else inputs.push({ key, info, path: abs, from: writer?.id, output: p, rel: p });
+    const key = name !== undefined ? namedKey(p, name) : p.startsWith('/') ? `${EXTERNAL}${h.hash}` : p;
+    deps[key] = info;
+    if (h.manifest) manifests.push(h.manifest);
+    inputs.push({ key, info, path: abs, from: writer?.id, output: name ?? p, rel: p });
   }
 
   let code: StageCode | undefined;

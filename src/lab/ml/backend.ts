@@ -17,10 +17,9 @@
 import os from 'node:os';
 import { ConnoError, unreachable } from '../../core/util/errors.js';
 
-export type BackendName = 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
-
 /** Every backend a stage's `backend:` parameter may name. */
 export const BACKENDS = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
+export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendInfo {
   /** The backend tfjs reports after setBackend ('wasm', 'cpu' or 'tensorflow'). */
