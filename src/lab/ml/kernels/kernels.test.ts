@@ -70,6 +70,10 @@ const convCases: Array<[number[], [number, number], number, [number, number], 's
   [[1, 16, 20, 1], [5, 5], 8, [1, 1], 'same'],
   [[4, 7, 7, 16], [1, 1], 8, [1, 2], 'valid'],
   [[2, 12, 6, 4], [9, 1], 4, [2, 1], 'same'], // a conv1d as tfjs runs it
+  [[2, 1, 17, 5], [1, 9], 6, [1, 2], 'same'], // TC-ResNet's strided conv1d, odd length
+  [[2, 1, 16, 5], [1, 1], 6, [1, 2], 'same'], // its strided 1×1 shortcut (x rows never read)
+  [[1, 1, 403, 1], [1, 80], 4, [1, 4], 'valid'], // wavecnn's first layer
+  [[2, 11, 13, 3], [3, 3], 4, [3, 2], 'same'],
 ];
 
 describe('wasm training kernels match the cpu backend', () => {
