@@ -66,6 +66,37 @@ export const ModelSchema = z.discriminatedUnion('name', [
 
 export type ModelConfig = z.infer<typeof ModelSchema>;
 
+/**
+ * A bias-free, linear Conv2D layer that runs as the plain conv2d op. tfjs-layers runs every 2-D
+ * convolution as `fused.conv2d`, whose gradient computes the input's gradient even where nothing
+ * needs it: on a model's first layer, a whole extra convolution per step over the largest
+ * activations (7% of a cnn4 step). The plain op's gradient is computed input by input, only where
+ * asked for. Without a bias or an activation both ops run the same backend kernels on the same
+ * values, so the numbers are the same bits (src/lab/ml/models.test.ts checks it). Layers with a
+ * bias or an activation are left as they are (there the fused kernel rounds differently).
+ */
+async function lazyGradients(layer: tfl.layers.Layer): Promise<tfl.layers.Layer> {
+  const tfc = await import('@tensorflow/tfjs-core');
+  const conv = layer as unknown as {
+    kernel: { read(): import('@tensorflow/tfjs-core').Tensor4D };
+    bias: unknown;
+    activation: { getClassName(): string };
+    strides: [number, number];
+    padding: string;
+    dataFormat: string;
+    dilationRate: [number, number];
+    call(inputs: unknown, kwargs: unknown): unknown;
+  };
+  const linear = conv.activation === undefined || conv.activation.getClassName() === 'linear';
+  const conv2d = (inputs: unknown) => {
+    if (conv.bias != null || !linear || conv.dataFormat !== 'channelsLast') throw new Error('lazyGradients: only a bias-free linear NHWC Conv2D');
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as import('@tensorflow/tfjs-core').Tensor4D;
+    return tfc.conv2d(x, conv.kernel.read(), conv.strides, conv.padding === 'same' ? 'same' : 'valid', 'NHWC', conv.dilationRate);
+  };
+  conv.call = conv2d;
+  return layer;
+}
+
 /** Derive the seed of the i-th randomised layer from the run's seed (odd multiplier mixing). */
 function seedOf(seed: number, i: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0;
@@ -98,7 +129,8 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
       x = input;
       for (const filters of cfg.filters) {
         // No conv bias before batchnorm: its shift makes the bias redundant.
-        x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: !cfg.batchnorm, kernelInitializer: kernel() }).apply(x) as tfl.SymbolicTensor;
+        const conv = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: !cfg.batchnorm, kernelInitializer: kernel() });
+        x = (cfg.batchnorm ? await lazyGradients(conv) : conv).apply(x) as tfl.SymbolicTensor;
         if (cfg.batchnorm) x = bn().apply(x) as tfl.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
         x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
