@@ -67,34 +67,60 @@ export const ModelSchema = z.discriminatedUnion('name', [
 export type ModelConfig = z.infer<typeof ModelSchema>;
 
 /**
- * A bias-free, linear Conv2D layer that runs as the plain conv2d op. tfjs-layers runs every 2-D
- * convolution as `fused.conv2d`, whose gradient computes the input's gradient even where nothing
- * needs it: on a model's first layer, a whole extra convolution per step over the largest
- * activations (7% of a cnn4 step). The plain op's gradient is computed input by input, only where
- * asked for. Without a bias or an activation both ops run the same backend kernels on the same
- * values, so the numbers are the same bits (src/lab/ml/models.test.ts checks it). Layers with a
- * bias or an activation are left as they are (there the fused kernel rounds differently).
+ * A linear Conv2D layer whose gradients are computed input by input, only where asked for.
+ * tfjs-layers runs every 2-D convolution as `fused.conv2d`, whose custom gradient computes the
+ * input's gradient even where nothing needs it: on a model's first layer, a whole extra
+ * convolution per step over the largest activations (7% of a cnn4 step). Here the layer runs
+ * the same kernels on the same values (so the same bits, src/lab/ml/models.wasm.test.ts): without
+ * a bias the plain conv2d op; with one, the FusedConv2D kernel itself, whose gradient is
+ * registered below in the engine's lazy form (the bias's is the fused op's: dy summed over N, H, W).
  */
 async function lazyGradients(layer: tfl.layers.Layer): Promise<tfl.layers.Layer> {
   const tfc = await import('@tensorflow/tfjs-core');
+  registerFusedConvGradient(tfc);
   const conv = layer as unknown as {
     kernel: { read(): import('@tensorflow/tfjs-core').Tensor4D };
-    bias: unknown;
-    activation: { getClassName(): string };
+    bias: { read(): import('@tensorflow/tfjs-core').Tensor1D } | null | undefined;
+    activation: { getClassName(): string } | undefined;
     strides: [number, number];
     padding: string;
     dataFormat: string;
     dilationRate: [number, number];
     call(inputs: unknown, kwargs: unknown): unknown;
   };
-  const linear = conv.activation === undefined || conv.activation.getClassName() === 'linear';
-  const conv2d = (inputs: unknown) => {
-    if (conv.bias != null || !linear || conv.dataFormat !== 'channelsLast') throw new Error('lazyGradients: only a bias-free linear NHWC Conv2D');
+  conv.call = (inputs: unknown) => {
+    const linear = conv.activation === undefined || conv.activation.getClassName() === 'linear';
+    if (!linear || conv.dataFormat !== 'channelsLast') throw new Error('lazyGradients: only a linear NHWC Conv2D');
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as import('@tensorflow/tfjs-core').Tensor4D;
-    return tfc.conv2d(x, conv.kernel.read(), conv.strides, conv.padding === 'same' ? 'same' : 'valid', 'NHWC', conv.dilationRate);
+    const pad = conv.padding === 'same' ? 'same' : 'valid';
+    if (conv.bias == null) return tfc.conv2d(x, conv.kernel.read(), conv.strides, pad, 'NHWC', conv.dilationRate);
+    return tfc.engine().runKernel(
+      'FusedConv2D',
+      { x, filter: conv.kernel.read(), bias: conv.bias.read() },
+      { strides: conv.strides, pad, dataFormat: 'NHWC', dilations: conv.dilationRate, activation: 'linear' },
+    );
   };
-  conv.call = conv2d;
   return layer;
+}
+
+/** FusedConv2D's gradient (linear activation), for the layers above; tfjs-core has none registered: its fused op brings its own. */
+function registerFusedConvGradient(tfc: typeof import('@tensorflow/tfjs-core')): void {
+  if (tfc.getGradient('FusedConv2D') !== undefined) return;
+  tfc.registerGradient({
+    kernelName: 'FusedConv2D',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [import('@tensorflow/tfjs-core').Tensor4D, import('@tensorflow/tfjs-core').Tensor4D];
+      const { strides, pad, dataFormat, dimRoundingMode, activation } = attrs as unknown as import('@tensorflow/tfjs-core').FusedConv2DAttrs;
+      if (activation !== 'linear') throw new Error(`FusedConv2D gradient: only the linear activation (got ${activation})`);
+      const dy4 = dy as import('@tensorflow/tfjs-core').Tensor4D;
+      return {
+        x: () => tfc.engine().runKernel('Conv2DBackpropInput', { dy: dy4, filter }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape }),
+        filter: () => tfc.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy4 }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter.shape }),
+        bias: () => tfc.sum(dy4, [0, 1, 2]),
+      } as Record<string, () => import('@tensorflow/tfjs-core').Tensor>;
+    },
+  });
 }
 
 /** Derive the seed of the i-th randomised layer from the run's seed (odd multiplier mixing). */
@@ -130,7 +156,7 @@ export async function buildModel(cfg: ModelConfig, inputShape: readonly number[]
       for (const filters of cfg.filters) {
         // No conv bias before batchnorm: its shift makes the bias redundant.
         const conv = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: !cfg.batchnorm, kernelInitializer: kernel() });
-        x = (cfg.batchnorm ? await lazyGradients(conv) : conv).apply(x) as tfl.SymbolicTensor;
+        x = (await lazyGradients(conv)).apply(x) as tfl.SymbolicTensor;
         if (cfg.batchnorm) x = bn().apply(x) as tfl.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
         x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tfl.SymbolicTensor;
