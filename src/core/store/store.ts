@@ -1,3 +1,9 @@
+/** Node's stream modules, loaded when a file is copied (a no-op `status` never needs them). */
+async function streams(): Promise<{ Transform: typeof import('node:stream').Transform; pipeline: typeof import('node:stream/promises').pipeline }> {
+  const [{ Transform }, { pipeline }] = await Promise.all([import('node:stream'), import('node:stream/promises')]);
+  return { Transform, pipeline };
+}
+
 /**
  * The content-addressed object store under cache/objects/.
  *
@@ -8,8 +14,6 @@
  */
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { streamHasher, hashFile } from '../hash/xxhash.js';
 import { asObjectHash, isTreeHash, type ObjectHash } from '../hash/types.js';
 import { listFiles, manifestHash, manifestText, type Manifest, type ManifestEntry, type PathHash } from '../hash/tree.js';
@@ -66,6 +70,7 @@ export class ObjectStore {
       await fsp.mkdir(this.tmpDir, { recursive: true });
       const tmp = tmpName(this.tmpDir, 'put');
       const h = await streamHasher();
+      const { Transform, pipeline } = await streams();
       let size = 0;
       const tap = new Transform({
         transform(chunk: Buffer, _enc, cb) {
@@ -286,6 +291,7 @@ export class ObjectStore {
 
   private async copyOut(hash: ObjectHash, target: string, exec: boolean): Promise<void> {
     const h = await streamHasher();
+    const { Transform, pipeline } = await streams();
     const tap = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         h.update(chunk);

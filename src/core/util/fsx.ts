@@ -2,7 +2,6 @@
 import { ConnoError } from './errors.js';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 export async function exists(p: string): Promise<boolean> {
   try {
@@ -13,8 +12,15 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+let tmpCount = 0;
+
+/**
+ * A name no other writer picks: this process's pid and a counter, and a random part for other
+ * hosts sharing the folder (a cluster's file system). Only a name: nothing it names is kept.
+ */
 export function tmpName(dir: string, hint = 'tmp'): string {
-  return path.join(dir, `.${hint}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const random = Math.floor(Math.random() * 0x1000000000000).toString(16).padStart(12, '0');
+  return path.join(dir, `.${hint}.${process.pid}.${(tmpCount++).toString(36)}.${random}`);
 }
 
 /** fsync a directory so that a rename inside it survives a crash. */
