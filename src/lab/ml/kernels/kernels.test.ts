@@ -374,6 +374,24 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
+  it('Sum and Mean over leading axes give the JS sweep’s bits through the SIMD kernel, for any channel tail', async () => {
+    await initBackend('wasm');
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    for (const [shape, axis] of [[[7, 1], [0]], [[50, 3], [0]], [[4, 9, 5], [0, 1]], [[33, 16], [0]], [[3, 11, 7, 33], [0, 1, 2]]] as const) {
+      const values = randomArray(size([...shape]), 21).map((v, i) => (i % 5 === 0 ? 1e6 * v : v)); // rounding that order would show
+      for (const kernel of ['Sum', 'Mean']) {
+        const simd = await runOn('wasm', kernel, { x: { shape: [...shape], values } }, { axis: [...axis], keepDims: false });
+        process.env['CONNO_SIMD_KERNELS'] = '0';
+        try {
+          const js = await runOn('wasm', kernel, { x: { shape: [...shape], values } }, { axis: [...axis], keepDims: false });
+          expect(bits(simd.values), `${kernel} ${JSON.stringify(shape)}`).toEqual(bits(js.values));
+        } finally {
+          delete process.env['CONNO_SIMD_KERNELS'];
+        }
+      }
+    }
+  });
+
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');

@@ -129,3 +129,20 @@ void bn_grad_dx(const float *dy, const float *x, float *dx, int M, int C, const 
     for (; c < C; c++) o[c] = (float)(a[c] * (double)g[c] + b[c] * ((double)r[c] - mu[c]) + e[c]);
   }
 }
+
+// out[c] = Σ_i x[i·C + c] in float64, rows in order (Sum/Mean over the leading axes, see
+// ../reduce_leading.ts): the sums the JS sweep takes, so the same bits.
+__attribute__((export_name("sum_rows")))
+void sum_rows(const float *x, int M, int C, double *out) {
+  for (int c = 0; c < C; c++) out[c] = 0;
+  for (int i = 0; i < M; i++) {
+    const float *r = x + i * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const v128_t v = wasm_v128_load(r + c);
+      wasm_v128_store(out + c, wasm_f64x2_add(wasm_v128_load(out + c), wasm_f64x2_promote_low_f32x4(v)));
+      wasm_v128_store(out + c + 2, wasm_f64x2_add(wasm_v128_load(out + c + 2), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
+    }
+    for (; c < C; c++) out[c] += r[c];
+  }
+}
