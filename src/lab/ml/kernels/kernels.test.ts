@@ -392,6 +392,35 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
+  it('MaxPoolGrad with windows that do not overlap gives the JS path’s bits through the SIMD kernel: padding, ties, NaN, ±0, channel tails', async () => {
+    await initBackend('wasm');
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    // [x shape, pool, pad]: wavecnn's pools by 4 (same: a window clipped at both ends), 3×2 valid (rows never read).
+    const cases: Array<[number[], [number, number], 'same' | 'valid']> = [
+      [[2, 250, 1, 6], [4, 1], 'same'],
+      [[2, 17, 1, 33], [4, 1], 'same'],
+      [[3, 10, 9, 5], [3, 2], 'valid'],
+      [[1, 8, 8, 4], [2, 2], 'same'],
+      [[2, 7, 5, 1], [2, 2], 'same'],
+    ];
+    for (const [shape, pool, pad] of cases) {
+      const n = size(shape);
+      const input = randomArray(n, 31).map((v, i) => (i % 19 === 0 ? NaN : i % 11 === 0 ? -0 : Math.round(v * 2) / 2));
+      const attrs = { filterSize: pool, strides: pool, pad };
+      const output = await runOn('cpu', 'MaxPool', { x: { shape, values: input } }, attrs);
+      const dy = randomArray(output.values.length, 32).map((v, i) => (i % 9 === 0 ? -0 : v));
+      const inputs = { dy: { shape: output.shape, values: dy }, input: { shape, values: input }, output: { shape: output.shape, values: output.values } };
+      const simd = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
+      process.env['CONNO_SIMD_KERNELS'] = '0';
+      try {
+        const js = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
+        expect(bits(simd.values), `${JSON.stringify(shape)} ${pool} ${pad}`).toEqual(bits(js.values));
+      } finally {
+        delete process.env['CONNO_SIMD_KERNELS'];
+      }
+    }
+  });
+
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');

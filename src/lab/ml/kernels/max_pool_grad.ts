@@ -1,5 +1,6 @@
 /**
- * MaxPoolGrad for the wasm backend, written over the wasm heap in JS: the shipped kernel was 12%
+ * MaxPoolGrad for the wasm backend, written over the wasm heap in JS (2×2 and non-overlapping
+ * windows: conno's SIMD kernels, same bits): the shipped kernel was 12%
  * of a training step. NHWC, dilation 1. Like the cpu backend, the gradient of each output goes to
  * the first maximum of its window in row-major order (strict >), windows clipped to the input.
  */
@@ -30,9 +31,16 @@ function maxPoolGrad(args: {
 
   const out = backend.makeOutput(input.shape, 'float32');
   const twoByTwo = kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && inHeight === 2 * outHeight && inWidth === 2 * outWidth;
-  const simd = twoByTwo ? simdKernels(backend) : undefined;
-  if (simd) {
+  // Windows that do not overlap (stride = window; wavecnn's pools by 4): every input element is
+  // in at most one window, which conno's SIMD kernel handles with the general path's bits.
+  const tiled = sh === kh && sw === kw;
+  const simd = twoByTwo || tiled ? simdKernels(backend) : undefined;
+  if (simd && twoByTwo) {
     simd.max_pool_grad_2x2(heapAddress(backend, input), heapAddress(backend, dy), heapAddress(backend, out), batchSize, outHeight, outWidth, C);
+    return out;
+  }
+  if (simd) {
+    simd.max_pool_grad_tiled(heapAddress(backend, input), heapAddress(backend, dy), heapAddress(backend, out), batchSize, inHeight, inWidth, C, outHeight, outWidth, kh, kw, top, left);
     return out;
   }
   const xv = backend.typedArrayFromHeap(input) as Float32Array; // [N, H, W, C]

@@ -146,3 +146,61 @@ void sum_rows(const float *x, int M, int C, double *out) {
     for (; c < C; c++) out[c] += r[c];
   }
 }
+
+// MaxPoolGrad for windows that do not overlap (stride = window), any padding, NHWC (the general
+// path of ../max_pool_grad.ts when its windows tile): dx = 0, then each window, clipped to the
+// input, gives 0 + dy to its first maximum in row-major order (strict >, from −∞: a window of
+// NaN gives nothing), as the JS path's `dx[at] += dy` over a zeroed dx does.
+__attribute__((export_name("max_pool_grad_tiled")))
+void max_pool_grad_tiled(const float *x, const float *dy, float *dx, int N, int H, int W, int C, int OH, int OW, int kh, int kw, int top, int left) {
+  const int total = N * H * W * C;
+  for (int i = 0; i < total; i++) dx[i] = 0.0f;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int n = 0; n < N; n++) {
+    const float *xb = x + n * H * W * C;
+    float *db = dx + n * H * W * C;
+    for (int oh = 0; oh < OH; oh++) {
+      int h0 = oh * kh - top, h1 = h0 + kh;
+      if (h0 < 0) h0 = 0;
+      if (h1 > H) h1 = H;
+      for (int ow = 0; ow < OW; ow++) {
+        int w0 = ow * kw - left, w1 = w0 + kw;
+        if (w0 < 0) w0 = 0;
+        if (w1 > W) w1 = W;
+        const float *g = dy + ((n * OH + oh) * OW + ow) * C;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) {
+          v128_t best = wasm_f32x4_splat(-__builtin_inff());
+          v128_t at = wasm_i32x4_splat(-1);
+          for (int h = h0; h < h1; h++) {
+            for (int w = w0; w < w1; w++) {
+              const int p = (h * W + w) * C;
+              const v128_t v = wasm_v128_load(xb + p + c);
+              const v128_t m = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, m);
+              at = wasm_v128_bitselect(wasm_i32x4_splat(p), at, m);
+            }
+          }
+          const v128_t grad = wasm_f32x4_add(zero, wasm_v128_load(g + c));
+          for (int h = h0; h < h1; h++) {
+            for (int w = w0; w < w1; w++) {
+              const int p = (h * W + w) * C;
+              wasm_v128_store(db + p + c, wasm_v128_and(grad, wasm_i32x4_eq(at, wasm_i32x4_splat(p))));
+            }
+          }
+        }
+        for (; c < C; c++) {
+          float best = -__builtin_inff();
+          int at = -1;
+          for (int h = h0; h < h1; h++) {
+            for (int w = w0; w < w1; w++) {
+              const int p = (h * W + w) * C + c;
+              if (xb[p] > best) { best = xb[p]; at = p; }
+            }
+          }
+          if (at >= 0) db[at] = 0.0f + g[c];
+        }
+      }
+    }
+  }
+}
