@@ -73,13 +73,14 @@ async function benchConno(opts, backendName = 'wasm') {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend, backendFingerprint } = await import(dist('src/lab/ml/backend.js'));
   const { buildReferenceModel, referenceInputShape } = await import(dist('src/lab/ml/backend_reference_models.js'));
+  const { adam } = await import(dist('src/lab/ml/adam.js'));
   const backend = await initBackend(backendName);
   const results = {};
   let profile = [];
   let convGflop = 0;
   for (const name of opts.models) {
     const model = await buildReferenceModel(name, { seed: 1 });
-    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    model.compile({ optimizer: adam(1e-3), loss: 'categoricalCrossentropy' }); // conno's Adam: what the train stage runs
     const x = tf.randomNormal([BATCH, ...referenceInputShape(name)], 0, 1, 'float32', 1);
     const y = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), 'int32'), 10);
     for (let i = 0; i < opts.warmup; i++) await model.trainOnBatch(x, y);

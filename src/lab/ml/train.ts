@@ -21,6 +21,7 @@ import { epochDynamics, meanWhere, type EpochDynamics } from './dynamics.js';
 import { createLoss, type Loss } from './losses-config.js';
 import { maskLargeLosses, pruneByLoss, secondStage } from './losses-twostage.js';
 import { buildModel } from './models.js';
+import { adam } from './adam.js';
 import { applyInitialWeights, type InitialWeights } from './weights.js';
 
 export { applyInitialWeights, namedWeights, type InitialWeights } from './weights.js';
@@ -237,7 +238,8 @@ export async function trainClassifier(samples: Samples, p: TrainParams, hooks: T
   const model = await buildModel(p.model, [mels, frames, 1], k, p.seed);
   if (init) applyInitialWeights(model, init.weights, `init_from ${init.from}`, { freshLogits: true, log });
   if (p.freeze === 'backbone') freezeBackbone(model);
-  const optimizer = p.optimizer.name === 'adam' ? tf.train.adam(p.optimizer.lr) : p.optimizer.momentum > 0 ? tf.train.momentum(p.optimizer.lr, p.optimizer.momentum) : tf.train.sgd(p.optimizer.lr);
+  // adam(): tf.train.adam's numbers, one kernel per variable a step on wasm (src/lab/ml/adam.ts).
+  const optimizer = p.optimizer.name === 'adam' ? adam(p.optimizer.lr) : p.optimizer.momentum > 0 ? tf.train.momentum(p.optimizer.lr, p.optimizer.momentum) : tf.train.sgd(p.optimizer.lr);
   // The loss is indexed by position in the train set (ELR's per-sample memory).
   const positionOf = new Map<number, number>();
   trainRows.forEach((r, i) => positionOf.set(r, i));

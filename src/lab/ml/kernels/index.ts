@@ -1,10 +1,12 @@
 /**
  * Training kernels for tfjs-backend-wasm 4.22.0, built from kernels the backend already has:
  * Conv2DBackpropFilter (missing), and faster Conv2DBackpropInput, Tile, MaxPoolGrad, and Sum/Mean
- * over leading axes, a copy-free Identity, and fused training-mode batchnorm (forward and gradient).
+ * over leading axes, a copy-free Identity, fused training-mode batchnorm (forward and gradient),
+ * and a one-kernel Adam step (ConnoAdamUpdate, for ../adam.ts).
  * See /work/shared/notes/feasibility.md (TensorFlow.js) for the formulas and measurements.
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { adamUpdateConfig } from './adam.js';
 import { batchNormConfigs } from './batchnorm.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
@@ -15,6 +17,7 @@ import { tileConfig } from './tile.js';
 
 /** Names of the kernels conno puts in place on the wasm backend (part of a training fingerprint). */
 export const WASM_TRAINING_KERNELS = [
+  'ConnoAdamUpdate',
   'ConnoBatchNormTrain',
   'ConnoBatchNormTrainGrad',
   'Conv2DBackpropFilter',
@@ -45,6 +48,7 @@ export function registerWasmTrainingKernels(): void {
     meanConfig(),
     identityConfig(),
     ...batchNormConfigs(),
+    adamUpdateConfig(),
   ];
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm');

@@ -204,3 +204,36 @@ void max_pool_grad_tiled(const float *x, const float *dy, float *dx, int N, int 
     }
   }
 }
+
+// One Adam step for one variable, the float32 operations of TensorFlow.js's AdamOptimizer in
+// its order (see ../../adam.ts), each rounded to float32 as its kernel rounds it:
+//   m' = m·b1 + g·(1−b1)          v' = v·b2 + g²·(1−b2)
+//   w' = ((m'/c1) / (√(v'/c2) + eps))·(−lr) + w        (c1 = 1 − b1^t, c2 = 1 − b2^t)
+// Outputs go to their own buffers (the variables are then assigned them).
+__attribute__((export_name("adam_update")))
+void adam_update(const float *w, const float *g, const float *m, const float *v, float *wOut, float *mOut, float *vOut, int n,
+                 float b1, float omb1, float b2, float omb2, float c1, float c2, float eps, float negLr) {
+  const v128_t B1 = wasm_f32x4_splat(b1), OMB1 = wasm_f32x4_splat(omb1), B2 = wasm_f32x4_splat(b2), OMB2 = wasm_f32x4_splat(omb2);
+  const v128_t C1 = wasm_f32x4_splat(c1), C2 = wasm_f32x4_splat(c2), EPS = wasm_f32x4_splat(eps), NLR = wasm_f32x4_splat(negLr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gi = wasm_v128_load(g + i);
+    const v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), B1), wasm_f32x4_mul(gi, OMB1));
+    const v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), B2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), OMB2));
+    const v128_t mh = wasm_f32x4_div(mi, C1);
+    const v128_t vh = wasm_f32x4_div(vi, C2);
+    const v128_t step = wasm_f32x4_mul(wasm_f32x4_div(mh, wasm_f32x4_add(wasm_f32x4_sqrt(vh), EPS)), NLR);
+    wasm_v128_store(wOut + i, wasm_f32x4_add(step, wasm_v128_load(w + i)));
+    wasm_v128_store(mOut + i, mi);
+    wasm_v128_store(vOut + i, vi);
+  }
+  for (; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * omb1;
+    const float vi = v[i] * b2 + (gi * gi) * omb2;
+    const float step = ((mi / c1) / (__builtin_sqrtf(vi / c2) + eps)) * negLr;
+    wOut[i] = step + w[i];
+    mOut[i] = mi;
+    vOut[i] = vi;
+  }
+}
