@@ -23,7 +23,13 @@ export class FusedAdam extends tf.AdamOptimizer {
       super.applyGradients(variableGradients);
       return;
     }
-    const state = this as unknown as AdamState;
+    // AdamOptimizer's state, private in its typings: read by name (the same objects, mutated in place).
+    const state: AdamState = {
+      accBeta1: Reflect.get(this, 'accBeta1'),
+      accBeta2: Reflect.get(this, 'accBeta2'),
+      accumulatedFirstMoment: Reflect.get(this, 'accumulatedFirstMoment'),
+      accumulatedSecondMoment: Reflect.get(this, 'accumulatedSecondMoment'),
+    };
     const list = Array.isArray(variableGradients);
     const names = list ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     const f = Math.fround;
@@ -46,7 +52,7 @@ export class FusedAdam extends tf.AdamOptimizer {
         if (gradient == null) return;
         const m = state.accumulatedFirstMoment[i].variable;
         const v = state.accumulatedSecondMoment[i].variable;
-        const [w2, m2, v2] = tf.engine().runKernel(ADAM_KERNEL, { w: value, g: gradient, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const [w2, m2, v2] = tf.engine().runKernel(ADAM_KERNEL, { w: value, g: gradient, m, v }, attrs) as tf.Tensor[];
         m.assign(m2!);
         v.assign(v2!);
         value.assign(w2!);

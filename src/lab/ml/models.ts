@@ -78,28 +78,22 @@ export type ModelConfig = z.infer<typeof ModelSchema>;
 async function lazyGradients(layer: tfl.layers.Layer): Promise<tfl.layers.Layer> {
   const tfc = await import('@tensorflow/tfjs-core');
   registerFusedConvGradient(tfc);
-  const conv = layer as unknown as {
-    kernel: { read(): import('@tensorflow/tfjs-core').Tensor4D };
-    bias: { read(): import('@tensorflow/tfjs-core').Tensor1D } | null | undefined;
-    activation: { getClassName(): string } | undefined;
-    strides: [number, number];
-    padding: string;
-    dataFormat: string;
-    dilationRate: [number, number];
-    call(inputs: unknown, kwargs: unknown): unknown;
-  };
-  conv.call = (inputs: unknown) => {
-    const linear = conv.activation === undefined || conv.activation.getClassName() === 'linear';
-    if (!linear || conv.dataFormat !== 'channelsLast') throw new Error('lazyGradients: only a linear NHWC Conv2D');
+  // The layer's configuration and weights are protected members of tfjs-layers' Conv2D: read by name.
+  const field = <T>(name: string): T => Reflect.get(layer, name) as T;
+  const call = (inputs: unknown) => {
+    const activation = field<{ getClassName(): string } | undefined>('activation');
+    const linear = activation === undefined || activation.getClassName() === 'linear';
+    if (!linear || field('dataFormat') !== 'channelsLast') throw new Error('lazyGradients: only a linear NHWC Conv2D');
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as import('@tensorflow/tfjs-core').Tensor4D;
-    const pad = conv.padding === 'same' ? 'same' : 'valid';
-    if (conv.bias == null) return tfc.conv2d(x, conv.kernel.read(), conv.strides, pad, 'NHWC', conv.dilationRate);
-    return tfc.engine().runKernel(
-      'FusedConv2D',
-      { x, filter: conv.kernel.read(), bias: conv.bias.read() },
-      { strides: conv.strides, pad, dataFormat: 'NHWC', dilations: conv.dilationRate, activation: 'linear' },
-    );
+    const kernel = field<{ read(): import('@tensorflow/tfjs-core').Tensor4D }>('kernel').read();
+    const bias = field<{ read(): import('@tensorflow/tfjs-core').Tensor1D } | null | undefined>('bias');
+    const strides = field<[number, number]>('strides');
+    const dilations = field<[number, number]>('dilationRate');
+    const pad = field('padding') === 'same' ? 'same' : 'valid';
+    if (bias == null) return tfc.conv2d(x, kernel, strides, pad, 'NHWC', dilations);
+    return tfc.engine().runKernel('FusedConv2D', { x, filter: kernel, bias: bias.read() }, { strides, pad, dataFormat: 'NHWC', dilations, activation: 'linear' });
   };
+  Reflect.set(layer, 'call', call);
   return layer;
 }
 
@@ -111,12 +105,14 @@ function registerFusedConvGradient(tfc: typeof import('@tensorflow/tfjs-core')):
     inputsToSave: ['x', 'filter'],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved as [import('@tensorflow/tfjs-core').Tensor4D, import('@tensorflow/tfjs-core').Tensor4D];
-      const { strides, pad, dataFormat, dimRoundingMode, activation } = attrs as unknown as import('@tensorflow/tfjs-core').FusedConv2DAttrs;
-      if (activation !== 'linear') throw new Error(`FusedConv2D gradient: only the linear activation (got ${activation})`);
+      if (attrs['activation'] !== 'linear') throw new Error(`FusedConv2D gradient: only the linear activation (got ${String(attrs['activation'])})`);
+      // FusedConv2DAttrs: strides, pad, dataFormat and dimRoundingMode go on as they came.
+      const conv: import('@tensorflow/tfjs-core').NamedAttrMap = {};
+      for (const k of ['strides', 'pad', 'dataFormat', 'dimRoundingMode']) if (attrs[k] !== undefined) conv[k] = attrs[k];
       const dy4 = dy as import('@tensorflow/tfjs-core').Tensor4D;
       return {
-        x: () => tfc.engine().runKernel('Conv2DBackpropInput', { dy: dy4, filter }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape }),
-        filter: () => tfc.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy4 }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter.shape }),
+        x: () => tfc.engine().runKernel('Conv2DBackpropInput', { dy: dy4, filter }, { ...conv, inputShape: x.shape }),
+        filter: () => tfc.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy4 }, { ...conv, filterShape: filter.shape }),
         bias: () => tfc.sum(dy4, [0, 1, 2]),
       } as Record<string, () => import('@tensorflow/tfjs-core').Tensor>;
     },

@@ -13,7 +13,7 @@ import { heapAddress, simdKernels } from './simd.js';
 export const ADAM_KERNEL = 'ConnoAdamUpdate';
 
 /** The step's constants, each a float32 value (Math.fround) as the optimizer's scalar tensors hold them. */
-export interface AdamAttrs {
+export type AdamAttrs = {
   b1: number;
   /** 1 − β1 */
   omb1: number;
@@ -25,7 +25,7 @@ export interface AdamAttrs {
   eps: number;
   /** −learning rate */
   negLr: number;
-}
+};
 
 const f = Math.fround;
 
