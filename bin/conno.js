@@ -15,10 +15,12 @@ for (const stream of [process.stdout, process.stderr]) {
     throw err;
   });
 }
-const { main } = await import(cli.href);
+const { main, exitsPromptly } = await import(cli.href);
 const code = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   isTTY: Boolean(process.stdout.isTTY && process.stderr.isTTY),
 });
 process.exitCode = code;
+// A read-only command (status) ends as soon as its output is flushed, not after V8's background work.
+if (exitsPromptly()) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { main } from './main.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { exitsPromptly, main } from './main.js';
 import { COMMANDS } from './table.js';
 
 async function run(args: string[]) {
@@ -50,6 +53,25 @@ describe('the CLI, from its table', () => {
         const r = await run(['-C', '/nonexistent-dir-for-conno', c.name, `--${o.name}`, ...(o.type === 'string' ? ['1'] : []), ...(c.name === 'show' ? ['x'] : c.name === 'run-stage' ? ['/nonexistent.json'] : [])]);
         expect(r.err, `${c.name} --${o.name}`).not.toContain('Unknown option');
       }
+    }
+  });
+
+  it('an unknown target is a usage error with a short list and a "did you mean"; status alone may end the process at once', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-cli-'));
+    try {
+      const stages = Array.from({ length: 30 }, (_, i) => `  stage${i}:\n    cmd: echo ${i}\n`).join('');
+      writeFileSync(path.join(dir, 'pipeline.yaml'), `stages:\n${stages}`);
+      let r = await run(['-C', dir, 'status', 'stage29x']);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("unknown target 'stage29x'; did you mean 'stage29'? (stages: stage0, stage1, stage2, stage3, stage4, stage5, stage6, stage7, stage8, stage9, … 30 in all; `conno dag` lists them)");
+      r = await run(['-C', dir, 'status']);
+      expect(r.code).toBe(0);
+      expect(exitsPromptly()).toBe(true);
+      r = await run(['-C', dir, 'dag']);
+      expect(r.code).toBe(0);
+      expect(exitsPromptly()).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -21,6 +21,19 @@ function version(): string {
   return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
 }
 
+/**
+ * Commands after which the process may exit as soon as their output is written: they read, and
+ * await everything they write (status's stat cache). Node would otherwise wait for V8's
+ * background work (a full GC it had scheduled, compiler jobs): 10–20 ms of a 200 ms `status`.
+ */
+const PROMPT_EXIT = new Set(['status']);
+let promptExit = false;
+
+/** Whether the command main() ran may end the process at once (bin/conno.js then does). */
+export function exitsPromptly(): boolean {
+  return promptExit;
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await dispatch(argv, io);
@@ -73,7 +86,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   }
   const { values, positionals } = parseOptions(spec, rest);
   const handler = await spec.run();
-  return handler({ io, dir, argv, command: spec.name, values, positionals });
+  const code = await handler({ io, dir, argv, command: spec.name, values, positionals });
+  promptExit = PROMPT_EXIT.has(spec.name);
+  return code;
 }
 
 function parseOptions(spec: CommandSpec, args: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {

@@ -10,6 +10,7 @@ import { readLock, type LockFile } from '../store/lockfile.js';
 import { StatCache } from '../hash/statcache.js';
 import { CodeCache } from '../stage/code.js';
 import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
+import { closest } from '../util/closest.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 export const LOCK_FILE = 'conno.lock';
@@ -102,7 +103,9 @@ export class Project {
       const group = p.stages.get(stage);
       if (!group) {
         const names = [...p.stages.keys()];
-        throw new UsageError(`unknown target '${t}' (stages: ${names.join(', ')})`);
+        const near = closest(stage, names);
+        const list = names.length <= 12 ? names.join(', ') : `${names.slice(0, 10).join(', ')}, … ${names.length} in all; \`conno dag\` lists them`;
+        throw new UsageError(`unknown target '${t}'${near ? `; did you mean '${near}'?` : ''} (stages: ${list})`);
       }
       if (sel === undefined) {
         group.instances.forEach((id) => chosen.add(id));
@@ -113,7 +116,11 @@ export class Project {
         const item = p.instances.get(id)!.item;
         return want.every(([k, v]) => k in item && v !== undefined && String(item[k]) === v);
       });
-      if (matches.length === 0) throw new UsageError(`no instance of '${stage}' matches '${t}' (instances: ${group.instances.join(', ')})`);
+      if (matches.length === 0) {
+        const ids = group.instances;
+        const list = ids.length <= 12 ? ids.join(', ') : `${ids.slice(0, 10).join(', ')}, … ${ids.length} in all`;
+        throw new UsageError(`no instance of '${stage}' matches '${t}' (instances: ${list})`);
+      }
       matches.forEach((id) => chosen.add(id));
     }
     return p.order.filter((id) => chosen.has(id));
