@@ -19,6 +19,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { disposeIntermediate, wasmKernel, type WasmBackend, wasmKernelConfig } from './wasm_kernel_util.js';
 import { im2colTransposed } from './im2col.js';
+import { heapAddress, simdKernels } from './simd.js';
 
 /** Largest im2col buffer (floats) the GEMM path builds; beyond it the convolution path is used. */
 const IM2COL_MAX_FLOATS = 64 * 1024 * 1024;
@@ -57,7 +58,10 @@ export function conv2DBackpropFilterConfig(method: 'gemm' | 'conv' = 'gemm'): Ke
       const xP = transpose({ inputs: { x }, attrs: { perm: [3, 0, 1, 2] }, backend }); // [Ci, N, H, W]
       const colT = backend.makeOutput([1, K, M], 'float32');
       try {
-        im2colTransposed(backend.typedArrayFromHeap(xP) as Float32Array, { batch: batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left }, backend.typedArrayFromHeap(colT) as Float32Array);
+        // conno's wasm kernel where it runs (any stride; the same copies), else the JS one.
+        const simd = simdKernels(backend);
+        if (simd) simd.im2col_t(heapAddress(backend, xP), heapAddress(backend, colT), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left);
+        else im2colTransposed(backend.typedArrayFromHeap(xP) as Float32Array, { batch: batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left }, backend.typedArrayFromHeap(colT) as Float32Array);
         const dy3 = reshape({ inputs: { x: dy }, attrs: { shape: [1, M, outChannels] }, backend });
         try {
           const dW = batchMatMul({ inputs: { a: colT, b: dy3 }, attrs: { transposeA: false, transposeB: false }, backend });

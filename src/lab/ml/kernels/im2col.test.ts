@@ -50,3 +50,27 @@ describe('im2colTransposed', () => {
     expect(Array.from(heap.subarray(heap.length - 3))).toEqual([-1, -1, -1]);
   });
 });
+
+describe('im2col_t (conno’s wasm kernel)', () => {
+  it.each(geometries.concat([
+    ['1×80 stride 4 same (wavecnn’s first layer)', { batch: 2, inHeight: 1, inWidth: 100, inChannels: 1, outHeight: 1, outWidth: 25, kh: 1, kw: 80, sh: 1, sw: 4, top: 0, left: 38 }],
+    ['3×3 stride 3, a kernel column past the input', { batch: 1, inHeight: 4, inWidth: 2, inChannels: 2, outHeight: 2, outWidth: 2, kh: 3, kw: 3, sh: 3, sw: 3, top: 1, left: 2 }],
+  ]))('%s: what the definition gives, on the backend’s heap', async (_, g) => {
+    const { initBackend } = await import('../backend.js');
+    const tf = await import('@tensorflow/tfjs-core');
+    const { simdKernels, heapAddress } = await import('./simd.js');
+    await initBackend('wasm');
+    const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
+    const k = simdKernels(backend);
+    expect(k, 'SIMD kernels should load on Node 20').toBeDefined();
+    const n = g.inChannels * g.batch * g.inHeight * g.inWidth;
+    const values = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? -0 : i + 1));
+    const want = naive(values, g);
+    const xP = tf.tensor1d(values);
+    const colT = tf.fill([want.length], NaN);
+    k!.im2col_t(heapAddress(backend, xP as never), heapAddress(backend, colT as never), g.batch, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.kh, g.kw, g.sh, g.sw, g.top, g.left);
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    expect(bits(colT.dataSync() as Float32Array)).toEqual(bits(want));
+    tf.dispose([xP, colT]);
+  });
+});

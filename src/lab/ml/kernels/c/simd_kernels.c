@@ -237,3 +237,41 @@ void adam_update(const float *w, const float *g, const float *m, const float *v,
     vOut[i] = vi;
   }
 }
+
+// im2col in transposed layout, as im2colTransposed in ../im2col.ts (the same copies, so the same
+// bits): colT[(ky·kw + kx)·Ci + ci, (n·OH + oh)·OW + ow] = xP[ci, n, oh·sh + ky − top, ow·sw + kx − left],
+// 0 outside the input; xP is x transposed to [Ci, N, H, W]. Any stride (wavecnn's first layer
+// reads every 4th sample, which the JS loop did one element at a time).
+__attribute__((export_name("im2col_t")))
+void im2col_t(const float *xP, float *colT, int N, int H, int W, int Ci, int OH, int OW, int kh, int kw, int sh, int sw, int top, int left) {
+  const int M = N * OH * OW;
+  for (int ky = 0; ky < kh; ky++) {
+    for (int kx = 0; kx < kw; kx++) {
+      const int a = left - kx, b = W - 1 + left - kx;
+      const int owLo = a > 0 ? (a + sw - 1) / sw : 0;
+      int owHi = b < 0 ? 0 : b / sw + 1;
+      if (owHi > OW) owHi = OW;
+      for (int ci = 0; ci < Ci; ci++) {
+        float *plane = colT + ((ky * kw + kx) * Ci + ci) * M;
+        for (int n = 0; n < N; n++) {
+          for (int oh = 0; oh < OH; oh++) {
+            float *dst = plane + (n * OH + oh) * OW;
+            const int ih = oh * sh + ky - top;
+            if (ih < 0 || ih >= H || owLo >= owHi) {
+              for (int ow = 0; ow < OW; ow++) dst[ow] = 0.0f;
+              continue;
+            }
+            for (int ow = 0; ow < owLo; ow++) dst[ow] = 0.0f;
+            const float *src = xP + ((ci * N + n) * H + ih) * W + (owLo * sw + kx - left);
+            if (sw == 1) {
+              for (int ow = owLo; ow < owHi; ow++) dst[ow] = src[ow - owLo];
+            } else {
+              for (int ow = owLo; ow < owHi; ow++, src += sw) dst[ow] = *src;
+            }
+            for (int ow = owHi; ow < OW; ow++) dst[ow] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
