@@ -19,14 +19,12 @@
  *   representation  kind ('probe' | 'cka'), other (probe table or other train instance), value
  *                   (probe test accuracy | linear CKA), n (samples)
  */
-import { createRequire } from 'node:module';
 import { defineStage } from '../../src/core/stage/api.js';
-import { webgpuAdapterName } from '../../src/lab/ml/webgpu.js';
+import { backendEnvironment } from '../../src/lab/ml/backend.js';
 import { EvaluateOodParamsSchema } from './params.js';
 import { resolveInputs } from './inputs.js';
 import { checkEvaluateOod } from './check.js';
 
-const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
 const round6 = (v: number): number | null => (Number.isFinite(v) ? +v.toFixed(6) : null);
 
 export const stage = defineStage({
@@ -35,7 +33,7 @@ export const stage = defineStage({
   params: EvaluateOodParamsSchema,
   outputs: ['metrics', 'confusion', 'saliency', 'representation'],
   // Inference numerics differ between backends (and tfjs versions).
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
+  environment: (p) => backendEnvironment(p.backend),
   check: checkEvaluateOod,
   async run(ctx) {
     const { readTableFile } = await import('../../src/core/arrow/io.js');
@@ -59,7 +57,7 @@ export const stage = defineStage({
       await evaluatePredictions(ctx, src);
       return;
     }
-    await initBackend(p.backend, { adapter: ctx.environment?.['webgpu-adapter'] });
+    await initBackend(p.backend, ctx.environment);
     const trained = await loadTrainedModel(src.model.path);
     const others: { id: string; model: Awaited<ReturnType<typeof loadTrainedModel>> }[] = [];
     try {

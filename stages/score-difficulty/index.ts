@@ -17,14 +17,11 @@
  *   correlations  score_a, run_a, score_b, run_b, spearman, kendall, n: every pair of scores within
  *                 each run and ensemble, and each score between every pair of runs
  */
-import { createRequire } from 'node:module';
 import { defineStage } from '../../src/core/stage/api.js';
-import { webgpuAdapterName } from '../../src/lab/ml/webgpu.js';
+import { backendEnvironment } from '../../src/lab/ml/backend.js';
 import { ScoreDifficultyParamsSchema } from './params.js';
 import { SCORE_NAMES, type ScoreName } from '../../src/lab/difficulty/scores.js';
 import { checkScoreDifficulty } from './check.js';
-
-const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
 
 export const stage = defineStage({
   version: 1,
@@ -32,7 +29,7 @@ export const stage = defineStage({
   params: ScoreDifficultyParamsSchema,
   outputs: ['scores', 'summary', 'correlations'],
   // Prediction depth runs the models on a TensorFlow.js backend.
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
+  environment: (p) => backendEnvironment(p.backend),
   check: checkScoreDifficulty,
   async run(ctx) {
     const { scoreRuns } = await import('./scoring.js');

@@ -142,7 +142,7 @@ export async function scoreRuns(ctx: Pick<StageContext<ScoreDifficultyParams>, '
           }
           if (!backendStarted) {
             const { initBackend } = await import('../../src/lab/ml/backend.js');
-            await initBackend(p.backend, { adapter: ctx.environment?.['webgpu-adapter'] });
+            await initBackend(p.backend, ctx.environment);
             backendStarted = true;
           }
           const { modelPredictionDepth } = await import('./depth.js');

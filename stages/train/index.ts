@@ -23,11 +23,9 @@
  * `cv: { folds, fold }` leaves the train rows of one fold out of training and of the dynamics
  * (crossValidationFold in src/lab/ml/train.ts), for out-of-sample scores downstream.
  */
-import { createRequire } from 'node:module';
 import { defineStage } from '../../src/core/stage/api.js';
 import { TrainParamsSchema } from '../../src/lab/ml/params.js';
-import { wasmSimdSupported } from '../../src/lab/ml/backend.js';
-import { webgpuAdapterName } from '../../src/lab/ml/webgpu.js';
+import { backendEnvironment } from '../../src/lab/ml/backend.js';
 import type { EpochCurve } from '../../src/lab/ml/train.js';
 import { checkTrain } from './check.js';
 import { scored } from '../../src/lab/ml/curriculum.js';
@@ -37,8 +35,6 @@ import type { TrainParams } from '../../src/lab/ml/params.js';
 /** The split name, internal to this stage, of train rows held out by `cv`. */
 const CV_HELDOUT_SPLIT = 'train (cv held out)';
 
-const tfjsVersion = (): string => (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
-
 export const stage = defineStage({
   version: 1,
   description: 'Train a classifier on the features (TensorFlow.js), recording per-sample dynamics every epoch.',
@@ -46,7 +42,7 @@ export const stage = defineStage({
   outputs: ['model', 'dynamics', 'curves', 'embeddings', 'predictions'],
   // Each backend (and tfjs version, and wasm with or without SIMD) gives different, each
   // reproducible, weights.
-  environment: (p) => ({ backend: p.backend, 'tfjs-core': tfjsVersion(), ...(p.backend === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}), ...(p.backend === 'webgpu' ? { 'webgpu-adapter': webgpuAdapterName() } : {}) }),
+  environment: (p) => backendEnvironment(p.backend),
   check: checkTrain,
   async run(ctx) {
     const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/core/arrow/io.js');
@@ -108,7 +104,7 @@ export const stage = defineStage({
       init = { weights: weightsOfTable(readTableFile(models[0]!.path)), from: models[0]!.from };
     }
 
-    const backend = await initBackend(p.backend, { adapter: ctx.environment?.['webgpu-adapter'] });
+    const backend = await initBackend(p.backend, ctx.environment);
     const fingerprint = backendFingerprint();
     ctx.log(`backend ${fingerprint.join(', ')}; ${n} rows of [${samples.shape.join(', ')}], ${classes.length} classes`);
     const r = await T.trainClassifier(samples, p, { log: ctx.log }, init);

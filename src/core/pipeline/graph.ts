@@ -7,7 +7,7 @@ import type { StageConfig, NeedConfig } from './schema.js';
 import type { StageGroup, StageInstance } from './model.js';
 import type { UpstreamInfo } from '../stage/api.js';
 import type { YamlPath } from './yamlfile.js';
-import { closest } from './params.js';
+import { closest } from '../util/closest.js';
 import type { Problems } from './problems.js';
 
 export class PipelineGraph {

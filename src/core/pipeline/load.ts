@@ -10,7 +10,8 @@ import { PipelineSchema, STAGE_NAME_RE, StageSchema, type SlurmConfig, type Stag
 import { Problems } from './problems.js';
 import { fieldLabel, salvage, SchemaIssues, type BrokenMatrix } from './schema-issues.js';
 import { PipelineGraph } from './graph.js';
-import { closest, loadParams, lookupParam, type ParamsSet } from './params.js';
+import { loadParams, lookupParam, type ParamsSet } from './params.js';
+import { closest } from '../util/closest.js';
 import { resolveTemplate, type Lookup } from './interpolate.js';
 import { instanceId, type Item, type Pipeline, type StageGroup, type StageInstance } from './model.js';
 import { builtinNames, importStage, isLocalStageRef, PACKAGE_ROOT, resolveStageModule } from '../stage/registry.js';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { closest, loadParams, lookupParam } from './params.js';
+import { loadParams, lookupParam } from './params.js';
+import { closest } from '../util/closest.js';
 import type { Diagnostic } from '../util/diagnostics.js';
 import { tempProject, type TempProject } from '../../../test/helpers.js';
 

@@ -9,8 +9,6 @@ import type { Diagnostic } from '../util/diagnostics.js';
 import { YamlFile } from './yamlfile.js';
 import { closest } from '../util/closest.js';
 
-export { closest };
-
 export interface ParamsSet {
   values: Record<string, unknown>;
   files: string[];

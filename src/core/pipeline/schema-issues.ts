@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { YamlPath } from './yamlfile.js';
 import { PipelineSchema, ResourcesSchema, SlurmSchema, StageSchema, type StageConfig } from './schema.js';
-import { closest } from './params.js';
+import { closest } from '../util/closest.js';
 import type { Problems } from './problems.js';
 import { keysAt } from './schema-keys.js';
 

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { REPO } from '../../../test/helpers.js';
-import { backendFingerprint, initBackend, wasmSimdSupported } from './backend.js';
+import { backendEnvironment, backendFingerprint, initBackend, wasmSimdSupported } from './backend.js';
 import { buildReferenceModel, referenceInputShape } from './backend_reference_models.js';
 
 // The child processes import these modules compiled into a private folder under node_modules
@@ -64,7 +64,7 @@ describe('wasm backend', () => {
   it('a training step leaves no tensors behind, and the fingerprint names backend, version and SIMD', async () => {
     const info = await initBackend('wasm');
     expect(info).toMatchObject({ name: 'wasm', version: '4.22.0', threads: 1, simd: true });
-    expect(backendFingerprint()).toEqual(['backend=wasm', 'tfjs-core=4.22.0', 'simd=true', 'conno-wasm-kernels=2']);
+    expect(backendFingerprint()).toEqual(['backend=wasm', 'tfjs-core=4.22.0', 'simd=true', 'conno-wasm-kernels=3']);
     // The tf-free check that stage fingerprints use agrees with what tfjs decided.
     expect(wasmSimdSupported()).toBe(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
 
@@ -82,5 +82,12 @@ describe('wasm backend', () => {
 
   it("asking for 'tensorflow' without tfjs-node names the npm package to install", async () => {
     await expect(initBackend('tensorflow')).rejects.toThrow(/@tensorflow\/tfjs-node/);
+  });
+});
+
+describe('backendEnvironment', () => {
+  it('names what changes a stage’s numbers on each backend: tfjs version, and SIMD for wasm only', () => {
+    expect(backendEnvironment('wasm')).toEqual({ backend: 'wasm', 'tfjs-core': tf.version_core, 'wasm-simd': String(wasmSimdSupported()) });
+    expect(backendEnvironment('cpu')).toEqual({ backend: 'cpu', 'tfjs-core': tf.version_core });
   });
 });

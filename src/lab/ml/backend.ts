@@ -15,7 +15,10 @@
  * TensorFlow.js is imported lazily, so commands that never train do not load it.
  */
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import { ConnoError, unreachable } from '../../core/util/errors.js';
+import { wasmSimdSupported } from './simd-support.js';
+import { webgpuAdapterName } from './webgpu.js';
 
 /** Every backend a stage's `backend:` parameter may name. */
 export const BACKENDS = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
@@ -36,7 +39,25 @@ export interface BackendInfo {
 
 let current: BackendInfo | undefined;
 
-export { wasmSimdSupported } from './simd-support.js';
+export { wasmSimdSupported };
+
+/** The environment key of the WebGPU adapter a stage was fingerprinted on. */
+const ADAPTER_KEY = 'webgpu-adapter';
+
+/**
+ * What a stage computing on backend `name` puts in its fingerprint's environment: each backend,
+ * tfjs version, wasm with or without SIMD, and WebGPU adapter gives different (each reproducible)
+ * numbers. Taken where conno runs, without loading TensorFlow.js.
+ */
+export function backendEnvironment(name: BackendName): Record<string, string> {
+  const tfjsCore = (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
+  return {
+    backend: name,
+    'tfjs-core': tfjsCore,
+    ...(name === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}),
+    ...(name === 'webgpu' ? { [ADAPTER_KEY]: webgpuAdapterName() } : {}),
+  };
+}
 
 // conno:package @tensorflow/tfjs-node-gpu @tensorflow/tfjs-node @tensorflow/tfjs-backend-webgpu (optional: imported by importOptional when installed)
 const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -52,11 +73,12 @@ async function importOptional(specifier: string): Promise<boolean> {
 }
 
 /**
- * Starts backend `name`. `expect.adapter` is the WebGPU adapter the stage's fingerprint recorded
- * (StageContext.environment['webgpu-adapter']): running on another one fails, since the weights
- * would then be recorded under a fingerprint that names hardware they were not computed on.
+ * Starts backend `name`. `recorded` is the environment the stage's fingerprint recorded
+ * (StageContext.environment, from backendEnvironment): on WebGPU, running on another adapter than
+ * it names fails, since the weights would then be recorded under a fingerprint that names
+ * hardware they were not computed on.
  */
-export async function initBackend(name: BackendName = 'wasm', expect: { adapter?: string } = {}): Promise<BackendInfo> {
+export async function initBackend(name: BackendName = 'wasm', recorded: Record<string, string> = {}): Promise<BackendInfo> {
   const tf = await import('@tensorflow/tfjs-core');
   let simd = false;
   let threads = 1;
@@ -79,8 +101,9 @@ export async function initBackend(name: BackendName = 'wasm', expect: { adapter?
     case 'webgpu': {
       const { openWebGpu, exposeAdapter } = await import('./webgpu.js');
       const found = await openWebGpu();
-      if (expect.adapter !== undefined && expect.adapter !== found.description) {
-        throw new ConnoError(`backend 'webgpu': this instance was fingerprinted for the adapter '${expect.adapter}', but here Dawn gives '${found.description}'`, {
+      const expected = recorded[ADAPTER_KEY];
+      if (expected !== undefined && expected !== found.description) {
+        throw new ConnoError(`backend 'webgpu': this instance was fingerprinted for the adapter '${expected}', but here Dawn gives '${found.description}'`, {
           hint: 'fingerprints are taken where conno runs: run conno on a machine with the adapter the stage runs on (with --executor slurm, on a node like the compute nodes)',
         });
       }
@@ -136,7 +159,8 @@ export function backendFingerprint(): string[] {
     `tfjs-core=${current.version}`,
     `simd=${current.simd}`,
     // Bump when a kernel in src/lab/ml/kernels changes its arithmetic (summation order, algorithm).
-    ...(current.name === 'wasm' ? ['conno-wasm-kernels=2'] : []),
+    // 3: strided input gradients on XNNPACK (another summation order than the shipped kernel).
+    ...(current.name === 'wasm' ? ['conno-wasm-kernels=3'] : []),
     ...(current.adapter !== undefined ? [`adapter=${current.adapter}`] : []),
   ];
 }

@@ -80,10 +80,9 @@ async function lazyGradients(layer: tfl.layers.Layer): Promise<tfl.layers.Layer>
   registerFusedConvGradient(tfc);
   // The layer's configuration and weights are protected members of tfjs-layers' Conv2D: read by name.
   const field = <T>(name: string): T => Reflect.get(layer, name) as T;
+  const activation = field<{ getClassName(): string } | undefined>('activation');
+  if ((activation !== undefined && activation.getClassName() !== 'linear') || field('dataFormat') !== 'channelsLast') throw new Error('lazyGradients: only a linear NHWC Conv2D');
   const call = (inputs: unknown) => {
-    const activation = field<{ getClassName(): string } | undefined>('activation');
-    const linear = activation === undefined || activation.getClassName() === 'linear';
-    if (!linear || field('dataFormat') !== 'channelsLast') throw new Error('lazyGradients: only a linear NHWC Conv2D');
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as import('@tensorflow/tfjs-core').Tensor4D;
     const kernel = field<{ read(): import('@tensorflow/tfjs-core').Tensor4D }>('kernel').read();
     const bias = field<{ read(): import('@tensorflow/tfjs-core').Tensor1D } | null | undefined>('bias');

@@ -4,6 +4,8 @@
  * (0 outside the input), read from x in planar layout xP [Ci, N, H, W], so that with stride 1
  * every output run is one contiguous copy. A filter gradient is then one plain GEMM, dW = colT · dy, which the
  * wasm backend runs on XNNPACK (its transposed-operand GEMM is ~15× slower, hence this layout).
+ * Training runs conno's wasm kernel `im2col_t` (c/simd_kernels.c, the same copies); this is
+ * where it cannot run, and the reference.
  */
 export interface Im2ColGeometry {
   batch: number;
@@ -30,42 +32,6 @@ export function im2colTransposed(xP: Float32Array, g: Im2ColGeometry, colT: Floa
   const heap = shared ? new Float32Array(colT.buffer) : colT;
   const xBase = shared ? xP.byteOffset / 4 : 0;
   const cBase = shared ? colT.byteOffset / 4 : 0;
-  // Stride 1 with rows as wide as the input's ('same' padding): consecutive output rows read
-  // consecutive input rows, so the rows of one image and channel move as one block, whose few
-  // columns that fall in the padding are then zeroed (one move per block instead of one per row).
-  if (shared && sh === 1 && OW === W) {
-    for (let ky = 0; ky < kh; ky++) {
-      const ohLo = Math.max(0, top - ky);
-      const ohHi = Math.min(OH, H + top - ky);
-      for (let kx = 0; kx < kw; kx++) {
-        const owLo = Math.max(0, left - kx);
-        const owHi = Math.min(OW, W + left - kx);
-        for (let ci = 0; ci < Ci; ci++) {
-          const row = ((ky * kw + kx) * Ci + ci) * M;
-          for (let n = 0; n < batch; n++) {
-            const first = row + n * OH * OW;
-            if (ohLo >= ohHi || owLo >= owHi) {
-              colT.fill(0, first, first + OH * OW);
-              continue;
-            }
-            if (ohLo > 0) colT.fill(0, first, first + ohLo * OW);
-            if (ohHi < OH) colT.fill(0, first + ohHi * OW, first + OH * OW);
-            const d0 = first + ohLo * OW + owLo;
-            const d1 = first + (ohHi - 1) * OW + owHi;
-            const s0 = xBase + ((ci * batch + n) * H + ohLo + ky - top) * W + owLo + kx - left;
-            heap.copyWithin(cBase + d0, s0, s0 + (d1 - d0));
-            if (owLo > 0 || owHi < OW) {
-              for (let oh = ohLo, at = first + ohLo * OW; oh < ohHi; oh++, at += OW) {
-                for (let c = 0; c < owLo; c++) colT[at + c] = 0;
-                for (let c = owHi; c < OW; c++) colT[at + c] = 0;
-              }
-            }
-          }
-        }
-      }
-    }
-    return;
-  }
   for (let ky = 0; ky < kh; ky++) {
     for (let kx = 0; kx < kw; kx++) {
       // Output columns whose input column is inside the image: ow in [owLo, owHi).
