@@ -526,6 +526,56 @@ describe('interrupts', () => {
   });
 });
 
+describe('many commands', () => {
+  const pipeline = (n: number, last: string) =>
+    'stages:\n' +
+    Array.from({ length: n }, (_, i) => `  s${i}:\n    cmd: echo $PPID > p${i}.txt${i ? `\n    deps: [p${i - 1}.txt]` : ''}\n    outs: [p${i}.txt]\n`).join('') +
+    `  last:\n    cmd: ${last}\n    deps: [p${n - 1}.txt]\n    outs: [last.txt]\n`;
+
+  it('are started by the spawner process once it is up, with the same results as one by one', async () => {
+    p = tempProject({ 'pipeline.yaml': pipeline(40, 'echo $PPID > last.txt') });
+    const run = p.conno(['repro']) as ReturnType<TempProject['conno']> & { pid?: number };
+    const r = await run;
+    expect(r.exitCode, r.all).toBe(0);
+    const parents = Array.from({ length: 40 }, (_, i) => Number(p.read(`p${i}.txt`)));
+    // The first commands start while the helper starts; the later ones through it.
+    const helper = parents[39]!;
+    expect(helper).not.toBe(run.pid);
+    expect(parents.filter((x) => x === helper).length).toBeGreaterThan(20);
+    // What the lock records does not depend on who started the command.
+    const lock = parse(p.read('conno.lock')) as { stages: Record<string, { outs: Record<string, { hash: string }> }> };
+    expect(Object.keys(lock.stages)).toHaveLength(41);
+    expect((await p.conno(['status'])).stdout).toMatch(/up to date/i);
+  });
+
+  it('Ctrl-C (SIGINT to the terminal’s whole process group) stops a command the spawner started', async () => {
+    p = tempProject({ 'pipeline.yaml': pipeline(20, 'echo $$ > pid.txt && sleep 30 && echo done > last.txt') });
+    const { execa } = await import('execa');
+    // Its own process group, as a terminal's foreground job: SIGINT reaches conno and its helper.
+    const run = execa(process.execPath, [path.join(REPO, 'bin/conno.js'), 'repro'], { cwd: p.dir, reject: false, all: true, detached: true, env: { CI: '1', CONNO_GPUS: '' } });
+    for (let i = 0; i < 300 && !p.exists('pid.txt'); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+    const pid = Number(p.read('pid.txt'));
+    expect(Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])).not.toBe(run.pid); // started by the helper
+    process.kill(-run.pid!, 'SIGINT');
+    const r = await run;
+    expect(r.exitCode, r.all).toBe(130);
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((res) => setTimeout(res, 20));
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+    const lock = parse(p.read('conno.lock')) as { stages: Record<string, unknown> };
+    expect(Object.keys(lock.stages)).toHaveLength(20); // the twenty that finished, not `last`
+    expect((await p.conno(['repro', '--dry-run'])).stdout).toContain('would run last: new');
+  });
+});
+
 describe('pipes', () => {
   it('`conno status | head -1` ends quietly when the reader closes the pipe', async () => {
     // Enough output (≈ 150 kB of JSON) to overflow the pipe's buffer after head has gone.

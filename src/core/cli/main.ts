@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiagnosticsError, formatUserError, UsageError, UserError } from '../util/errors.js';
-import { writeProblem } from '../util/fsx.js';
+import { flushDirSyncs, writeProblem } from '../util/fsx.js';
 import type { Io } from '../util/io.js';
 import { COMMANDS, type CommandSpec } from './table.js';
 import { commandHelp, mainHelp } from './help.js';
@@ -38,6 +38,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await dispatch(argv, io);
   } catch (err) {
+    await flushDirSyncs();
     if (err instanceof DiagnosticsError) {
       const { formatDiagnostics } = await import('../util/diagnostics.js');
       io.err(formatDiagnostics(err.diagnostics));
@@ -87,6 +88,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseOptions(spec, rest);
   const handler = await spec.run();
   const code = await handler({ io, dir, argv, command: spec.name, values, positionals });
+  // Renames whose folders' fsyncs were deferred (cache objects, run records) are durable when
+  // the command ends, whatever it wrote.
+  await flushDirSyncs();
   promptExit = PROMPT_EXIT.has(spec.name);
   return code;
 }

@@ -26,6 +26,9 @@ import { YamlFile } from '../pipeline/yamlfile.js';
 import { TransferError, type Remote } from '../store/remote.js';
 import { emptySummary, fetchEntry, fetchRun } from './remote-sync.js';
 
+/** From how many local command stages in a run conno starts them through a spawner process. */
+const SPAWNER_FROM = 8;
+
 export interface ReproOptions {
   targets: string[];
   jobs: number;
@@ -139,7 +142,12 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
 
   const entryOf = (id: string) => current.get(id);
   const pipeline = project.pipeline;
-  const local = new LocalExecutor();
+  // Many command stages: once one runs, the rest start through a spawner process (exec/spawner.ts).
+  const localCommands = selected.filter((id) => {
+    const inst = pipeline.instances.get(id)!;
+    return inst.kind === 'cmd' && executorFor(inst, opts.executor) === 'local';
+  }).length;
+  const local = new LocalExecutor({ spawner: localCommands >= SPAWNER_FROM });
   let slurm: SlurmExecutor | undefined;
   const executorOf = (inst: StageInstance): Executor =>
     executorFor(inst, opts.executor) === 'slurm' ? (slurm ??= new SlurmExecutor({ jobDir: path.join(project.cacheDir, 'tmp', 'slurm'), info: (m) => opts.reporter.info(m) })) : local;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { writeFileAtomic } from '../util/fsx.js';
+import { flushDirSyncs, writeFileAtomic } from '../util/fsx.js';
 import { formatUserError, ParamError, UserError } from '../util/errors.js';
 import { ownUsage } from './resources.js';
 import { runBuiltin, runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
@@ -48,6 +48,8 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
     const { RunCache } = await import('../store/runcache.js');
     await new RunCache(job.cacheDir).record(job.runRecord.id, job.runRecord.entry, result.outs, result.metrics, result.resources);
   }
+  // The objects and the run record this process wrote are durable before conno reads the result.
+  await flushDirSyncs();
   await writeFileAtomic(`${jobFile}.result`, JSON.stringify(result));
   return result;
 }

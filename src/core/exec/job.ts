@@ -16,6 +16,7 @@ import { hashPath } from '../hash/tree.js';
 import type { Item } from '../pipeline/model.js';
 import type { StageInput } from '../stage/api.js';
 import { removePath, tmpName, writeProblem } from '../util/fsx.js';
+import type { Spawner, SpawnExit } from './spawner.js';
 
 export interface StageJob {
   id: string;
@@ -75,46 +76,52 @@ export function stageEnv(job: StageJob): Record<string, string> {
   return env;
 }
 
-/** Run a command stage: `sh -c cmd` in workRoot, output to the log file. */
-export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<JobResult> {
+/**
+ * Run a command stage: `sh -c cmd` in workRoot, output to the log file. With a spawner (the
+ * local executor's, spawner.ts) the command is started by its helper process.
+ */
+export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: Spawner): Promise<JobResult> {
+  // Meanwhile (its failure is kept, not left unhandled, and thrown below).
+  const logDir = fsp.mkdir(path.dirname(job.logFile), { recursive: true }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  // In order: an output may lie inside another (a folder and a file in it).
   for (const o of job.outs) {
     const abs = absIn(job.workRoot, o);
     await removePath(abs); // A stale output must not pass for a fresh one.
     await fsp.mkdir(path.dirname(abs), { recursive: true });
   }
-  await fsp.mkdir(path.dirname(job.logFile), { recursive: true });
-  const fd = job.logToStdout ? 1 : openSync(job.logFile, 'w');
-  writeSync(fd, `$ ${job.cmd}\n`);
-  let exit: { code: number | null; signal: NodeJS.Signals | null; error?: string };
+  const logDirFailed = await logDir;
+  if (logDirFailed) throw logDirFailed;
   const started = performance.now();
   let usage: { cpu_s?: number; max_rss_mb?: number } = {};
+  let pid: number | undefined;
+  let watch: ReturnType<typeof watchGroup> | undefined;
+  // Its own process group, so that cancelling kills the whole command tree.
+  const kill = () => {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
+  const onPid = (p: number) => {
+    pid = p;
+    watch = watchGroup(p);
+    if (signal?.aborted) kill();
+  };
+  signal?.addEventListener('abort', kill, { once: true });
+  const env = { ...process.env, ...stageEnv(job) } as Record<string, string>;
+  const header = `$ ${job.cmd}\n`;
+  let exit: SpawnExit;
   try {
-    exit = await new Promise((resolve) => {
-      const child = spawn('/bin/sh', ['-c', job.cmd!], {
-        cwd: job.workRoot,
-        env: { ...process.env, ...stageEnv(job) },
-        stdio: ['ignore', fd, job.logToStdout ? 2 : fd],
-        // Its own process group, so that cancelling kills the whole command tree.
-        detached: true,
-      });
-      const watch = child.pid !== undefined ? watchGroup(child.pid) : undefined;
-      const kill = () => {
-        try {
-          process.kill(-child.pid!, 'SIGTERM');
-        } catch {
-          // Already gone.
-        }
-      };
-      signal?.addEventListener('abort', kill, { once: true });
-      child.on('error', (err) => resolve({ code: null, signal: null, error: err.message }));
-      child.on('exit', (code, sig) => {
-        signal?.removeEventListener('abort', kill);
-        usage = watch?.stop() ?? {};
-        resolve({ code, signal: sig });
-      });
-    });
+    const viaHelper = job.logToStdout ? undefined : spawner?.run({ cmd: job.cmd!, cwd: job.workRoot, env, logFile: job.logFile, header, onPid });
+    exit = await (viaHelper ?? spawnHere(job, env, header, onPid));
   } finally {
-    if (!job.logToStdout) closeSync(fd);
+    signal?.removeEventListener('abort', kill);
+    usage = watch?.stop() ?? {};
   }
   if (exit.error || exit.code !== 0) {
     const how = exit.error ?? (signal?.aborted ? 'cancelled' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
@@ -125,6 +132,22 @@ export async function runCommand(job: StageJob, signal?: AbortSignal): Promise<J
   if (misfits) return { ok: false, error: misfits };
   const result = await collectOutputs(job, (o) => absIn(job.workRoot, o));
   return result.ok ? { ...result, resources } : result;
+}
+
+/** Start a command from this process (no spawner, or it is not running). */
+async function spawnHere(job: StageJob, env: Record<string, string>, header: string, onPid: (pid: number) => void): Promise<SpawnExit> {
+  const fd = job.logToStdout ? 1 : openSync(job.logFile, 'w');
+  writeSync(fd, header);
+  try {
+    return await new Promise<SpawnExit>((resolve) => {
+      const child = spawn('/bin/sh', ['-c', job.cmd!], { cwd: job.workRoot, env, stdio: ['ignore', fd, job.logToStdout ? 2 : fd], detached: true });
+      if (child.pid !== undefined) onPid(child.pid);
+      child.on('error', (err) => resolve({ code: null, signal: null, error: err.message }));
+      child.on('exit', (code, sig) => resolve({ code, signal: sig }));
+    });
+  } finally {
+    if (!job.logToStdout) closeSync(fd);
+  }
 }
 
 /** Run a built-in stage in this process (the entry point calls this in a child process). */
@@ -199,7 +222,7 @@ async function collectOutputs(job: StageJob, where: (out: string) => string): Pr
     const abs = where(o);
     const st = await fsp.stat(abs).catch(() => undefined);
     if (!st) return { ok: false, error: `the stage succeeded but did not write its declared output '${o}'` };
-    const put = await store.putPath(abs);
+    const put = await store.putPath(abs, st);
     outs[o] = put.nfiles !== undefined ? { hash: put.hash, size: put.size, nfiles: put.nfiles } : { hash: put.hash, size: put.size };
   }
   const metrics: Record<string, unknown> = {};

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
 import type { Executor, Submission } from './executor.js';
+import { Spawner } from './spawner.js';
 import { removePath, tmpName, writeFileAtomic } from '../util/fsx.js';
 
 /** The stage entry point (compiled): `node entry.js JOB.json`. */
@@ -16,14 +17,28 @@ export const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'en
 export class LocalExecutor implements Executor {
   readonly kind = 'local' as const;
   readonly runsHere = true;
+  private readonly useSpawner: boolean;
+  private spawner: Spawner | undefined;
+
+  /**
+   * `spawner`: start command stages through a helper process (spawner.ts), started when the
+   * first command runs; worth its start-up (a Node process, ~60 ms on another core) when a run
+   * has many commands.
+   */
+  constructor(opts: { spawner?: boolean } = {}) {
+    this.useSpawner = opts.spawner ?? false;
+  }
 
   async run(s: Submission): Promise<JobResult> {
     s.onStart({ gpus: s.gpus });
-    return s.job.kind === 'cmd' ? runCommand(s.job, s.signal) : runInChildProcess(s.job, s.signal);
+    if (s.job.kind !== 'cmd') return runInChildProcess(s.job, s.signal);
+    if (this.useSpawner) this.spawner ??= new Spawner();
+    return runCommand(s.job, s.signal, this.spawner);
   }
 
   close(): void {
     // Local jobs end with the run: the signal has stopped any that were still going.
+    this.spawner?.close();
   }
 }
 

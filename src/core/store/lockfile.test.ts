@@ -1,10 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
+import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_VERSION, lockText, readLock, writeLock, type LockEntry, type LockFile } from './lockfile.js';
 import { asFingerprint, asObjectHash } from '../hash/types.js';
 import { ConnoError } from '../util/errors.js';
+import { sortDeep } from '../util/canonical.js';
 
 let dir: string;
 let file: string;
@@ -110,6 +113,57 @@ describe('lockText', () => {
     const text = await lockText({ version: 1, stages: { s: entry({ cmd, deps: { a: shared, b: shared } }) } });
     expect(text).toContain(`    cmd: ${cmd}\n`);
     expect(text).not.toMatch(/[&*]a\d/);
+  });
+});
+
+describe('lockText, rendered entry by entry', () => {
+  /** What lockText renders entry by entry must be what one stringify of the whole lock gives. */
+  const whole = (lock: LockFile) => {
+    const used = new Set(Object.values(lock.stages).map((e) => e.code));
+    const code = Object.fromEntries(Object.entries(lock.code ?? {}).filter(([h]) => used.has(h)));
+    const body = Object.keys(code).length ? { version: lock.version, stages: lock.stages, code } : { version: lock.version, stages: lock.stages };
+    return '# conno.lock: written by conno, commit it. What each stage instance was built from and produced.\n' + stringify(sortDeep(body), { lineWidth: 0, aliasDuplicateObjects: false });
+  };
+  const key = fc.oneof(fc.string(), fc.constantFrom('__proto__', '0', '10', '2', 'a:b', '- x', '#c', 'true', 'null', '', ' sp ', 'é', 'line\nbreak'));
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(key, tie('v'), { maxKeys: 3 })),
+  })).v;
+  const lockArb = fc.record({
+    stages: fc.dictionary(key, fc.record({ fingerprint: fc.constant('585e8072652a1cff'), kind: fc.constant('cmd'), cmd: fc.string(), code: fc.constantFrom('c1', 'c2', undefined), deps: fc.dictionary(key, value, { maxKeys: 2 }), outs: fc.constant({}), metrics: fc.dictionary(key, value, { maxKeys: 3 }) }), { maxKeys: 6 }),
+    code: fc.dictionary(fc.constantFrom('c1', 'c2', 'c3'), value, { maxKeys: 3 }),
+  });
+
+  it('gives the bytes one stringify of the whole sorted lock gives, for any lock', async () => {
+    await fc.assert(
+      fc.asyncProperty(lockArb, async (l) => {
+        const lock = { version: 1, ...l } as unknown as LockFile; // cast: generated entries
+        expect(await lockText(lock)).toBe(whole(lock));
+        // Again, from the entries rendered the first time.
+        expect(await lockText(lock)).toBe(whole(lock));
+      }),
+      { numRuns: 300, seed: 16 },
+    );
+  });
+
+  it('renders an entry again when its content changes, even in place', async () => {
+    const e = entry();
+    const lock: LockFile = { version: 1, stages: { s: e, t: entry() } };
+    const before = await lockText(lock);
+    e.outs['out/model.pt']!.size = 262;
+    (e.params as Record<string, unknown>)['x'] = Number.NaN;
+    const after = await lockText(lock);
+    expect(after).not.toBe(before);
+    expect(after).toBe(whole(lock));
+    expect(after).toContain('        size: 262\n');
+    (e.params as Record<string, unknown>)['x'] = null;
+    expect(await lockText(lock)).toBe(whole(lock));
+  });
+
+  it('renders this repository\'s conno.lock byte for byte', async () => {
+    const text = readFileSync(path.join(__dirname, '..', '..', '..', 'conno.lock'), 'utf8');
+    const { parseLockText } = await import('./lockfile.js');
+    const lock = await parseLockText('conno.lock', text);
+    expect(await lockText(lock)).toBe(text);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { sortDeep } from '../util/canonical.js';
-import { writeFileAtomic, writeProblem } from '../util/fsx.js';
+import { flushDirSyncs, writeFileAtomic, writeProblem } from '../util/fsx.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import type { FingerprintRecord } from '../hash/fingerprint.js';
 import type { CodeDetail } from '../stage/code.js';
@@ -101,8 +101,45 @@ export async function lockText(lock: LockFile): Promise<string> {
   // Only the code details the entries refer to: an old hash's files would be noise in a diff.
   const used = new Set(Object.values(lock.stages).map((e) => e.code));
   const code = Object.fromEntries(Object.entries(lock.code ?? {}).filter(([h]) => used.has(h)));
-  const body = Object.keys(code).length ? { version: lock.version, stages: lock.stages, code } : { version: lock.version, stages: lock.stages };
-  return header + stringify(sortDeep(body), { lineWidth: 0, aliasDuplicateObjects: false });
+  const next = new Map<string, string>();
+  const render = (v: unknown) => stringify(v, YAML_OPTIONS);
+  const text = header + (Object.keys(code).length ? section('code', code, render, next) : '') + section('stages', lock.stages, render, next) + render({ version: lock.version });
+  rendered = next;
+  return text;
+}
+
+const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+
+/**
+ * Each entry's YAML, by its JSON, from the last lock written: the lock is rewritten many times
+ * during a run, and YAML rendering is slow (55 ms for 1,000 entries), so only changed entries
+ * are rendered again. The text is the one one stringify call over the whole sorted lock gives
+ * (lockfile.test.ts compares the two).
+ */
+let rendered = new Map<string, string>();
+
+/** JSON as sortDeep sees values: NaN and ±Infinity stay apart from null. */
+const asSorted = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `__number:${String(v)}` : v);
+
+function section(key: string, map: Record<string, unknown>, render: (v: unknown) => string, next: Map<string, string>): string {
+  // The order sortDeep leaves the keys in (integer-like keys first, as for any JS object).
+  const order = Object.create(null) as Record<string, true>;
+  for (const k of Object.keys(map).sort()) if (map[k] !== undefined) order[k] = true;
+  const ids = Object.keys(order);
+  if (ids.length === 0) return render({ [key]: {} });
+  let out = `${key}:\n`;
+  for (const id of ids) {
+    const cacheKey = `${key}\0${id}\0${JSON.stringify(map[id], asSorted)}`;
+    let text = next.get(cacheKey) ?? rendered.get(cacheKey);
+    if (text === undefined) {
+      const one = Object.create(null) as Record<string, unknown>;
+      one[id] = sortDeep(map[id]);
+      text = render({ [key]: one }).slice(key.length + 2); // without its "key:\n" line
+    }
+    next.set(cacheKey, text);
+    out += text;
+  }
+  return out;
 }
 
 /** Write the lock only if its bytes change, atomically. Returns whether it was written. */
@@ -111,6 +148,8 @@ export async function writeLock(file: string, lock: LockFile): Promise<boolean> 
   const old = await fsp.readFile(file, 'utf8').catch(() => undefined);
   if (old === text) return false;
   try {
+    // What the lock names is durable before the lock is (fsx.ts, fsyncDirLater).
+    await flushDirSyncs();
     await writeFileAtomic(file, text);
   } catch (err) {
     throw writeProblem(err, 'conno.lock', file);

@@ -59,7 +59,9 @@ export class RunCache {
 
   async put(rec: RunRecord): Promise<void> {
     try {
-      await writeFileAtomic(this.file(rec.entry.fingerprint), canonicalJson(rec));
+      // A record the cache can lose: torn or missing after a power cut, `get` reads it as absent
+      // (and the stage runs again), so it is not fsynced on its own (fsx.ts, durable: 'later').
+      await writeFileAtomic(this.file(rec.entry.fingerprint), canonicalJson(rec), { durable: 'later' });
     } catch (err) {
       throw writeProblem(err, 'the run-cache', this.dir);
     }

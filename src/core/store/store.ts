@@ -18,7 +18,7 @@ import { streamHasher, hashFile } from '../hash/xxhash.js';
 import { asObjectHash, isTreeHash, type ObjectHash } from '../hash/types.js';
 import { listFiles, manifestHash, manifestText, type Manifest, type ManifestEntry, type PathHash } from '../hash/tree.js';
 import type { StatCache } from '../hash/statcache.js';
-import { fsyncDir, removePath, tmpName, toPosix, writeProblem } from '../util/fsx.js';
+import { fsyncDirLater, removePath, tmpName, toPosix, writeProblem } from '../util/fsx.js';
 
 export class CorruptObjectError extends Error {
   constructor(readonly hash: ObjectHash, readonly actual: string) {
@@ -32,6 +32,9 @@ export class ObjectMismatchError extends Error {
     super(`object ${hash} from ${from} is corrupt: its bytes hash to ${actual}; it was not stored`);
   }
 }
+
+/** Files up to this size are stored from memory (putFile). */
+const WHOLE_FILE = 1 << 20;
 
 export class ObjectStore {
   readonly objectsDir: string;
@@ -64,9 +67,21 @@ export class ObjectStore {
     );
   }
 
-  /** Store a copy of a file, hashing it while copying. */
+  /**
+   * Store a copy of a file, hashing it while copying. A small file (most command outputs) is
+   * read whole, hashed, and written only if the store lacks it: a third of the file-system round
+   * trips of a streamed copy.
+   */
   async putFile(src: string): Promise<PathHash> {
     return this.writing('the cache', async () => {
+      const fh = await fsp.open(src, 'r');
+      let bytes: Buffer | undefined;
+      try {
+        if ((await fh.stat()).size <= WHOLE_FILE) bytes = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+      if (bytes) return this.storeBytes(bytes);
       await fsp.mkdir(this.tmpDir, { recursive: true });
       const tmp = tmpName(this.tmpDir, 'put');
       const h = await streamHasher();
@@ -92,21 +107,35 @@ export class ObjectStore {
   }
 
   async putBytes(bytes: string | Uint8Array): Promise<PathHash> {
-    return this.writing('the cache', async () => {
+    return this.writing('the cache', () => this.storeBytes(typeof bytes === 'string' ? Buffer.from(bytes) : bytes));
+  }
+
+  /** Bytes in memory into the store: hashed first, written (temp file, fsync, rename) only if new. */
+  private async storeBytes(data: Uint8Array): Promise<PathHash> {
+    const h = await streamHasher();
+    h.update(data);
+    const hash = asObjectHash(h.digest());
+    if (await this.has(hash)) return { hash, size: data.length }; // Immutable: it has these bytes.
+    const tmp = tmpName(this.tmpDir, 'put');
+    // Created read-only (the descriptor still writes): objects are never modified in place.
+    const fh = await fsp.open(tmp, 'wx', 0o444).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
       await fsp.mkdir(this.tmpDir, { recursive: true });
-      const tmp = tmpName(this.tmpDir, 'put');
-      const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-      const h = await streamHasher();
-      h.update(data);
-      const hash = asObjectHash(h.digest());
-      try {
-        await fsp.writeFile(tmp, data, { flag: 'wx' });
-        await this.adopt(tmp, hash);
-      } finally {
-        await fsp.rm(tmp, { force: true });
-      }
-      return { hash, size: data.length };
+      return fsp.open(tmp, 'wx', 0o444);
     });
+    try {
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.rename(tmp, hash);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    return { hash, size: data.length };
   }
 
   /** Store every file of a folder and its manifest; the folder's hash is the manifest's. */
@@ -182,8 +211,8 @@ export class ObjectStore {
   }
 
   /** Store a file or a folder. */
-  async putPath(p: string): Promise<PathHash> {
-    const st = await fsp.stat(p);
+  async putPath(p: string, stat?: { isDirectory(): boolean }): Promise<PathHash> {
+    const st = stat ?? (await fsp.stat(p));
     if (st.isDirectory()) {
       const { manifest: _m, ...rest } = await this.putTree(p);
       return rest;
@@ -193,7 +222,6 @@ export class ObjectStore {
 
   /** Move a fully written temp file into place under its hash. */
   private async adopt(tmp: string, hash: ObjectHash): Promise<void> {
-    const dest = this.objectPath(hash);
     if (await this.has(hash)) return; // Immutable: an existing object already has these bytes.
     const fh = await fsp.open(tmp, 'r+');
     try {
@@ -202,9 +230,20 @@ export class ObjectStore {
       await fh.close();
     }
     await fsp.chmod(tmp, 0o444);
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
-    await fsp.rename(tmp, dest);
-    await fsyncDir(path.dirname(dest));
+    await this.rename(tmp, hash);
+  }
+
+  /** A temp file whose bytes are durable (fsynced) takes its object name. */
+  private async rename(tmp: string, hash: ObjectHash): Promise<void> {
+    const dest = this.objectPath(hash);
+    await fsp.rename(tmp, dest).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await fsp.mkdir(path.dirname(dest), { recursive: true }); // the shard's first object
+      await fsp.rename(tmp, dest);
+    });
+    // The name itself is made durable before conno.lock is next written (a lost rename is a
+    // missing object, which the cache detects: the stage runs again).
+    fsyncDirLater(path.dirname(dest));
     this.verified.add(hash);
   }
 

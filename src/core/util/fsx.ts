@@ -36,18 +36,47 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+const dirsToSync = new Set<string>();
+
+/**
+ * A rename whose durability may wait: the folder is fsynced by the next `flushDirSyncs`, which
+ * runs before conno.lock is written and when a command ends. A power cut before that can lose
+ * the rename (a cache object or run record goes missing, which the cache detects and rebuilds),
+ * never leave a lock naming objects that were not made durable first.
+ */
+export function fsyncDirLater(dir: string): void {
+  dirsToSync.add(dir);
+}
+
+/** fsync every folder `fsyncDirLater` named since the last flush. */
+export async function flushDirSyncs(): Promise<void> {
+  const dirs = [...dirsToSync];
+  dirsToSync.clear();
+  for (const d of dirs) await fsyncDir(d);
+}
+
+/** Folders awaiting their fsync (for tests). */
+export function pendingDirSyncs(): string[] {
+  return [...dirsToSync];
+}
+
 /**
  * Write a whole file atomically: temp file in the same folder, fsync, rename. Readers see the
  * old bytes or the new bytes, never a torn file, even if the process is killed mid-write.
+ *
+ * `durable: 'later'`, for records the cache can lose (a run record: one that is torn or missing
+ * after a power cut reads as absent): no fsync of the file, the folder's fsync deferred
+ * (fsyncDirLater). A killed process still leaves the old bytes or the new ones.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { durable?: 'now' | 'later' } = {}): Promise<void> {
   const dir = path.dirname(file);
+  const now = opts.durable !== 'later';
   await fsp.mkdir(dir, { recursive: true });
   const tmp = tmpName(dir, path.basename(file));
   const fh = await fsp.open(tmp, 'w');
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (now) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -57,7 +86,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (now) await fsyncDir(dir);
+  else fsyncDirLater(dir);
 }
 
 /** Remove a file or folder if present; make read-only cache copies writable first. */
