@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiagnosticsError, formatUserError, UsageError, UserError } from '../util/errors.js';
-import { flushDirSyncs, writeProblem } from '../util/fsx.js';
+import { flushPendingSyncs, writeProblem } from '../util/fsx.js';
 import type { Io } from '../util/io.js';
 import { COMMANDS, type CommandSpec } from './table.js';
 import { commandHelp, mainHelp } from './help.js';
@@ -38,7 +38,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await dispatch(argv, io);
   } catch (err) {
-    await flushDirSyncs();
+    await flushPendingSyncs();
     if (err instanceof DiagnosticsError) {
       const { formatDiagnostics } = await import('../util/diagnostics.js');
       io.err(formatDiagnostics(err.diagnostics));
@@ -90,7 +90,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const code = await handler({ io, dir, argv, command: spec.name, values, positionals });
   // Renames whose folders' fsyncs were deferred (cache objects, run records) are durable when
   // the command ends, whatever it wrote.
-  await flushDirSyncs();
+  await flushPendingSyncs();
   promptExit = PROMPT_EXIT.has(spec.name);
   return code;
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { flushDirSyncs, writeFileAtomic } from '../util/fsx.js';
+import { flushPendingSyncs, writeFileAtomic } from '../util/fsx.js';
 import { formatUserError, ParamError, UserError } from '../util/errors.js';
 import { ownUsage } from './resources.js';
 import { runBuiltin, runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
@@ -49,7 +49,7 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
     await new RunCache(job.cacheDir).record(job.runRecord.id, job.runRecord.entry, result.outs, result.metrics, result.resources);
   }
   // The objects and the run record this process wrote are durable before conno reads the result.
-  await flushDirSyncs();
+  await flushPendingSyncs();
   await writeFileAtomic(`${jobFile}.result`, JSON.stringify(result));
   return result;
 }

@@ -9,7 +9,7 @@
 import { readFileSync, statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { hashFile } from './xxhash.js';
-import { isWriteProblem, writeFileAtomic } from '../util/fsx.js';
+import { flushPendingSyncs, isWriteProblem, writeFileAtomic } from '../util/fsx.js';
 
 const RACY_MS = 2000n;
 const FORMAT = 1;
@@ -105,6 +105,8 @@ export class StatCache {
     const out: Record<string, Entry> = {};
     for (const [k, v] of this.entries) if (!this.racy.has(k) && !this.transient.some((t) => k.startsWith(t))) out[k] = v;
     try {
+      // The cache objects it vouches for are durable before it is (fsx.ts, fsyncLater).
+      await flushPendingSyncs();
       await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, entries: out }));
     } catch (err) {
       // A cache that cannot be kept (a full disk, a read-only cache) only makes the next run slower.

@@ -5,7 +5,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { sortDeep } from '../util/canonical.js';
-import { flushDirSyncs, writeFileAtomic, writeProblem } from '../util/fsx.js';
+import { flushPendingSyncs, writeFileAtomic, writeProblem } from '../util/fsx.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import type { FingerprintRecord } from '../hash/fingerprint.js';
 import type { CodeDetail } from '../stage/code.js';
@@ -148,8 +148,8 @@ export async function writeLock(file: string, lock: LockFile): Promise<boolean> 
   const old = await fsp.readFile(file, 'utf8').catch(() => undefined);
   if (old === text) return false;
   try {
-    // What the lock names is durable before the lock is (fsx.ts, fsyncDirLater).
-    await flushDirSyncs();
+    // What the lock names is durable before the lock is (fsx.ts, fsyncLater).
+    await flushPendingSyncs();
     await writeFileAtomic(file, text);
   } catch (err) {
     throw writeProblem(err, 'conno.lock', file);

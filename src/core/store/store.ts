@@ -8,7 +8,8 @@ async function streams(): Promise<{ Transform: typeof import('node:stream').Tran
  * The content-addressed object store under cache/objects/.
  *
  * Every object is named by the xxh64 of its bytes (folders: of their manifest, plus `.dir`),
- * written once through a temp file + fsync + rename and then made read-only. A reader that
+ * written once through a temp file + rename, read-only, and fsynced (bytes and name) before
+ * conno.lock or the stat cache names it (util/fsx.ts, fsyncLater). A reader that
  * finds an object whose bytes no longer match its name (a truncated copy, a bit flip, a
  * tampered file) deletes it and treats it as missing: a corrupt object is rebuilt, never used.
  */
@@ -18,7 +19,7 @@ import { streamHasher, hashFile } from '../hash/xxhash.js';
 import { asObjectHash, isTreeHash, type ObjectHash } from '../hash/types.js';
 import { listFiles, manifestHash, manifestText, type Manifest, type ManifestEntry, type PathHash } from '../hash/tree.js';
 import type { StatCache } from '../hash/statcache.js';
-import { fsyncDirLater, removePath, tmpName, toPosix, writeProblem } from '../util/fsx.js';
+import { fsyncDirLater, fsyncLater, removePath, tmpName, toPosix, writeProblem } from '../util/fsx.js';
 
 export class CorruptObjectError extends Error {
   constructor(readonly hash: ObjectHash, readonly actual: string) {
@@ -110,7 +111,7 @@ export class ObjectStore {
     return this.writing('the cache', () => this.storeBytes(typeof bytes === 'string' ? Buffer.from(bytes) : bytes));
   }
 
-  /** Bytes in memory into the store: hashed first, written (temp file, fsync, rename) only if new. */
+  /** Bytes in memory into the store: hashed first, written (temp file, rename; fsync deferred) only if new. */
   private async storeBytes(data: Uint8Array): Promise<PathHash> {
     const h = await streamHasher();
     h.update(data);
@@ -126,7 +127,6 @@ export class ObjectStore {
     try {
       try {
         await fh.writeFile(data);
-        await fh.sync();
       } finally {
         await fh.close();
       }
@@ -135,6 +135,8 @@ export class ObjectStore {
       await fsp.rm(tmp, { force: true });
       throw err;
     }
+    // Its bytes are made durable with its name, before anything vouches for it (fsx.ts).
+    fsyncLater(this.objectPath(hash));
     return { hash, size: data.length };
   }
 
@@ -233,7 +235,7 @@ export class ObjectStore {
     await this.rename(tmp, hash);
   }
 
-  /** A temp file whose bytes are durable (fsynced) takes its object name. */
+  /** A fully written temp file takes its object name. */
   private async rename(tmp: string, hash: ObjectHash): Promise<void> {
     const dest = this.objectPath(hash);
     await fsp.rename(tmp, dest).catch(async (err: NodeJS.ErrnoException) => {
@@ -241,8 +243,7 @@ export class ObjectStore {
       await fsp.mkdir(path.dirname(dest), { recursive: true }); // the shard's first object
       await fsp.rename(tmp, dest);
     });
-    // The name itself is made durable before conno.lock is next written (a lost rename is a
-    // missing object, which the cache detects: the stage runs again).
+    // The name is made durable before anything vouches for the object (fsx.ts, fsyncLater).
     fsyncDirLater(path.dirname(dest));
     this.verified.add(hash);
   }

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushDirSyncs, pendingDirSyncs, writeFileAtomic } from './fsx.js';
+import { flushPendingSyncs, fsyncLater, pendingSyncs, writeFileAtomic } from './fsx.js';
+import { StatCache } from '../hash/statcache.js';
 import { ObjectStore } from '../store/store.js';
 import { RunCache } from '../store/runcache.js';
 import { writeLock } from '../store/lockfile.js';
@@ -12,30 +13,39 @@ import { main } from '../cli/main.js';
 let dir: string;
 beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'conno-fsx-'));
-  await flushDirSyncs();
+  await flushPendingSyncs();
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('deferred folder fsyncs', () => {
-  it('a cache object and a run record leave their folders to fsync later; writeLock fsyncs them before the lock', async () => {
+  it('a cache object leaves its bytes and name, a run record its name, to fsync later; writeLock fsyncs them before the lock', async () => {
     const store = new ObjectStore(path.join(dir, 'cache'));
     writeFileSync(path.join(dir, 'a.txt'), 'a');
     const put = await store.putFile(path.join(dir, 'a.txt'));
     await new RunCache(path.join(dir, 'cache')).put({ id: 's', entry: { fingerprint: asFingerprint('0123456789abcdef'), kind: 'cmd', deps: {}, outs: { 'a.txt': put } } });
-    expect(pendingDirSyncs().sort()).toEqual([path.dirname(store.objectPath(put.hash)), path.join(dir, 'cache', 'runs', '01')].sort());
+    expect(pendingSyncs().sort()).toEqual([store.objectPath(put.hash), path.dirname(store.objectPath(put.hash)), path.join(dir, 'cache', 'runs', '01')].sort());
     await writeLock(path.join(dir, 'conno.lock'), { version: 1, stages: {} });
-    expect(pendingDirSyncs()).toEqual([]);
+    expect(pendingSyncs()).toEqual([]);
+  });
+
+  it('the stat cache, which vouches for objects by their stat, is saved after them', async () => {
+    writeFileSync(path.join(dir, 'a.txt'), 'a');
+    const stats = await StatCache.open(path.join(dir, 'stat-cache.json'));
+    await stats.hashFile(path.join(dir, 'a.txt'));
+    fsyncLater(path.join(dir, 'a.txt'));
+    await stats.save();
+    expect(pendingSyncs()).toEqual([]);
   });
 
   it('an atomic write is whole either way', async () => {
     const f = path.join(dir, 'sub', 'f.json');
     await writeFileAtomic(f, 'one');
-    expect(pendingDirSyncs()).toEqual([]);
+    expect(pendingSyncs()).toEqual([]);
     await writeFileAtomic(f, 'two', { durable: 'later' });
     expect(readFileSync(f, 'utf8')).toBe('two');
-    expect(pendingDirSyncs()).toEqual([path.dirname(f)]);
-    await flushDirSyncs();
-    expect(pendingDirSyncs()).toEqual([]);
+    expect(pendingSyncs()).toEqual([path.dirname(f)]);
+    await flushPendingSyncs();
+    expect(pendingSyncs()).toEqual([]);
   });
 
   it('every command ends with the deferred fsyncs done, whatever it wrote', async () => {
@@ -43,9 +53,9 @@ describe('deferred folder fsyncs', () => {
     const io = { out: () => undefined, err: () => undefined, isTTY: false };
     for (const args of [['status'], ['frobnicate']]) {
       await writeFileAtomic(path.join(dir, 'cache', 'runs', 'x.json'), '{}', { durable: 'later' });
-      expect(pendingDirSyncs()).toHaveLength(1);
+      expect(pendingSyncs()).toHaveLength(1);
       await main(['-C', dir, ...args], io).catch(() => undefined);
-      expect(pendingDirSyncs(), args.join(' ')).toEqual([]);
+      expect(pendingSyncs(), args.join(' ')).toEqual([]);
     }
   });
 });

@@ -36,28 +36,50 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+const filesToSync = new Set<string>();
 const dirsToSync = new Set<string>();
 
 /**
- * A rename whose durability may wait: the folder is fsynced by the next `flushDirSyncs`, which
- * runs before conno.lock is written and when a command ends. A power cut before that can lose
- * the rename (a cache object or run record goes missing, which the cache detects and rebuilds),
- * never leave a lock naming objects that were not made durable first.
+ * A write whose durability may wait: the file's bytes (fsyncLater) and the rename into its
+ * folder (fsyncDirLater) are fsynced by the next `flushPendingSyncs`, which runs before
+ * conno.lock or the stat cache is written and when a command ends. So nothing that vouches for
+ * a cache object (the lock names it, the stat cache keeps its hash) is durable before the object
+ * is; a power cut before the flush can lose a rename or leave an object whose bytes do not match
+ * its name, which the cache detects (a missing object, or one that hashes wrong and is deleted)
+ * and rebuilds. Run by run, a thousand short stages wait for no fsync of their own.
  */
+export function fsyncLater(file: string): void {
+  filesToSync.add(file);
+}
+
+/** See fsyncLater: the folder that received a rename. */
 export function fsyncDirLater(dir: string): void {
   dirsToSync.add(dir);
 }
 
-/** fsync every folder `fsyncDirLater` named since the last flush. */
-export async function flushDirSyncs(): Promise<void> {
+/** fsync every file, then every folder, that fsyncLater / fsyncDirLater named since the last flush. */
+export async function flushPendingSyncs(): Promise<void> {
+  const files = [...filesToSync];
+  filesToSync.clear();
+  for (const f of files) {
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(f, fsc.O_RDONLY);
+      await fh.sync();
+    } catch {
+      // Removed since (gc), or a file system that refuses: nothing left to make durable.
+    } finally {
+      await fh?.close();
+    }
+  }
   const dirs = [...dirsToSync];
   dirsToSync.clear();
   for (const d of dirs) await fsyncDir(d);
 }
 
-/** Folders awaiting their fsync (for tests). */
-export function pendingDirSyncs(): string[] {
-  return [...dirsToSync];
+/** Files and folders awaiting their fsync (for tests). */
+export function pendingSyncs(): string[] {
+  return [...filesToSync, ...dirsToSync];
 }
 
 /**
