@@ -93,9 +93,13 @@ export function pendingSyncs(): string[] {
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { durable?: 'now' | 'later' } = {}): Promise<void> {
   const dir = path.dirname(file);
   const now = opts.durable !== 'later';
-  await fsp.mkdir(dir, { recursive: true });
   const tmp = tmpName(dir, path.basename(file));
-  const fh = await fsp.open(tmp, 'w');
+  // The folder is made only when missing (one round trip fewer for the usual case).
+  const fh = await fsp.open(tmp, 'w').catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    await fsp.mkdir(dir, { recursive: true });
+    return fsp.open(tmp, 'w');
+  });
   try {
     await fh.writeFile(data);
     if (now) await fh.sync();
