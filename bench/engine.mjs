@@ -15,7 +15,11 @@
 // and, when i >= 10, also on the output of stage i-10. Stage i writes out/s<i>.txt.
 //
 // Usage: npm run bench:engine -- [--sizes 10,100,1000,10000] [--tools make,snakemake,conno] [--json] [--keep]
-//        [--runs K] [--build-timeout SECONDS] [--smk-style wildcard|rules]
+//        [--runs K] [--build-runs K] [--build-timeout SECONDS] [--smk-style wildcard|rules]
+//
+// --build-runs K: the full builds of snakemake and conno are timed K times, each in a fresh
+// folder, taking turns at going first (the file system remembers recent deletions for a
+// minute; whoever builds right after the other pays for them); medians are reported.
 //
 // --json prints exactly one JSON object on stdout and nothing else there;
 // progress and notes always go to stderr. Everything is generated in a temp
@@ -38,13 +42,13 @@ function usage(msg) {
   if (msg) process.stderr.write(`bench/engine.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node bench/engine.mjs [--sizes 10,100,1000,10000] [--tools make,snakemake,conno] [--json] [--keep]\n' +
-      '                             [--runs K] [--build-timeout SECONDS] [--smk-style wildcard|rules]\n',
+      '                             [--runs K] [--build-runs K] [--build-timeout SECONDS] [--smk-style wildcard|rules]\n',
   );
   process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv) {
-  const opts = { sizes: [10, 100, 1000, 10000], tools: ['make', 'snakemake', 'conno'], json: false, keep: false, runs: null, buildTimeoutS: 600, smkStyle: 'wildcard' };
+  const opts = { sizes: [10, 100, 1000, 10000], tools: ['make', 'snakemake', 'conno'], json: false, keep: false, runs: null, buildRuns: 1, buildTimeoutS: 600, smkStyle: 'wildcard' };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let val = null;
@@ -88,6 +92,12 @@ function parseArgs(argv) {
         const k = Number(next());
         if (!Number.isInteger(k) || k < 1) usage('--runs takes a positive integer');
         opts.runs = k;
+        break;
+      }
+      case '--build-runs': {
+        const k = Number(next());
+        if (!Number.isInteger(k) || k < 1) usage('--build-runs takes a positive integer');
+        opts.buildRuns = k;
         break;
       }
       case '--build-timeout': {
@@ -517,6 +527,30 @@ function benchSize(root, n, tools) {
     }
   }
 
+  // More full builds, in fresh folders, snakemake and conno taking turns at going first.
+  if (opts.buildRuns > 1 && res.build_ms.snakemake != null && res.build_ms.conno != null) {
+    const samples = { snakemake: [res.build_ms.snakemake], conno: [res.build_ms.conno] };
+    for (let k = 1; k < opts.buildRuns; k++) {
+      for (const tool of k % 2 ? ['conno', 'snakemake'] : ['snakemake', 'conno']) {
+        const d = path.join(base, `${tool}-build${k}`);
+        fs.mkdirSync(d, { recursive: true });
+        if (tool === 'conno') genConno(d, n);
+        else genSnake(d, n, opts.smkStyle);
+        log(`N=${n}: ${tool} full build ${k + 1} of ${opts.buildRuns}`);
+        const b = tool === 'conno' ? run(process.execPath, [CONNO, '-C', d, 'repro', '--jobs', '2'], { cwd: d, timeoutMs: buildTimeoutMs }) : run('snakemake', ['--cores', '2'], { cwd: d, timeoutMs: buildTimeoutMs });
+        if (!b.ok) {
+          res.notes.push(describeFailure(`${tool} full build ${k + 1}`, b));
+          continue;
+        }
+        samples[tool].push(round(b.ms, 1));
+      }
+    }
+    res.samples.build_snakemake = samples.snakemake;
+    res.samples.build_conno = samples.conno;
+    res.build_ms.snakemake = round(median(samples.snakemake), 1);
+    res.build_ms.conno = round(median(samples.conno), 1);
+  }
+  if (res.build_ms.snakemake != null && res.build_ms.conno) res.build_vs_snakemake = round(res.build_ms.snakemake / res.build_ms.conno, 2);
   if (res.snakemake_n_ms != null && res.conno_status_ms) res.speedup_vs_snakemake = round(res.snakemake_n_ms / res.conno_status_ms, 2);
   if (res.conno_status_ms != null && res.make_n_ms) res.conno_status_vs_make = round(res.conno_status_ms / res.make_n_ms, 2);
   return res;
@@ -604,8 +638,11 @@ try {
     out.push(table(sizes));
     out.push('');
     out.push('smk/status = snakemake -n ÷ conno status (higher: conno faster); status/make = conno status ÷ make -n');
-    const builds = sizes.map((s) => `N=${s.n}: make ${s.build_ms.make ?? '—'}, snakemake ${s.build_ms.snakemake ?? '—'}, conno ${s.build_ms.conno ?? '—'}`);
-    out.push('initial full builds (ms, 2 jobs): ' + builds.join('; '));
+    const builds = sizes.map((s) => {
+      const runs = s.samples.build_conno ? ` (median of ${s.samples.build_conno.length}; conno ${s.samples.build_conno.join(', ')}; snakemake ${s.samples.build_snakemake.join(', ')})` : '';
+      return `N=${s.n}: make ${s.build_ms.make ?? '—'}, snakemake ${s.build_ms.snakemake ?? '—'}, conno ${s.build_ms.conno ?? '—'}${s.build_vs_snakemake != null ? `, snakemake ÷ conno ${s.build_vs_snakemake}×` : ''}${runs}`;
+    });
+    out.push(`${opts.buildRuns > 1 ? '' : 'initial '}full builds (ms, 2 jobs): ` + builds.join('; '));
     const problems = sizes.flatMap((s) => [...Object.entries(s.errors).map(([k, v]) => `N=${s.n} ${k}: ${v}`), ...s.notes.map((x) => `N=${s.n} note: ${x}`)]);
     if (problems.length) {
       out.push('');
