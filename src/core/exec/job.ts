@@ -15,7 +15,7 @@ import { StatCache } from '../hash/statcache.js';
 import { hashPath } from '../hash/tree.js';
 import type { Item } from '../pipeline/model.js';
 import type { StageInput } from '../stage/api.js';
-import { removePath, tmpName, writeProblem } from '../util/fsx.js';
+import { ensureDir, removePath, tmpName, writeProblem } from '../util/fsx.js';
 import type { Spawner, SpawnExit } from './spawner.js';
 
 export interface StageJob {
@@ -82,7 +82,7 @@ export function stageEnv(job: StageJob): Record<string, string> {
  */
 export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: Spawner): Promise<JobResult> {
   // Meanwhile (its failure is kept, not left unhandled, and thrown below).
-  const logDir = fsp.mkdir(path.dirname(job.logFile), { recursive: true }).then(
+  const logDir = ensureDir(path.dirname(job.logFile)).then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -90,7 +90,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: 
   for (const o of job.outs) {
     const abs = absIn(job.workRoot, o);
     await removePath(abs); // A stale output must not pass for a fresh one.
-    await fsp.mkdir(path.dirname(abs), { recursive: true });
+    await ensureDir(path.dirname(abs));
   }
   const logDirFailed = await logDir;
   if (logDirFailed) throw logDirFailed;

@@ -186,6 +186,18 @@ describe.each(FIXTURES)('object store contract: $name', (fx) => {
       expect(readFileSync(store.objectPath(put.hash)).equals(big)).toBe(true);
     });
 
+    it('putFile stores small files from memory and large ones streamed, the same bytes either way, with or without a known size', async () => {
+      for (const size of [1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1]) {
+        const bytes = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) bytes[i] = (i * 13 + size) & 0xff;
+        const src = write(`f${size}.bin`, bytes);
+        const want = { hash: await hashBytes(bytes), size };
+        expect(await store.putFile(src)).toEqual(want);
+        expect(await store.putPath(src, statSync(src))).toEqual(want);
+        expect(readFileSync(store.objectPath(want.hash)).equals(bytes)).toBe(true);
+      }
+    });
+
     it('the empty file is an object too', async () => {
       expect(await store.putFile(write('empty', ''))).toEqual({ hash: 'ef46db3751d8e999', size: 0 });
       expect(await store.has(asObjectHash('ef46db3751d8e999'))).toBe(true);

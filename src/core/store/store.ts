@@ -37,6 +37,30 @@ export class ObjectMismatchError extends Error {
 /** Files up to this size are stored from memory (putFile). */
 const WHOLE_FILE = 1 << 20;
 
+/**
+ * A file's bytes if it holds at most WHOLE_FILE (`size`: what a stat just said, if known), in as
+ * few round trips as can be: open, read, close. The bytes are those the file had when it was
+ * read, as a streamed copy's are; undefined for a larger file (the caller streams it).
+ */
+async function readSmall(file: string, size?: number): Promise<Buffer | undefined> {
+  if (size !== undefined && size > WHOLE_FILE) return undefined;
+  const fh = await fsp.open(file, 'r');
+  try {
+    const want = size ?? (await fh.stat()).size;
+    if (want > WHOLE_FILE) return undefined;
+    const buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await fh.read(buf, got, want - got, got);
+      if (bytesRead === 0) break; // it shrank meanwhile
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
 export class ObjectStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
@@ -73,15 +97,9 @@ export class ObjectStore {
    * read whole, hashed, and written only if the store lacks it: a third of the file-system round
    * trips of a streamed copy.
    */
-  async putFile(src: string): Promise<PathHash> {
+  async putFile(src: string, knownSize?: number): Promise<PathHash> {
     return this.writing('the cache', async () => {
-      const fh = await fsp.open(src, 'r');
-      let bytes: Buffer | undefined;
-      try {
-        if ((await fh.stat()).size <= WHOLE_FILE) bytes = await fh.readFile();
-      } finally {
-        await fh.close();
-      }
+      const bytes = await readSmall(src, knownSize);
       if (bytes) return this.storeBytes(bytes);
       await fsp.mkdir(this.tmpDir, { recursive: true });
       const tmp = tmpName(this.tmpDir, 'put');
@@ -213,13 +231,13 @@ export class ObjectStore {
   }
 
   /** Store a file or a folder. */
-  async putPath(p: string, stat?: { isDirectory(): boolean }): Promise<PathHash> {
+  async putPath(p: string, stat?: { isDirectory(): boolean; size: number }): Promise<PathHash> {
     const st = stat ?? (await fsp.stat(p));
     if (st.isDirectory()) {
       const { manifest: _m, ...rest } = await this.putTree(p);
       return rest;
     }
-    return this.putFile(p);
+    return this.putFile(p, st.size);
   }
 
   /** Move a fully written temp file into place under its hash. */

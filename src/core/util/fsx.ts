@@ -12,6 +12,12 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** A folder made if missing; one round trip when it exists (a recursive mkdir takes two). */
+export async function ensureDir(dir: string): Promise<void> {
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) await fsp.mkdir(dir, { recursive: true });
+}
+
 let tmpCount = 0;
 
 /**
