@@ -37,6 +37,21 @@ describe('deferred folder fsyncs', () => {
     expect(pendingSyncs()).toEqual([]);
   });
 
+  it('a flush ends after the flushes called before it (which may hold what it must make durable)', async () => {
+    const files = [1, 2, 3].map((i) => path.join(dir, `f${i}`));
+    for (const f of files) writeFileSync(f, f);
+    const order: number[] = [];
+    fsyncLater(files[0]!);
+    fsyncLater(files[1]!);
+    const first = flushPendingSyncs().then(() => order.push(1));
+    fsyncLater(files[2]!);
+    const second = flushPendingSyncs().then(() => order.push(2));
+    await second;
+    expect(order).toEqual([1, 2]);
+    await first;
+    expect(pendingSyncs()).toEqual([]);
+  });
+
   it('an atomic write is whole either way', async () => {
     const f = path.join(dir, 'sub', 'f.json');
     await writeFileAtomic(f, 'one');

@@ -63,8 +63,20 @@ export function fsyncDirLater(dir: string): void {
   dirsToSync.add(dir);
 }
 
-/** fsync every file, then every folder, that fsyncLater / fsyncDirLater named since the last flush. */
-export async function flushPendingSyncs(): Promise<void> {
+let flushing: Promise<void> = Promise.resolve();
+
+/**
+ * fsync every file, then every folder, that fsyncLater / fsyncDirLater named before this call.
+ * Flushes run one after another, so that when one resolves, all that was named before it was
+ * called is durable, even if another flush had already taken part of it.
+ */
+export function flushPendingSyncs(): Promise<void> {
+  const run = flushing.then(flushNow);
+  flushing = run.catch(() => undefined);
+  return run;
+}
+
+async function flushNow(): Promise<void> {
   const files = [...filesToSync];
   filesToSync.clear();
   for (const f of files) {
@@ -72,8 +84,10 @@ export async function flushPendingSyncs(): Promise<void> {
     try {
       fh = await fsp.open(f, fsc.O_RDONLY);
       await fh.sync();
-    } catch {
-      // Removed since (gc), or a file system that refuses: nothing left to make durable.
+    } catch (err) {
+      // Removed since (gc), or a file system without fsync: nothing left to make durable.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EINVAL' && code !== 'EROFS') throw err;
     } finally {
       await fh?.close();
     }
