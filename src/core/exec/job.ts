@@ -81,19 +81,16 @@ export function stageEnv(job: StageJob): Record<string, string> {
  * local executor's, spawner.ts) the command is started by its helper process.
  */
 export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: Spawner): Promise<JobResult> {
-  // Meanwhile (its failure is kept, not left unhandled, and thrown below).
-  const logDir = ensureDir(path.dirname(job.logFile)).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
+  // Meanwhile; awaited below (marked handled now, so a failure is not reported as unhandled first).
+  const logDir = ensureDir(path.dirname(job.logFile));
+  logDir.catch(() => undefined);
   // In order: an output may lie inside another (a folder and a file in it).
   for (const o of job.outs) {
     const abs = absIn(job.workRoot, o);
     await removePath(abs); // A stale output must not pass for a fresh one.
     await ensureDir(path.dirname(abs));
   }
-  const logDirFailed = await logDir;
-  if (logDirFailed) throw logDirFailed;
+  await logDir;
   const started = performance.now();
   let usage: { cpu_s?: number; max_rss_mb?: number } = {};
   let pid: number | undefined;

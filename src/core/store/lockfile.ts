@@ -112,8 +112,8 @@ const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
 
 /**
  * Each entry's YAML, by its JSON, from the last lock written: the lock is rewritten many times
- * during a run, and YAML rendering is slow (55 ms for 1,000 entries), so only changed entries
- * are rendered again. The text is the one one stringify call over the whole sorted lock gives
+ * during a run, and YAML rendering is slow (55–85 ms for 1,000 entries here), so only changed
+ * entries are rendered again. The text is what one stringify of the whole sorted lock gives
  * (lockfile.test.ts compares the two).
  */
 let rendered = new Map<string, string>();

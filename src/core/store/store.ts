@@ -114,7 +114,7 @@ export class ObjectStore {
         },
       });
       try {
-        const out = createWriteStream(tmp, { flags: 'wx' });
+        const out = createWriteStream(tmp, { flags: 'wx', mode: 0o444 });
         await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), tap, out);
         const hash = asObjectHash(h.digest());
         await this.adopt(tmp, hash);
@@ -129,11 +129,17 @@ export class ObjectStore {
     return this.writing('the cache', () => this.storeBytes(typeof bytes === 'string' ? Buffer.from(bytes) : bytes));
   }
 
-  /** Bytes in memory into the store: hashed first, written (temp file, rename; fsync deferred) only if new. */
-  private async storeBytes(data: Uint8Array): Promise<PathHash> {
-    const h = await streamHasher();
-    h.update(data);
-    const hash = asObjectHash(h.digest());
+  /**
+   * Bytes in memory into the store under `hash` (by default the hash of the bytes), written
+   * (temp file, rename; fsync deferred) only if new.
+   */
+  private async storeBytes(data: Uint8Array, known?: ObjectHash): Promise<PathHash> {
+    let hash = known;
+    if (hash === undefined) {
+      const h = await streamHasher();
+      h.update(data);
+      hash = asObjectHash(h.digest());
+    }
     if (await this.has(hash)) return { hash, size: data.length }; // Immutable: it has these bytes.
     const tmp = tmpName(this.tmpDir, 'put');
     // Created read-only (the descriptor still writes): objects are never modified in place.
@@ -153,8 +159,6 @@ export class ObjectStore {
       await fsp.rm(tmp, { force: true });
       throw err;
     }
-    // Its bytes are made durable with its name, before anything vouches for it (fsx.ts).
-    fsyncLater(this.objectPath(hash));
     return { hash, size: data.length };
   }
 
@@ -189,7 +193,7 @@ export class ObjectStore {
       const chunks: Buffer[] = [];
       let size = 0;
       try {
-        const out = await fsp.open(tmp, 'wx');
+        const out = await fsp.open(tmp, 'wx', 0o444);
         try {
           for await (const chunk of source) {
             const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -215,18 +219,7 @@ export class ObjectStore {
   async putManifest(files: ManifestEntry[]): Promise<ObjectHash> {
     return this.writing('the cache', async () => {
       const text = manifestText(files);
-      const hash = await manifestHash(text);
-      if (!(await this.has(hash))) {
-        await fsp.mkdir(this.tmpDir, { recursive: true });
-        const tmp = tmpName(this.tmpDir, 'put');
-        try {
-          await fsp.writeFile(tmp, text, { flag: 'wx' });
-          await this.adopt(tmp, hash);
-        } finally {
-          await fsp.rm(tmp, { force: true });
-        }
-      }
-      return hash;
+      return (await this.storeBytes(Buffer.from(text), await manifestHash(text))).hash;
     });
   }
 
@@ -240,20 +233,18 @@ export class ObjectStore {
     return this.putFile(p, st.size);
   }
 
-  /** Move a fully written temp file into place under its hash. */
+  /** Move a fully written temp file (created read-only) into place under its hash. */
   private async adopt(tmp: string, hash: ObjectHash): Promise<void> {
     if (await this.has(hash)) return; // Immutable: an existing object already has these bytes.
-    const fh = await fsp.open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.chmod(tmp, 0o444);
     await this.rename(tmp, hash);
   }
 
-  /** A fully written temp file takes its object name. */
+  /**
+   * A fully written temp file takes its object name. Its bytes and its name are made durable
+   * before anything vouches for the object (util/fsx.ts, fsyncLater: the next conno.lock or
+   * stat-cache write); until then a power cut can only leave it missing or mismatched, which the
+   * cache detects.
+   */
   private async rename(tmp: string, hash: ObjectHash): Promise<void> {
     const dest = this.objectPath(hash);
     await fsp.rename(tmp, dest).catch(async (err: NodeJS.ErrnoException) => {
@@ -261,7 +252,7 @@ export class ObjectStore {
       await fsp.mkdir(path.dirname(dest), { recursive: true }); // the shard's first object
       await fsp.rename(tmp, dest);
     });
-    // The name is made durable before anything vouches for the object (fsx.ts, fsyncLater).
+    fsyncLater(dest);
     fsyncDirLater(path.dirname(dest));
     this.verified.add(hash);
   }

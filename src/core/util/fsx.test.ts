@@ -26,6 +26,13 @@ describe('deferred folder fsyncs', () => {
     expect(pendingSyncs().sort()).toEqual([store.objectPath(put.hash), path.dirname(store.objectPath(put.hash)), path.join(dir, 'cache', 'runs', '01')].sort());
     await writeLock(path.join(dir, 'conno.lock'), { version: 1, stages: {} });
     expect(pendingSyncs()).toEqual([]);
+    // A large file (streamed) and a folder's manifest take the same way.
+    writeFileSync(path.join(dir, 'big.bin'), Buffer.alloc((1 << 20) + 1, 7));
+    const big = await store.putFile(path.join(dir, 'big.bin'));
+    const tree = await store.putTree(path.join(dir, 'cache', 'runs'));
+    expect(pendingSyncs()).toEqual(expect.arrayContaining([store.objectPath(big.hash), store.objectPath(tree.hash)]));
+    await writeLock(path.join(dir, 'other.lock'), { version: 1, stages: {} });
+    expect(pendingSyncs()).toEqual([]);
   });
 
   it('the stat cache, which vouches for objects by their stat, is saved after them', async () => {
