@@ -5,9 +5,9 @@
 import path from 'node:path';
 import type { Project } from './project.js';
 import type { StageInstance } from '../pipeline/model.js';
-import { fingerprintOf, RECORD_FORMAT, type FingerprintRecord } from '../hash/fingerprint.js';
+import { fingerprintNow, fingerprintOf, RECORD_FORMAT, type FingerprintRecord } from '../hash/fingerprint.js';
 import { withResults, type HashInfo, type LockEntry } from '../store/lockfile.js';
-import { hashPath, type HashedPath, type ManifestEntry } from '../hash/tree.js';
+import { hashPath, hashPathMemo, type ManifestEntry, type PathMemo } from '../hash/tree.js';
 import { stageCodeOf } from '../stage/registry.js';
 import { diffCode, type StageCode } from '../stage/code.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
@@ -87,7 +87,7 @@ export async function checkStageCode(project: Project, ids: string[]): Promise<v
   }
 }
 
-export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: Map<string, Promise<HashedPath>>): Promise<Computed> {
+export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: PathMemo): Promise<Computed> {
   const deps: Record<string, HashInfo> = {};
   const inputs: ResolvedInput[] = [];
   const missing: string[] = [];
@@ -118,7 +118,9 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
   }
   for (const p of depPaths) {
     const abs = absOf(p);
-    const h = await hashPath(abs, project.stats, memo);
+    // Through the memo, a file the stat cache knows is answered without a promise.
+    const pending = memo ? hashPathMemo(abs, project.stats, memo) : hashPath(abs, project.stats);
+    const h = pending instanceof Promise ? await pending : pending;
     if (!h) {
       missing.push(p);
       continue;
@@ -164,7 +166,8 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
       }
     }
   }
-  return { record, fingerprint: await fingerprintOf(record), deps, inputs, missing, manifests, code };
+  const fingerprint = fingerprintNow(record) ?? (await fingerprintOf(record));
+  return { record, fingerprint, deps, inputs, missing, manifests, code };
 }
 
 /** The record a lock entry was built from (the lock keeps every part of it). */

@@ -5,7 +5,7 @@
  */
 import type { Project } from './project.js';
 import { computeInstance, describeDepChange, explainChange, pathOfKey } from './state.js';
-import { hashPath, type HashedPath } from '../hash/tree.js';
+import { hashPathMemo, type PathMemo } from '../hash/tree.js';
 import type { Fingerprint } from '../hash/types.js';
 
 export interface InstanceStatus {
@@ -23,7 +23,7 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
   const out: InstanceStatus[] = [];
   const entryOf = (id: string) => lock[id];
   // Status changes nothing, so each path needs looking at only once.
-  const memo = new Map<string, Promise<HashedPath>>();
+  const memo: PathMemo = new Map();
   for (const id of project.withUpstream(ids)) {
     const inst = p.instances.get(id)!;
     const reasons: string[] = [];
@@ -42,7 +42,8 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
     if (entry) {
       for (const [name, info] of Object.entries(entry.outs ?? {})) {
         if (inst.kind === 'cmd') {
-          const now = await hashPath(project.abs(name), project.stats, memo);
+          const pending = hashPathMemo(project.abs(name), project.stats, memo);
+          const now = pending instanceof Promise ? await pending : pending;
           if (!now) reasons.push(`output missing: ${name}`);
           else if (now.hash !== info.hash) reasons.push(`output changed: ${name}`);
         } else if (!(await project.store.present(info.hash))) reasons.push(`output missing: ${name}`);

@@ -4,7 +4,7 @@
  * say which part changed, not only that the hash did.
  */
 import { canonicalJson } from '../util/canonical.js';
-import { hashString } from './xxhash.js';
+import { hashString, hashStringNow } from './xxhash.js';
 import { asFingerprint, type Fingerprint, type ObjectHash } from './types.js';
 
 /** Bump when the meaning of a record field changes: every stage becomes stale once. */
@@ -43,4 +43,10 @@ export interface FingerprintRecord {
 
 export async function fingerprintOf(record: FingerprintRecord): Promise<Fingerprint> {
   return asFingerprint(await hashString(canonicalJson(record)));
+}
+
+/** fingerprintOf without a promise once the hasher is loaded; undefined before that. */
+export function fingerprintNow(record: FingerprintRecord): Fingerprint | undefined {
+  const h = hashStringNow(canonicalJson(record));
+  return h === undefined ? undefined : asFingerprint(h);
 }

@@ -58,12 +58,11 @@ export class StatCache {
     return cache;
   }
 
-  /** Content hash of a regular file, read only when its stat changed. */
-  async hashFile(file: string, st?: BigIntStats): Promise<StatHash> {
-    const abs = path.resolve(file);
-    // Synchronous stat: a status over thousands of files is bound by round trips through the
-    // thread pool otherwise, and a stat takes microseconds.
-    st ??= statSync(abs, { bigint: true });
+  /**
+   * The hash remembered for an absolute, normalised path whose stat is `st`, when the stat is
+   * the one it was hashed at (no promise: a no-op `status` asks this for thousands of files).
+   */
+  known(abs: string, st: BigIntStats): StatHash | undefined {
     const known = this.entries.get(abs);
     if (
       known &&
@@ -75,6 +74,17 @@ export class StatCache {
       this.hits++;
       return { hash: known.hash, size: known.size };
     }
+    return undefined;
+  }
+
+  /** Content hash of a regular file, read only when its stat changed. */
+  async hashFile(file: string, st?: BigIntStats): Promise<StatHash> {
+    const abs = path.resolve(file);
+    // Synchronous stat: a status over thousands of files is bound by round trips through the
+    // thread pool otherwise, and a stat takes microseconds.
+    st ??= statSync(abs, { bigint: true });
+    const known = this.known(abs, st);
+    if (known) return known;
     this.misses++;
     const { hash, size } = await hashFile(abs);
     const after = statSync(abs, { bigint: true });

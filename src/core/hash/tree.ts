@@ -63,20 +63,35 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 export type HashedPath = (PathHash & { manifest?: ManifestEntry[] }) | undefined;
 
+/** Paths already looked at in one read-only pass: each answer, or the promise of it. */
+export type PathMemo = Map<string, HashedPath | Promise<HashedPath>>;
+
 /**
- * Hash a workspace file or folder; undefined when it does not exist. With `memo`, a path is
- * looked at once per command (for read-only passes such as `status`, where one file is often
- * both an output and several stages' input).
+ * hashPath through `memo`, so that a path is looked at once per command (for read-only passes
+ * such as `status`, where one file is often both an output and several stages' input). A file
+ * whose stat the stat cache knows is answered at once, without a promise: a no-op `status`
+ * asks for thousands.
  */
-export async function hashPath(abs: string, stats: StatCache, memo?: Map<string, Promise<HashedPath>>): Promise<HashedPath> {
-  if (memo) {
-    let p = memo.get(abs);
-    if (!p) {
-      p = hashPath(abs, stats);
-      memo.set(abs, p);
-    }
-    return p;
+export function hashPathMemo(abs: string, stats: StatCache, memo: PathMemo): HashedPath | Promise<HashedPath> {
+  if (memo.has(abs)) return memo.get(abs);
+  let answer: HashedPath | Promise<HashedPath>;
+  let st: BigIntStats | undefined;
+  try {
+    st = statSync(abs, { bigint: true });
+  } catch {
+    st = undefined;
   }
+  const known = st?.isFile() ? stats.known(path.resolve(abs), st) : undefined; // the stat cache's key, as hashFile makes it
+  if (!st) answer = undefined;
+  else if (known) answer = { hash: asObjectHash(known.hash), size: known.size };
+  else answer = hashPath(abs, stats);
+  memo.set(abs, answer);
+  return answer;
+}
+
+/** Hash a workspace file or folder; undefined when it does not exist. */
+export async function hashPath(abs: string, stats: StatCache, memo?: PathMemo): Promise<HashedPath> {
+  if (memo) return hashPathMemo(abs, stats, memo);
   let st: BigIntStats;
   try {
     st = statSync(abs, { bigint: true });

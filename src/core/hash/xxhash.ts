@@ -30,6 +30,11 @@ export async function hashString(text: string): Promise<string> {
   return h.h64ToString(text);
 }
 
+/** hashString without a promise once the hasher is loaded; undefined before that. */
+export function hashStringNow(text: string): string | undefined {
+  return api?.h64ToString(text);
+}
+
 export async function hashBytes(bytes: Uint8Array): Promise<string> {
   const h = await hasher();
   const state = h.create64();

@@ -8,25 +8,35 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pipeline, StageGroup, StageInstance } from './model.js';
+import type { Pipeline, StageInstance } from './model.js';
 import type { StatCache } from '../hash/statcache.js';
 import { importStage, PACKAGE_ROOT } from '../stage/registry.js';
 import { BUILD_MANIFEST, stageCode } from '../stage/code.js';
 import { tableKindsModule } from '../stage/kinds.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
-const FORMAT = 2;
+const FORMAT = 3;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Instance fields left out of the saved analysis when empty (most are, and a no-op `status` parses every instance). */
+const EMPTY_OBJECTS = ['item', 'with', 'outAs', 'params', 'env', 'slurm'] as const;
+const EMPTY_ARRAYS = ['deps', 'outs', 'metrics', 'upstream'] as const;
+
+type SavedInstance = Omit<StageInstance, 'builtin'> & { builtin?: { modulePath: string; isBuiltin: boolean } };
 
 interface Saved {
   format: number;
+  /** The analyzer that made it (this module's folder): another installation of conno analyses anew. */
+  analyzer: string;
   /** Every file the analysis read, with its content hash. */
   inputs: { path: string; hash: string }[];
   root: string;
   file: string;
   params: { values: Record<string, unknown>; files: string[] };
-  stages: [string, StageGroup][];
-  instances: (Omit<StageInstance, 'builtin'> & { builtin?: { modulePath: string; isBuiltin: boolean } })[];
+  /** Each stage's name and instance ids (its config is not kept: nothing after the analysis reads it). */
+  stages: [string, string[]][];
+  /** Without the fields in EMPTY_OBJECTS / EMPTY_ARRAYS that are empty. */
+  instances: Partial<SavedInstance>[];
   order: string[];
   remotes: Pipeline['remotes'];
   defaultRemote?: string;
@@ -74,12 +84,13 @@ export async function saveAnalysis(cacheFile: string, p: Pipeline, extraInputs: 
   }
   const saved: Saved = {
     format: FORMAT,
+    analyzer: HERE,
     inputs,
     root: p.root,
     file: p.file,
     params: { values: p.params.values, files: p.params.files },
-    stages: [...p.stages.entries()],
-    instances: [...p.instances.values()].map(({ builtin, ...rest }) => (builtin ? { ...rest, builtin: { modulePath: builtin.modulePath, isBuiltin: builtin.isBuiltin } } : rest)),
+    stages: [...p.stages.values()].map((g) => [g.name, g.instances]),
+    instances: [...p.instances.values()].map(slim),
     order: p.order,
     remotes: p.remotes,
     defaultRemote: p.defaultRemote,
@@ -94,7 +105,7 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
   } catch {
     return undefined;
   }
-  if (saved.format !== FORMAT || saved.file !== pipelineFile) return undefined;
+  if (saved.format !== FORMAT || saved.analyzer !== HERE || saved.file !== pipelineFile) return undefined;
   for (const input of saved.inputs) {
     try {
       if ((await stats.hashFile(input.path)).hash !== input.hash) return undefined;
@@ -104,7 +115,7 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
   }
   const instances = new Map<string, StageInstance>();
   for (const s of saved.instances) {
-    const inst: StageInstance = { ...s, builtin: undefined };
+    const inst = full(s);
     if (s.builtin && !opts.skipStageModules) inst.builtin = { ...s.builtin, def: await importStage(s.builtin.modulePath) };
     instances.set(inst.id, inst);
   }
@@ -115,7 +126,7 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
     root: saved.root,
     file: saved.file,
     params: { values: saved.params.values, files: saved.params.files, origin: new Map() },
-    stages: new Map(saved.stages),
+    stages: new Map(saved.stages.map(([name, ids]) => [name, { name, instances: ids }])),
     instances,
     order: saved.order,
     downstream,
@@ -123,3 +134,43 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
     defaultRemote: saved.defaultRemote,
   };
 }
+
+/** The saved form of an instance: its module by path, and no empty fields. */
+function slim({ builtin, ...rest }: StageInstance): Partial<SavedInstance> {
+  const out: Partial<SavedInstance> & Record<string, unknown> = builtin ? { ...rest, builtin: { modulePath: builtin.modulePath, isBuiltin: builtin.isBuiltin } } : { ...rest };
+  for (const k of EMPTY_OBJECTS) if (Object.keys(out[k] ?? {}).length === 0) delete out[k];
+  for (const k of EMPTY_ARRAYS) if ((out[k] ?? []).length === 0) delete out[k];
+  return out;
+}
+
+/**
+ * An instance from its saved form (module not loaded yet). Built field by field: objects of one
+ * shape are several times faster to make and to read than spread copies (a no-op `status` reads
+ * every instance), and a field added to StageInstance fails to compile here until it is handled.
+ */
+function full(s: Partial<SavedInstance>): StageInstance {
+  const inst: Required<Pick<StageInstance, Exclude<keyof StageInstance, OptionalKey>>> & Partial<Pick<StageInstance, OptionalKey>> = {
+    id: s.id!,
+    stage: s.stage!,
+    item: s.item ?? {},
+    kind: s.kind!,
+    with: s.with ?? {},
+    deps: s.deps ?? [],
+    outs: s.outs ?? [],
+    outAs: s.outAs ?? {},
+    metrics: s.metrics ?? [],
+    params: s.params ?? {},
+    env: s.env ?? {},
+    resources: s.resources!,
+    slurm: s.slurm ?? {},
+    upstream: s.upstream ?? [],
+    builtin: undefined,
+  };
+  if (s.cmd !== undefined) inst.cmd = s.cmd;
+  if (s.uses !== undefined) inst.uses = s.uses;
+  if (s.executor !== undefined) inst.executor = s.executor;
+  return inst;
+}
+
+/** The optional fields of an instance, set only when present (every other field is listed in `full`). */
+type OptionalKey = 'cmd' | 'uses' | 'executor' | 'builtin';

@@ -100,12 +100,12 @@ export class PipelineGraph {
 
   linkNeeds(stages: Map<string, StageGroup>, instances: Map<string, StageInstance>): void {
     for (const group of stages.values()) {
-      group.config.needs.forEach((need: NeedConfig, i) => {
+      group.config!.needs.forEach((need: NeedConfig, i) => {
         const target = typeof need === 'string' ? need : need.stage;
         const up = stages.get(target);
         if (!up || target === group.name) return;
-        const upKeys = Object.keys(up.config.matrix ?? {});
-        const myKeys = Object.keys(group.config.matrix ?? {});
+        const upKeys = Object.keys(up.config!.matrix ?? {});
+        const myKeys = Object.keys(group.config!.matrix ?? {});
         let on: string[];
         if (typeof need !== 'string' && need.on) {
           on = need.on;

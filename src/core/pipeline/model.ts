@@ -44,7 +44,8 @@ export interface StageInstance {
 
 export interface StageGroup {
   name: string;
-  config: StageConfig;
+  /** The stage as written; present while a pipeline is analysed (a saved analysis does not keep it: nothing after the analysis reads it). */
+  config?: StageConfig;
   instances: string[];
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { canonicalJson, jsonEqual, sortDeep } from './canonical.js';
 
@@ -69,6 +70,35 @@ describe('canonicalJson', () => {
     expect(canonicalJson(fromYaml)).toBe('{"__proto__":{"lr":0.1},"b":2}');
     expect(canonicalJson(fromJson)).toBe('{"__proto__":{"lr":0.1},"b":2}');
     expect(jsonEqual(fromYaml, { b: 2 })).toBe(false);
+  });
+});
+
+describe('canonicalJson is JSON.stringify(sortDeep(v))', () => {
+  // canonicalJson writes the text directly; sortDeep + JSON.stringify is the definition.
+  const key = fc.oneof(
+    fc.string(),
+    fc.constantFrom('__proto__', 'toString', '0', '9', '10', '01', '00', '4294967294', '4294967295', '99999999999', '-1', '1.5', '1e3', ' 1', 'é'),
+  );
+  const { value } = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, tie('leaf'), tie('array'), tie('object')),
+    leaf: fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)),
+    array: fc.array(tie('value'), { maxLength: 5 }),
+    object: fc.dictionary(key, tie('value'), { maxKeys: 8 }),
+  }));
+
+  it('on generated JSON-like values (keys like "9", "10", "01", "4294967295", "__proto__"; NaN, -0, undefined)', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(JSON.stringify(sortDeep(v)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('on parsed YAML with integer-like and odd keys', () => {
+    const doc = parse('b: 1\n10: x\n9: y\n"01": z\n4294967295: big\n4294967294: max\n__proto__: {z: 1, a: [1, {c: 2, b: .nan}]}\n') as unknown;
+    expect(canonicalJson(doc)).toBe(JSON.stringify(sortDeep(doc)));
+    expect(canonicalJson(doc)).toBe('{"9":"y","10":"x","4294967294":"max","01":"z","4294967295":"big","__proto__":{"a":[1,{"b":"__number:NaN","c":2}],"z":1},"b":1}');
   });
 });
 
