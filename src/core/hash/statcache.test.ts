@@ -38,8 +38,12 @@ function writeOld(rel: string, content: string, ago = 3600): string {
   return file;
 }
 
-const savedEntries = (cacheFile: string): Record<string, { hash: string; size: number }> =>
-  (JSON.parse(readFileSync(cacheFile, 'utf8')) as { format: number; entries: Record<string, { hash: string; size: number }> }).entries;
+/** The saved rows (`[path, dev, ino, size, mtimeNs, hash]`) by path. */
+const savedEntries = (cacheFile: string): Record<string, { hash: string; size: number }> => {
+  const saved = JSON.parse(readFileSync(cacheFile, 'utf8')) as { format: number; entries: [string, string, string, number, string, string][] };
+  expect(saved.format).toBe(2);
+  return Object.fromEntries(saved.entries.map(([p, , , size, , hash]) => [p, { hash, size }]));
+};
 
 describe('StatCache', () => {
   it('a second hash of an unchanged file is a hit and does not read it', async () => {
@@ -192,16 +196,18 @@ describe('StatCache', () => {
   });
 
   it.each([
-    ['unreadable JSON', (e: unknown) => JSON.stringify({ format: 1, entries: e }).slice(0, -1)],
-    ['another format', (e: unknown) => JSON.stringify({ format: 99, entries: e })],
-    ['no format', (e: unknown) => JSON.stringify({ entries: e })],
+    ['unreadable JSON', (rows: unknown[]) => JSON.stringify({ format: 2, entries: rows }).slice(0, -1)],
+    ['another format', (rows: unknown[]) => JSON.stringify({ format: 99, entries: rows })],
+    ['no format', (rows: unknown[]) => JSON.stringify({ entries: rows })],
+    ['format 1 (keyed objects)', (rows: unknown[]) => JSON.stringify({ format: 1, entries: Object.fromEntries(rows.map((r) => { const [p, dev, ino, size, mtimeNs, hash] = r as unknown[]; return [p, { dev, ino, size, mtimeNs, hash }]; })) })],
+    ['a malformed row', (rows: unknown[]) => JSON.stringify({ format: 2, entries: rows.map((r) => [...(r as unknown[]).slice(0, 3), '3', ...(r as unknown[]).slice(4)]) })],
   ])('a cache file with %s starts empty', async (_what, text) => {
     const cacheFile = path.join(dir, 'stat.json');
     const file = writeOld('a.txt', 'abc');
     const st = statSync(file, { bigint: true });
     // An entry that would be a hit (with a wrong hash) if the file were accepted.
-    const entries = { [file]: { dev: String(st.dev), ino: String(st.ino), size: 3, mtimeNs: String(st.mtimeNs), hash: H_A } };
-    writeFileSync(cacheFile, text(entries));
+    const rows = [[file, String(st.dev), String(st.ino), 3, String(st.mtimeNs), H_A]];
+    writeFileSync(cacheFile, text(rows));
     const cache = await StatCache.open(cacheFile);
     expect(await cache.hashFile(file)).toEqual({ hash: H_ABC, size: 3 });
     expect(cache.misses).toBe(1);
@@ -213,7 +219,7 @@ describe('StatCache', () => {
     const st = statSync(file, { bigint: true });
     writeFileSync(
       cacheFile,
-      JSON.stringify({ format: 1, entries: { [file]: { dev: String(st.dev), ino: String(st.ino), size: 3, mtimeNs: String(st.mtimeNs - 1n), hash: H_A } } }),
+      JSON.stringify({ format: 2, entries: [[file, String(st.dev), String(st.ino), 3, String(st.mtimeNs - 1n), H_A]] }),
     );
     const cache = await StatCache.open(cacheFile);
     expect((await cache.hashFile(file)).hash).toBe(H_ABC);
@@ -227,7 +233,7 @@ describe('StatCache', () => {
     // Deliberately wrong hash: proves the file was not read.
     writeFileSync(
       cacheFile,
-      JSON.stringify({ format: 1, entries: { [file]: { dev: String(st.dev), ino: String(st.ino), size: 3, mtimeNs: String(st.mtimeNs), hash: H_A } } }),
+      JSON.stringify({ format: 2, entries: [[file, String(st.dev), String(st.ino), 3, String(st.mtimeNs), H_A]] }),
     );
     const cache = await StatCache.open(cacheFile);
     expect(await cache.hashFile(file)).toEqual({ hash: H_A, size: 3 });
