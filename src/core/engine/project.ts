@@ -57,11 +57,14 @@ export class Project {
   static async open(opts: OpenOptions = {}): Promise<Project> {
     const { root, cacheDir } = Project.locate(opts);
     const file = path.join(root, PIPELINE_FILE);
-    const stats = await StatCache.open(path.join(cacheDir, 'stat-cache.json'), [path.join(cacheDir, 'tmp')]);
     // Only where a cache exists already: validating a pipeline never creates cache/.
-    const analysisCache = existsSync(cacheDir) ? { file: path.join(cacheDir, 'analysis.json'), stats } : undefined;
+    const hasCache = existsSync(cacheDir);
+    // Loaded while the stat cache is read (a module's files are read off the main thread).
+    const saved = hasCache ? settled(import('../pipeline/analysis-cache.js')) : undefined;
+    const stats = await StatCache.open(path.join(cacheDir, 'stat-cache.json'), [path.join(cacheDir, 'tmp')]);
+    const analysisCache = hasCache ? { file: path.join(cacheDir, 'analysis.json'), stats } : undefined;
     // The analyser (yaml, zod) is loaded only when the saved analysis is out of date.
-    let pipeline = analysisCache && (await (await import('../pipeline/analysis-cache.js')).loadAnalysis(analysisCache.file, file, stats, opts));
+    let pipeline = analysisCache && saved && (await (await saved).loadAnalysis(analysisCache.file, file, stats, opts));
     if (!pipeline) {
       const { loadPipeline } = await import('../pipeline/load.js');
       const loaded = await loadPipeline(file, { skipStageModules: opts.skipStageModules, analysisCache });
@@ -148,4 +151,10 @@ export class Project {
     return this.pipeline.order.filter((id) => keep.has(id));
   }
 
+}
+
+/** `p`, marked as handled at once: it is awaited later, after other awaits that may throw first. */
+export function settled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

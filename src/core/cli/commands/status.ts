@@ -1,11 +1,12 @@
-import { Project } from '../../engine/project.js';
+import { Project, settled } from '../../engine/project.js';
 import type { CommandContext } from '../context.js';
 import { flag } from '../options.js';
 
 export async function status(ctx: CommandContext): Promise<number> {
   const { io } = ctx;
+  const loading = settled(import('../../engine/status.js')); // loaded while the project opens
   const project = await Project.open({ dir: ctx.dir });
-  const { computeStatus } = await import('../../engine/status.js');
+  const { computeStatus } = await loading;
   const st = await computeStatus(project, project.selectTargets(ctx.positionals));
   if (flag(ctx, 'json')) {
     io.out(JSON.stringify({ stages: st.map((s) => ({ id: s.id, stale: s.stale, reasons: s.reasons })) }, null, 2));
