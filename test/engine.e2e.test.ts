@@ -142,6 +142,56 @@ describe('a newcomer edits a param', () => {
   });
 });
 
+describe('names that Object.prototype also has', () => {
+  it('a file `__proto__`, stages `__proto__` and `constructor`, an output `toString`, a metric `__proto__` are data: changing the file makes its reader stale', async () => {
+    p = tempProject({
+      ['__proto__']: 'one\n', // computed: a literal __proto__ key would set the prototype
+      'params.yaml': '__proto__: { lr: 1 }\nconstructor: 2\n',
+      'pipeline.yaml': `params: [params.yaml]
+stages:
+  __proto__:
+    cmd: cat __proto__ > out.txt && echo \${__proto__.lr} >> out.txt && echo '{"__proto__":1}' > m.json
+    deps: [__proto__]
+    outs: [out.txt]
+    metrics: [m.json]
+  constructor:
+    cmd: cat out.txt > toString && echo \${constructor} >> toString
+    deps: [out.txt]
+    outs: [toString]
+`,
+    });
+    // First a lock without them (read back from disk when the stages are added).
+    const full = p.read('pipeline.yaml');
+    p.write('pipeline.yaml', 'stages:\n  first:\n    cmd: echo 1 > first.txt\n    outs: [first.txt]\n');
+    let r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    p.write('pipeline.yaml', `${full}  first:\n    cmd: echo 1 > first.txt\n    outs: [first.txt]\n`);
+    r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('Done: 2 ran, 0 restored, 1 up to date');
+    const lock = parse(p.read('conno.lock')) as { stages: Record<string, { deps: Record<string, unknown>; outs: Record<string, unknown>; params: Record<string, unknown>; metrics: Record<string, unknown> }> };
+    expect(Object.keys(lock.stages)).toEqual(['__proto__', 'constructor', 'first']);
+    expect(Object.keys(lock.stages.__proto__!.deps)).toEqual(['__proto__']);
+    expect(Object.keys(lock.stages.__proto__!.params)).toEqual(['__proto__.lr']);
+    expect(JSON.stringify(lock.stages.__proto__!.metrics)).toBe('{"m.json":{"__proto__":1}}');
+    expect(Object.keys(lock.stages.constructor!.outs)).toEqual(['toString']);
+    expect(p.read('toString')).toBe('one\n1\n2\n');
+
+    r = await p.conno(['status']);
+    expect(r.stdout).toContain('Everything is up to date (3 stage instances).');
+
+    p.write('__proto__', 'two\n');
+    r = await p.conno(['status']);
+    expect(r.stdout).toContain('__proto__:\n    input changed: __proto__');
+    expect(r.stdout).toContain('constructor:\n    upstream stale: __proto__');
+
+    r = await p.conno(['repro']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(p.read('toString')).toBe('two\n1\n2\n');
+    expect((await p.conno(['status'])).stdout).toContain('Everything is up to date (3 stage instances).');
+  });
+});
+
 describe('run-cache', () => {
   it('going back to earlier params restores outputs instead of recomputing', async () => {
     p = studyProject();

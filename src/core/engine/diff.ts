@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LockEntry, LockFile } from '../store/lockfile.js';
-import { parseLockText } from '../store/lockfile.js';
+import { emptyLock, parseLockText } from '../store/lockfile.js';
 import { diffValues } from './state.js';
 import { diffCode } from '../stage/code.js';
 import { aggregate, flatMetrics, metricRows, stageOf } from './metrics.js';
@@ -131,7 +131,7 @@ export async function lockAt(root: string, rev: string | null): Promise<{ lock: 
   const known = await execa('git', ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { cwd: root, reject: false });
   if (known.exitCode !== 0) throw new UsageError(`diff: unknown revision '${rev}'`);
   const shown = await execa('git', ['show', `${rev}:./conno.lock`], { cwd: root, reject: false, stripFinalNewline: false });
-  if (shown.exitCode !== 0) return { lock: { version: 1, stages: {} }, name: rev, missing: true };
+  if (shown.exitCode !== 0) return { lock: emptyLock(), name: rev, missing: true };
   return { lock: await parseLockText(`${rev}:conno.lock`, shown.stdout), name: rev, missing: false };
 }
 

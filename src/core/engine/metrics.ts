@@ -8,6 +8,7 @@ import type { RunCache } from '../store/runcache.js';
 import type { LockFile } from '../store/lockfile.js';
 import { summarize, type Summary } from '../util/stats.js';
 import { UsageError } from '../util/errors.js';
+import { dict } from '../util/dict.js';
 
 type Item = Record<string, string | number | boolean>;
 
@@ -57,7 +58,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * `file:key`. Nested objects give dotted names.
  */
 export function flatMetrics(metrics: Record<string, unknown> | undefined, kind: string | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = dict<unknown>();
   const put = (prefix: string, v: unknown) => {
     if (isObject(v)) for (const [k, x] of Object.entries(v)) put(prefix ? `${prefix}.${k}` : k, x);
     else out[prefix] = v;

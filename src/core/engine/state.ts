@@ -13,6 +13,7 @@ import { diffCode, type StageCode } from '../stage/code.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import { isTreeHash } from '../hash/types.js';
 import { canonicalJson } from '../util/canonical.js';
+import { dict, own } from '../util/dict.js';
 
 export interface ResolvedInput {
   /** The key in the record: a dep path, or `<instance>:<output>` for a built-in's output. */
@@ -88,7 +89,7 @@ export async function checkStageCode(project: Project, ids: string[]): Promise<v
 }
 
 export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: PathMemo): Promise<Computed> {
-  const deps: Record<string, HashInfo> = {};
+  const deps = dict<HashInfo>(); // keys are paths: `__proto__` is a file name like any other
   const inputs: ResolvedInput[] = [];
   const missing: string[] = [];
   const manifests: ManifestEntry[][] = [];
@@ -106,7 +107,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
       const outs = entryOf(up.id)?.outs;
       for (const name of up.builtin?.def.outputs ?? []) {
         const key = `${up.id}:${name}`;
-        const info = outs?.[name];
+        const info = own(outs, name);
         if (!info) {
           missing.push(key);
           continue;
@@ -128,7 +129,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     const info: HashInfo = h.nfiles !== undefined ? { hash: h.hash, size: h.size, nfiles: h.nfiles } : { hash: h.hash, size: h.size };
     // Data outside the project enters by its content alone: its absolute path would tie
     // conno.lock to one machine's folders (a clone elsewhere must see the same fingerprints).
-    const writer = inst.upstream.find((u) => project.pipeline.instances.get(u.id)!.outs.some((o) => p === o || p.startsWith(o + '/')));
+    const writer = inst.upstream.find((u) => project.pipeline.instances.get(u.id)!.outs.some((o) => isAtOrUnder(p, o)));
     // A command's named output (`as: dynamics`) is read by its name; the name is part of the key,
     // so that renaming it makes the readers stale.
     const name = writer ? project.pipeline.instances.get(writer.id)!.outAs[p] : undefined;
@@ -143,7 +144,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     format: RECORD_FORMAT,
     kind: inst.kind,
     params: inst.params,
-    deps: Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v.hash])),
+    deps: hashesOf(deps),
     outs: inst.kind === 'cmd' ? [...inst.outs].sort() : [...(inst.builtin?.def.outputs ?? [])].sort(),
     env: { ...inst.env },
   };
@@ -158,7 +159,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     record.with = inst.with;
     Object.assign(record.env, def.environment?.(inst.with) ?? {});
     if (def.upstreamRecords) {
-      record.upstream = {};
+      record.upstream = dict<Fingerprint>();
       for (const edge of inst.upstream) {
         const fp = entryOf(edge.id)?.fingerprint;
         if (fp === undefined) missing.push(`${edge.id} (fingerprint)`);
@@ -168,6 +169,18 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
   }
   const fingerprint = fingerprintNow(record) ?? (await fingerprintOf(record));
   return { record, fingerprint, deps, inputs, missing, manifests, code };
+}
+
+/** `p` is the path `o` or lies inside it (posix paths; no `o + '/'` made for each of thousands of checks). */
+export function isAtOrUnder(p: string, o: string): boolean {
+  return p === o || (p.length > o.length && p.charCodeAt(o.length) === 47 /* '/' */ && p.startsWith(o));
+}
+
+/** Each input's content hash, by key, in the order of `deps`. */
+function hashesOf(deps: Record<string, HashInfo>): Record<string, ObjectHash> {
+  const out = dict<ObjectHash>();
+  for (const k of Object.keys(deps)) out[k] = deps[k]!.hash;
+  return out;
 }
 
 /** The record a lock entry was built from (the lock keeps every part of it). */
@@ -241,8 +254,8 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
   });
   for (let i = extAdded.length; i < extGone.length; i++) reasons.push('input removed: data outside the project');
   for (const k of keys) {
-    const a = old.deps?.[k];
-    const b = now.deps[k];
+    const a = own(old.deps, k);
+    const b = own(now.deps, k);
     if (a?.hash === b?.hash || isExt(k)) continue;
     const label = k;
     if (!a) reasons.push(`input added: ${label}`);
@@ -254,7 +267,7 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
   for (const d of diffValues(was.env, cur.env)) reasons.push(`environment changed: ${d}`);
   if (canonicalJson(was.item ?? {}) !== canonicalJson(cur.item ?? {})) reasons.push(`matrix values changed: ${canonicalJson(was.item ?? {})} → ${canonicalJson(cur.item ?? {})}`);
   for (const id of [...new Set([...Object.keys(was.upstream ?? {}), ...Object.keys(cur.upstream ?? {})])].sort()) {
-    if (was.upstream?.[id] !== cur.upstream?.[id]) reasons.push(`upstream run changed: ${id}`);
+    if (own(was.upstream, id) !== own(cur.upstream, id)) reasons.push(`upstream run changed: ${id}`);
   }
   if (reasons.length === 0 && old.fingerprint !== now.fingerprint) reasons.push('fingerprint format changed');
   return reasons;

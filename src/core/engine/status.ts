@@ -29,7 +29,8 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
     const reasons: string[] = [];
     const c = await computeInstance(project, inst, entryOf, project.root, memo);
     const entry = lock[id];
-    const staleUps = inst.upstream.filter((u) => stale.get(u.id)).map((u) => u.id);
+    const staleUps: string[] = [];
+    for (const u of inst.upstream) if (stale.get(u.id)) staleUps.push(u.id);
     // Inputs an upstream is about to (re)write are not "missing"; the upstream's staleness says it.
     const upstreamOwned = (key: string) =>
       staleUps.some((u) => key.startsWith(`${u}:`) || p.instances.get(u)!.outs.some((o) => pathOfKey(key) === o || key.startsWith(o + '/')));
@@ -52,7 +53,7 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
     for (const u of staleUps) reasons.push(`upstream stale: ${u}`);
     const isStale = reasons.length > 0;
     stale.set(id, isStale);
-    out.push({ id, stage: inst.stage, stale: isStale, reasons: dedupe(reasons), fingerprint: c.fingerprint });
+    out.push({ id, stage: inst.stage, stale: isStale, reasons: reasons.length > 1 ? dedupe(reasons) : reasons, fingerprint: c.fingerprint });
   }
   await project.stats.save();
   const wanted = new Set(ids);

@@ -17,6 +17,7 @@ import type { Item } from '../pipeline/model.js';
 import type { StageInput } from '../stage/api.js';
 import { ensureDir, removePath, tmpName, writeProblem } from '../util/fsx.js';
 import type { Spawner, SpawnExit } from './spawner.js';
+import { dict } from '../util/dict.js';
 
 export interface StageJob {
   id: string;
@@ -153,7 +154,7 @@ export async function runBuiltin(job: StageJob): Promise<JobResult> {
   const def = await importStage(job.modulePath!);
   const scratch = tmpName(path.join(job.cacheDir, 'tmp'), `run-${job.id.replace(/[^\w.-]/g, '_')}`);
   await fsp.mkdir(scratch, { recursive: true });
-  const metrics: Record<string, unknown> = {};
+  const metrics = dict<unknown>(); // named by the stage: any name is data
   try {
     const params = def.params.parse(job.with ?? {});
     await def.run({
@@ -214,7 +215,7 @@ async function collectOutputs(job: StageJob, where: (out: string) => string): Pr
     const now = await hashPath(absIn(job.workRoot, d.path), stats);
     if (now?.hash !== d.hash) return { ok: false, error: `input '${d.path}' changed while the stage ran; its outputs were not cached (run again)` };
   }
-  const outs: Record<string, HashInfo> = {};
+  const outs = dict<HashInfo>(); // keys are paths: `__proto__` is a file name like any other
   for (const o of job.outs) {
     const abs = where(o);
     const st = await fsp.stat(abs).catch(() => undefined);
@@ -222,7 +223,7 @@ async function collectOutputs(job: StageJob, where: (out: string) => string): Pr
     const put = await store.putPath(abs, st);
     outs[o] = put.nfiles !== undefined ? { hash: put.hash, size: put.size, nfiles: put.nfiles } : { hash: put.hash, size: put.size };
   }
-  const metrics: Record<string, unknown> = {};
+  const metrics = dict<unknown>();
   for (const m of job.metrics) {
     const abs = where(m);
     let text: string;

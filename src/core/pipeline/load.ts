@@ -20,6 +20,7 @@ import { sbatchOptions, SlurmSpecError } from './sbatch.js';
 import { keysAt } from './schema-keys.js';
 import { toPosix } from '../util/fsx.js';
 import type { StatCache } from '../hash/statcache.js';
+import { dict } from '../util/dict.js';
 
 export type LoadResult = { ok: true; pipeline: Pipeline } | { ok: false; diagnostics: Diagnostic[] };
 
@@ -271,7 +272,7 @@ class Analyzer {
       const outs = pathsAt(cfg.outs.map((o) => (typeof o === 'string' ? o : o.path)), 'outs');
       const outAs = this.outputNames(name, cfg, outs, firstInstance);
       const metrics = pathsAt(cfg.metrics, 'metrics');
-      const env: Record<string, string> = {};
+      const env = dict<string>(); // variable names are data, `__proto__` too
       for (const [k, v] of Object.entries(cfg.env)) env[k] = typeof v === 'string' ? String(resolveAt(v, [...base, 'env', k])) : String(v);
       const lookupQuiet = (ref: string) => (ref === 'item' || ref.startsWith('item.') ? lookup(ref) : this.lookupParam(params, ref));
       const slurm = this.slurmSettings(name, cfg, item, firstInstance, lookupQuiet);
@@ -283,7 +284,7 @@ class Analyzer {
         } else used.set(key, r.value);
       }
       if (builtin) withValues = this.builtinParams(name, cfg, builtin, withValues, deps, firstInstance);
-      const sortedParams: Record<string, unknown> = {};
+      const sortedParams = dict<unknown>();
       for (const k of [...used.keys()].sort()) sortedParams[k] = used.get(k);
       out.push({
         id: instanceId(name, item),
@@ -318,7 +319,7 @@ class Analyzer {
     const base: YamlPath = ['stages', name];
     // sbatch settings are interpolated like the rest, but what they use is not recorded as a
     // param of the stage: where it runs must not change its fingerprint.
-    const slurm: Record<string, string | string[]> = {};
+    const slurm = dict<string | string[]>();
     const slurmLayers: [SlurmConfig | undefined, YamlPath][] = [
       [this.slurmDefaults, ['slurm']],
       [cfg.slurm, [...base, 'slurm']],

@@ -8,6 +8,7 @@ import { isMap, isScalar, isPair } from 'yaml';
 import type { Diagnostic } from '../util/diagnostics.js';
 import { YamlFile } from './yamlfile.js';
 import { closest } from '../util/closest.js';
+import { dict, toDict } from '../util/dict.js';
 
 export interface ParamsSet {
   values: Record<string, unknown>;
@@ -26,7 +27,7 @@ export function loadParams(
   display: (abs: string) => string,
   where?: (index: number, message: string) => Diagnostic,
 ): { params: ParamsSet; diagnostics: Diagnostic[] } {
-  const values: Record<string, unknown> = {};
+  const values = dict<unknown>(); // top-level keys of the params files: any name is data
   const origin = new Map<string, YamlFile>();
   const loaded: YamlFile[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -90,7 +91,7 @@ function firstClash(a: unknown, b: unknown, at: string[]): string[] | undefined 
 
 function deepMerge(a: unknown, b: unknown): unknown {
   if (isPlainObject(a) && isPlainObject(b)) {
-    const out: Record<string, unknown> = { ...a };
+    const out = toDict(a);
     for (const [k, v] of Object.entries(b)) out[k] = k in out ? deepMerge(out[k], v) : v;
     return out;
   }

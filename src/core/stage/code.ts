@@ -28,6 +28,7 @@ import { toPosix, writeFileAtomic } from '../util/fsx.js';
 import type { StatCache } from '../hash/statcache.js';
 import { canonicalJson } from '../util/canonical.js';
 import { ConnoError } from '../util/errors.js';
+import { dict } from '../util/dict.js';
 
 /** What a stage's code hash covers, kept in conno.lock under the hash. */
 export interface CodeDetail {
@@ -174,7 +175,7 @@ export async function stageCode(modulePath: string, version: number, where: Walk
 async function computeStageCode(modulePath: string, version: number, where: WalkRoot, t: Probes): Promise<StageCode> {
   const manifest = where.manifestFile ? parseManifest(where.manifestFile, where.root, t) : undefined;
   const lex = await loadLexer();
-  const files: Record<string, string> = {};
+  const files = dict<string>(); // keys are paths
   const found = new Map<string, Set<string>>();
   const visitedPackages = new Set<string>();
   const absent = new Set<string>();

@@ -11,6 +11,7 @@ import type { FingerprintRecord } from '../hash/fingerprint.js';
 import type { CodeDetail } from '../stage/code.js';
 import { ConnoError } from '../util/errors.js';
 import { hashBytes } from '../hash/xxhash.js';
+import { toDict, dict } from '../util/dict.js';
 
 export const LOCK_VERSION = 1;
 
@@ -47,6 +48,11 @@ export interface LockFile {
   code?: Record<string, CodeDetail>;
 }
 
+/** A lock with no entries (its stages keyed without a prototype, as every lock's). */
+export function emptyLock(): LockFile {
+  return { version: LOCK_VERSION, stages: dict<LockEntry>() };
+}
+
 /**
  * Read conno.lock. Parsing YAML is the slowest part of a no-op `status` on a large pipeline, so
  * a JSON copy is kept in `parsedCacheFile`, used only when the lock's bytes hash the same.
@@ -58,14 +64,14 @@ export async function readLock(file: string, parsedCacheFile?: string): Promise<
     // thread pool is idle time a no-op `status` pays in full.
     bytes = readFileSync(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: LOCK_VERSION, stages: {} };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyLock();
     throw err;
   }
   const textHash = parsedCacheFile ? await hashBytes(bytes) : undefined;
   if (parsedCacheFile) {
     try {
       const cached = JSON.parse(readFileSync(parsedCacheFile, 'utf8')) as { hash: string; lock: LockFile };
-      if (cached.hash === textHash && cached.lock?.version === LOCK_VERSION) return cached.lock;
+      if (cached.hash === textHash && cached.lock?.version === LOCK_VERSION) return { ...cached.lock, stages: toDict(cached.lock.stages) };
     } catch {
       // No usable copy: parse the YAML.
     }
@@ -85,14 +91,16 @@ export async function parseLockText(file: string, text: string): Promise<LockFil
   } catch (err) {
     throw new ConnoError(`${file} is not valid YAML (${(err as Error).message.split('\n')[0]}); restore it from git (git checkout -- conno.lock)`);
   }
-  if (data === null || data === undefined) return { version: LOCK_VERSION, stages: {} };
+  if (data === null || data === undefined) return emptyLock();
   const lock = data as Partial<LockFile>;
   if (typeof lock !== 'object' || typeof lock.stages !== 'object' || lock.stages === null) {
     throw new ConnoError(`${file} does not look like a conno lock file (no 'stages' mapping)`);
   }
   if (lock.version !== LOCK_VERSION) throw new ConnoError(`${file} has lock format ${JSON.stringify(lock.version)}; this conno reads format ${LOCK_VERSION}`);
   const code = lock.code !== null && typeof lock.code === 'object' ? lock.code : undefined;
-  return code ? { version: LOCK_VERSION, stages: lock.stages, code } : { version: LOCK_VERSION, stages: lock.stages };
+  // Stage ids are names users choose: looked up without Object.prototype in the way (util/dict.ts).
+  const stages = toDict(lock.stages);
+  return code ? { version: LOCK_VERSION, stages, code } : { version: LOCK_VERSION, stages };
 }
 
 export async function lockText(lock: LockFile): Promise<string> {
