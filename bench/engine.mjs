@@ -11,6 +11,10 @@
 //   conno repro        (nothing to do)
 //   node -e 0          (the floor any Node CLI pays)
 //
+// snakemake -n and conno status are timed in turns (A B, then B A, ...), so that a machine
+// whose speed drifts during the bench weighs on both alike; the ratio of each pair is printed
+// too (median and range).
+//
 // DAG shape, "chain plus skip edges": stage i depends on the output of stage i-1
 // and, when i >= 10, also on the output of stage i-10. Stage i writes out/s<i>.txt.
 //
@@ -205,6 +209,48 @@ function timeNoop(label, cmd, args, { cwd, runs, timeoutMs = 300_000, check } = 
   return { ms: median(samples), samples: samples.map((x) => round(x, 3)), error: null, output: tail(warm.stdout + warm.stderr, 400) };
 }
 
+/**
+ * Time several no-op commands in alternation (A B, then B A, ...): each gets one untimed warm-up,
+ * then `runs` timed runs, so that a machine that slows down or speeds up during the bench weighs
+ * on all of them alike. Returns one timeNoop-shaped result per spec, in order.
+ */
+function timeNoops(specs, runs) {
+  const out = specs.map(() => ({ ms: null, samples: [], error: null, output: '' }));
+  const live = specs.map((sp, i) => {
+    const warm = run(sp.cmd, sp.args, { cwd: sp.cwd, timeoutMs: sp.timeoutMs ?? 300_000 });
+    if (!warm.ok) out[i].error = describeFailure(sp.label, warm);
+    else {
+      const bad = sp.check?.(warm);
+      if (bad) out[i].error = `${sp.label}: ${bad}`;
+      out[i].output = tail(warm.stdout + warm.stderr, 400);
+    }
+    return out[i].error === null;
+  });
+  const raw = specs.map(() => []);
+  for (let k = 0; k < runs; k++) {
+    const order = specs.map((_, i) => i);
+    if (k % 2) order.reverse();
+    for (const i of order) {
+      if (!live[i]) continue;
+      const sp = specs[i];
+      const r = run(sp.cmd, sp.args, { cwd: sp.cwd, timeoutMs: sp.timeoutMs ?? 300_000 });
+      if (!r.ok) {
+        out[i].error = describeFailure(sp.label, r);
+        live[i] = false;
+        continue;
+      }
+      raw[i].push(r.ms);
+    }
+  }
+  specs.forEach((_, i) => {
+    if (out[i].error === null && raw[i].length) {
+      out[i].ms = median(raw[i]);
+      out[i].samples = raw[i].map((x) => round(x, 3));
+    }
+  });
+  return out;
+}
+
 // ---------------------------------------------------------------- DAG generators
 
 /** deps of stage i, as stage indices: chain plus skip edges. */
@@ -384,6 +430,7 @@ function benchSize(root, n, tools) {
     conno_repro_ms: null,
     node_floor_ms: null,
     speedup_vs_snakemake: null,
+    speedup_vs_snakemake_pairs: null,
     conno_status_vs_make: null,
     build_ms: { make: null, snakemake: null, conno: null },
     samples: {},
@@ -433,6 +480,7 @@ function benchSize(root, n, tools) {
   }
 
   // snakemake
+  let smkDryRun = null;
   if (!opts.tools.includes('snakemake')) {
     res.errors.snakemake = 'skipped (--tools)';
   } else if (!tools.snakemake.available) {
@@ -449,10 +497,11 @@ function benchSize(root, n, tools) {
       const args = ['-n'];
       if (tools.snakemake.quiet) args.push('--quiet');
       const before = outMtimes(dirs.snakemake, n);
-      log(`N=${n}: timing snakemake ${args.join(' ')} (${runs} runs)`);
-      const t = timeNoop(`snakemake ${args.join(' ')}`, 'snakemake', args, {
+      smkDryRun = {
+        label: `snakemake ${args.join(' ')}`,
+        cmd: 'snakemake',
+        args,
         cwd: dirs.snakemake,
-        runs,
         check: (r) => {
           const out = r.stdout + r.stderr;
           if (/Nothing to be done/i.test(out)) return null;
@@ -460,13 +509,17 @@ function benchSize(root, n, tools) {
           if (/\bJob stats\b|\brule \w+:/.test(out)) return `not a no-op, it printed: ${tail(out, 400)}`;
           return null;
         },
-      });
-      res.snakemake_n_ms = round(t.ms, 3);
-      res.samples.snakemake_n = t.samples;
-      if (t.error) res.errors.snakemake = t.error;
-      if (!sameMtimes(before, outMtimes(dirs.snakemake, n))) res.notes.push('snakemake -n changed output mtimes');
+        before,
+      };
     }
   }
+  // snakemake -n is timed together with conno status (in alternation) once conno has built.
+  const recordSmk = (t) => {
+    res.snakemake_n_ms = round(t.ms, 3);
+    res.samples.snakemake_n = t.samples;
+    if (t.error) res.errors.snakemake = t.error;
+    if (!sameMtimes(smkDryRun.before, outMtimes(dirs.snakemake, n))) res.notes.push('snakemake -n changed output mtimes');
+  };
 
   // conno
   if (!opts.tools.includes('conno')) {
@@ -491,8 +544,23 @@ function benchSize(root, n, tools) {
       if (!before) res.notes.push('conno: some outputs missing after repro');
       const lockBefore = fs.readFileSync(path.join(dirs.conno, 'conno.lock'), 'utf8');
 
-      log(`N=${n}: timing conno status (${runs} runs)`);
-      const st = timeNoop('conno status', process.execPath, [CONNO, '-C', dirs.conno, 'status'], { cwd: dirs.conno, runs });
+      const statusSpec = { label: 'conno status', cmd: process.execPath, args: [CONNO, '-C', dirs.conno, 'status'], cwd: dirs.conno };
+      let st;
+      if (smkDryRun) {
+        log(`N=${n}: timing ${smkDryRun.label} and conno status, taking turns (${runs} runs each)`);
+        const [smk, cs] = timeNoops([smkDryRun, statusSpec], runs);
+        recordSmk(smk);
+        smkDryRun = null;
+        st = cs;
+        if (smk.samples.length && smk.samples.length === cs.samples.length) {
+          const pairs = smk.samples.map((x, k) => x / cs.samples[k]);
+          res.samples.status_pairs = pairs.map((x) => round(x, 2));
+          res.speedup_vs_snakemake_pairs = { median: round(median(pairs), 2), min: round(Math.min(...pairs), 2), max: round(Math.max(...pairs), 2) };
+        }
+      } else {
+        log(`N=${n}: timing conno status (${runs} runs)`);
+        st = timeNoop('conno status', process.execPath, [CONNO, '-C', dirs.conno, 'status'], { cwd: dirs.conno, runs });
+      }
       res.conno_status_ms = round(st.ms, 3);
       res.samples.conno_status = st.samples;
       if (st.error) res.errors.conno_status = st.error;
@@ -525,6 +593,11 @@ function benchSize(root, n, tools) {
       const lockAfter = fs.readFileSync(path.join(dirs.conno, 'conno.lock'), 'utf8');
       if (lockAfter !== lockBefore) res.notes.push('conno: conno.lock changed during the no-op runs');
     }
+  }
+
+  if (smkDryRun) {
+    log(`N=${n}: timing ${smkDryRun.label} (${runs} runs)`);
+    recordSmk(timeNoops([smkDryRun], runs)[0]);
   }
 
   // More full builds, in fresh folders, snakemake and conno taking turns at going first.
@@ -625,7 +698,7 @@ try {
     cpu_model: os.cpus()[0]?.model ?? null,
     dag: 'chain plus skip edges: stage i needs stage i-1 and, for i >= 10, stage i-10',
     jobs: 2,
-    timing: 'wall clock per process (process.hrtime.bigint around spawnSync), 1 untimed warm-up, median of runs; ms',
+    timing: 'wall clock per process (process.hrtime.bigint around spawnSync), 1 untimed warm-up, median of runs; ms. snakemake -n and conno status run in turns (A B, B A, ...); speedup_vs_snakemake_pairs: the ratio per pair',
   };
   if (opts.json) {
     process.stdout.write(JSON.stringify(result) + '\n');
@@ -638,6 +711,10 @@ try {
     out.push(table(sizes));
     out.push('');
     out.push('smk/status = snakemake -n ÷ conno status (higher: conno faster); status/make = conno status ÷ make -n');
+    for (const s of sizes) {
+      const p = s.speedup_vs_snakemake_pairs;
+      if (p) out.push(`N=${s.n}: snakemake -n and conno status ran in turns; per pair, snakemake -n ÷ conno status: median ${p.median}×, from ${p.min}× to ${p.max}×`);
+    }
     const builds = sizes.map((s) => {
       const runs = s.samples.build_conno ? ` (median of ${s.samples.build_conno.length}; conno ${s.samples.build_conno.join(', ')}; snakemake ${s.samples.build_snakemake.join(', ')})` : '';
       return `N=${s.n}: make ${s.build_ms.make ?? '—'}, snakemake ${s.build_ms.snakemake ?? '—'}, conno ${s.build_ms.conno ?? '—'}${s.build_vs_snakemake != null ? `, snakemake ÷ conno ${s.build_vs_snakemake}×` : ''}${runs}`;
