@@ -310,6 +310,20 @@ describe('verify', () => {
 });
 
 describe('failures', () => {
+  it('an error while a run is recorded fails that instance by name (it was counted failed without a word)', async () => {
+    p = tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo 1 > a.txt\n    outs: [a.txt]\n  b:\n    cmd: echo b > b.txt\n    outs: [b.txt]\n' });
+    expect((await p.conno(['repro'])).exitCode).toBe(0);
+    // The run-cache's folder is a file now: recording a's next run fails.
+    rmSync(path.join(p.dir, 'cache', 'runs'), { recursive: true });
+    writeFileSync(path.join(p.dir, 'cache', 'runs'), '');
+    p.write('pipeline.yaml', p.read('pipeline.yaml').replace('echo 1', 'echo 2'));
+    const r = await p.conno(['repro', '--keep-going']);
+    expect(r.exitCode).toBe(1);
+    expect(r.all).toMatch(/FAILED a: .*cache\/runs/);
+    expect(r.all).toContain('Failed: 0 ran, 0 restored, 1 up to date, 1 failed.');
+    expect(r.all).not.toMatch(/\n\s+at /);
+  });
+
   it('a failing stage stops its downstream, caches nothing of it, and keeps its log', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:

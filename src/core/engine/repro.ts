@@ -21,6 +21,7 @@ import { jsonEqual } from '../util/canonical.js';
 import type { Executor as Where } from '../pipeline/schema.js';
 import { SlurmExecutor } from '../exec/slurm.js';
 import { formatUserError, UserError } from '../util/errors.js';
+import { writeProblem } from '../util/fsx.js';
 import { formatDiagnostic } from '../util/diagnostics.js';
 import { YamlFile } from '../pipeline/yamlfile.js';
 import { TransferError, type Remote } from '../store/remote.js';
@@ -288,7 +289,10 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
   });
   let outcomes: Map<string, Outcome>;
   try {
-    outcomes = await schedule(tasks, { jobs: Math.max(1, opts.jobs), gpuIds: opts.gpus, keepGoing: opts.keepGoing, remoteJobs: opts.slurmJobs, signal: opts.signal }, (t, g) => runOne(t.id, g));
+    // An error thrown anywhere in an instance's run (a full disk while its run is recorded) fails
+    // that instance by name: the scheduler alone would count it failed without a word.
+    const runReported = (id: string, g: string[]) => runOne(id, g).catch((err: unknown) => fail(id, describeError(err, project.cacheDir)));
+    outcomes = await schedule(tasks, { jobs: Math.max(1, opts.jobs), gpuIds: opts.gpus, keepGoing: opts.keepGoing, remoteJobs: opts.slurmJobs, signal: opts.signal }, (t, g) => runReported(t.id, g));
   } finally {
     local.close();
     slurm?.close();
@@ -320,6 +324,12 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
     return r !== undefined && (r.kind === 'fresh' || r.kind === 'restored' || r.kind === 'ran');
   });
   return { selected, results, ok };
+}
+
+/** An error as a failed instance's message: a failed write names the cache and what to do. */
+function describeError(err: unknown, cacheDir: string): string {
+  const e = writeProblem(err, 'the cache', cacheDir);
+  return e instanceof UserError ? formatUserError(e) : e instanceof Error ? e.message : String(e);
 }
 
 /**
