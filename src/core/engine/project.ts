@@ -11,6 +11,7 @@ import { StatCache } from '../hash/statcache.js';
 import { CodeCache } from '../stage/code.js';
 import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
 import { closest } from '../util/closest.js';
+import { settled } from '../util/promise.js';
 
 export const PIPELINE_FILE = 'pipeline.yaml';
 export const LOCK_FILE = 'conno.lock';
@@ -151,10 +152,4 @@ export class Project {
     return this.pipeline.order.filter((id) => keep.has(id));
   }
 
-}
-
-/** `p`, marked as handled at once: it is awaited later, after other awaits that may throw first. */
-export function settled<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
 }

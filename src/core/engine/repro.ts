@@ -260,7 +260,7 @@ export async function reproduce(project: Project, opts: ReproOptions): Promise<R
         onStart: (s) => opts.reporter.event({ type: 'start', id, gpus: s.gpus, ...(s.jobId !== undefined ? { slurmJob: s.jobId } : {}) }),
       });
     } catch (err) {
-      result = { ok: false, error: err instanceof UserError ? formatUserError(err) : (err as Error).message };
+      result = { ok: false, error: describeError(err, project.cacheDir) };
     }
     if (!result.ok) return fail(id, result.at ? atParam(project, inst.stage, result.at, result.error) : result.error, computed, job.logFile);
     const base = entryFromRun(computed, {}, undefined); // as a job elsewhere is given it (runRecord)

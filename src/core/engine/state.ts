@@ -144,7 +144,8 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     format: RECORD_FORMAT,
     kind: inst.kind,
     params: inst.params,
-    deps: hashesOf(deps),
+    // fromEntries defines each key as data (a dep `__proto__` stays one).
+    deps: Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v.hash])),
     outs: inst.kind === 'cmd' ? [...inst.outs].sort() : [...(inst.builtin?.def.outputs ?? [])].sort(),
     env: { ...inst.env },
   };
@@ -174,13 +175,6 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
 /** `p` is the path `o` or lies inside it (posix paths; no `o + '/'` made for each of thousands of checks). */
 export function isAtOrUnder(p: string, o: string): boolean {
   return p === o || (p.length > o.length && p.charCodeAt(o.length) === 47 /* '/' */ && p.startsWith(o));
-}
-
-/** Each input's content hash, by key, in the order of `deps`. */
-function hashesOf(deps: Record<string, HashInfo>): Record<string, ObjectHash> {
-  const out = dict<ObjectHash>();
-  for (const k of Object.keys(deps)) out[k] = deps[k]!.hash;
-  return out;
 }
 
 /** The record a lock entry was built from (the lock keeps every part of it). */

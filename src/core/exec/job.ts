@@ -18,6 +18,7 @@ import type { StageInput } from '../stage/api.js';
 import { ensureDir, removePath, tmpName, writeProblem } from '../util/fsx.js';
 import type { Spawner, SpawnExit } from './spawner.js';
 import { dict } from '../util/dict.js';
+import { settled } from '../util/promise.js';
 
 export interface StageJob {
   id: string;
@@ -82,9 +83,7 @@ export function stageEnv(job: StageJob): Record<string, string> {
  * local executor's, spawner.ts) the command is started by its helper process.
  */
 export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: Spawner): Promise<JobResult> {
-  // Meanwhile; awaited below (marked handled now, so a failure is not reported as unhandled first).
-  const logDir = ensureDir(path.dirname(job.logFile));
-  logDir.catch(() => undefined);
+  const logDir = settled(ensureDir(path.dirname(job.logFile))); // meanwhile; awaited below
   // In order: an output may lie inside another (a folder and a file in it).
   for (const o of job.outs) {
     const abs = absIn(job.workRoot, o);

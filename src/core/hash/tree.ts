@@ -74,47 +74,46 @@ export type PathMemo = Map<string, HashedPath | Promise<HashedPath>>;
  */
 export function hashPathMemo(abs: string, stats: StatCache, memo: PathMemo): HashedPath | Promise<HashedPath> {
   if (memo.has(abs)) return memo.get(abs);
-  let answer: HashedPath | Promise<HashedPath>;
-  let st: BigIntStats | undefined;
-  try {
-    st = statSync(abs, { bigint: true });
-  } catch {
-    st = undefined;
-  }
-  const known = st?.isFile() ? stats.known(path.resolve(abs), st) : undefined; // the stat cache's key, as hashFile makes it
-  if (!st) answer = undefined;
-  else if (known) answer = { hash: asObjectHash(known.hash), size: known.size };
-  else answer = hashPath(abs, stats);
+  const answer = hashStatted(abs, statOf(abs), stats);
   memo.set(abs, answer);
   return answer;
 }
 
 /** Hash a workspace file or folder; undefined when it does not exist. */
-export async function hashPath(abs: string, stats: StatCache, memo?: PathMemo): Promise<HashedPath> {
-  if (memo) return hashPathMemo(abs, stats, memo);
-  let st: BigIntStats;
+export async function hashPath(abs: string, stats: StatCache): Promise<HashedPath> {
+  return hashStatted(abs, statOf(abs), stats);
+}
+
+function statOf(abs: string): BigIntStats | undefined {
   try {
-    st = statSync(abs, { bigint: true });
+    return statSync(abs, { bigint: true });
   } catch {
     return undefined;
   }
-  if (st.isFile()) {
-    const { hash, size } = await stats.hashFile(abs, st);
-    return { hash: asObjectHash(hash), size };
+}
+
+/** A path's hash from its stat: at once when the stat cache knows the file, else a promise of it. */
+function hashStatted(abs: string, st: BigIntStats | undefined, stats: StatCache): HashedPath | Promise<HashedPath> {
+  if (st?.isFile()) {
+    const known = stats.known(path.resolve(abs), st); // the stat cache's key, as hashFile makes it
+    if (known) return { hash: asObjectHash(known.hash), size: known.size };
+    return stats.hashFile(abs, st).then(({ hash, size }) => ({ hash: asObjectHash(hash), size }));
   }
-  if (st.isDirectory()) {
-    const files: ManifestEntry[] = [];
-    let size = 0;
-    for (const rel of await listFiles(abs)) {
-      const full = path.join(abs, rel);
-      const fst = statSync(full, { bigint: true });
-      const h = await stats.hashFile(full, fst);
-      const entry: ManifestEntry = { path: toPosix(rel), hash: asObjectHash(h.hash), size: h.size };
-      if (Number(fst.mode) & 0o100) entry.exec = true;
-      files.push(entry);
-      size += h.size;
-    }
-    return { hash: await manifestHash(manifestText(files)), size, nfiles: files.length, manifest: files };
-  }
+  if (st?.isDirectory()) return hashFolder(abs, stats);
   return undefined;
+}
+
+async function hashFolder(abs: string, stats: StatCache): Promise<HashedPath> {
+  const files: ManifestEntry[] = [];
+  let size = 0;
+  for (const rel of await listFiles(abs)) {
+    const full = path.join(abs, rel);
+    const fst = statSync(full, { bigint: true });
+    const h = await stats.hashFile(full, fst);
+    const entry: ManifestEntry = { path: toPosix(rel), hash: asObjectHash(h.hash), size: h.size };
+    if (Number(fst.mode) & 0o100) entry.exec = true;
+    files.push(entry);
+    size += h.size;
+  }
+  return { hash: await manifestHash(manifestText(files)), size, nfiles: files.length, manifest: files };
 }

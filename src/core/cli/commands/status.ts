@@ -1,4 +1,5 @@
-import { Project, settled } from '../../engine/project.js';
+import { Project } from '../../engine/project.js';
+import { settled } from '../../util/promise.js';
 import type { CommandContext } from '../context.js';
 import { flag } from '../options.js';
 
