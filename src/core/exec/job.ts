@@ -5,7 +5,7 @@
  * only ever receives complete objects, so a failure or a kill leaves no partial output there.
  */
 import { watchGroup, type Resources } from './resources.js';
-import { promises as fsp, openSync, closeSync, writeSync } from 'node:fs';
+import { promises as fsp, openSync, closeSync, statSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { spawn } from 'node:child_process';
@@ -15,10 +15,10 @@ import { StatCache } from '../hash/statcache.js';
 import { hashPath } from '../hash/tree.js';
 import type { Item } from '../pipeline/model.js';
 import type { StageInput } from '../stage/api.js';
-import { ensureDir, removePath, tmpName, writeProblem } from '../util/fsx.js';
+import { removePath, tmpName, writeProblem } from '../util/fsx.js';
+import { ensureDirSync, removePathQuick } from '../util/fsx-sync.js';
 import type { Spawner, SpawnExit } from './spawner.js';
 import { dict } from '../util/dict.js';
-import { settled } from '../util/promise.js';
 
 export interface StageJob {
   id: string;
@@ -83,14 +83,14 @@ export function stageEnv(job: StageJob): Record<string, string> {
  * local executor's, spawner.ts) the command is started by its helper process.
  */
 export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: Spawner): Promise<JobResult> {
-  const logDir = settled(ensureDir(path.dirname(job.logFile))); // meanwhile; awaited below
+  // Synchronous where it is a stat or two (fsx-sync.ts): most stages find their folders there.
+  ensureDirSync(path.dirname(job.logFile));
   // In order: an output may lie inside another (a folder and a file in it).
   for (const o of job.outs) {
     const abs = absIn(job.workRoot, o);
-    await removePath(abs); // A stale output must not pass for a fresh one.
-    await ensureDir(path.dirname(abs));
+    await removePathQuick(abs); // A stale output must not pass for a fresh one.
+    ensureDirSync(path.dirname(abs));
   }
-  await logDir;
   const started = performance.now();
   let usage: { cpu_s?: number; max_rss_mb?: number } = {};
   let pid: number | undefined;
@@ -206,6 +206,14 @@ async function checkNamedOutputs(job: StageJob): Promise<string | undefined> {
   return problems.length ? `the command's output does not fit its declared kind:\n  ${problems.join('\n  ')}` : undefined;
 }
 
+function statOrUndefined(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
 async function collectOutputs(job: StageJob, where: (out: string) => string): Promise<JobResult> {
   const store = new ObjectStore(job.cacheDir);
   // Inputs edited while the stage ran would make the recorded fingerprint a lie.
@@ -217,7 +225,7 @@ async function collectOutputs(job: StageJob, where: (out: string) => string): Pr
   const outs = dict<HashInfo>(); // keys are paths: `__proto__` is a file name like any other
   for (const o of job.outs) {
     const abs = where(o);
-    const st = await fsp.stat(abs).catch(() => undefined);
+    const st = statOrUndefined(abs);
     if (!st) return { ok: false, error: `the stage succeeded but did not write its declared output '${o}'` };
     const put = await store.putPath(abs, st);
     outs[o] = put.nfiles !== undefined ? { hash: put.hash, size: put.size, nfiles: put.nfiles } : { hash: put.hash, size: put.size };

@@ -8,6 +8,7 @@ import type { Fingerprint } from '../hash/types.js';
 import { withResults, type LockEntry } from './lockfile.js';
 import { writeFileAtomic, writeProblem } from '../util/fsx.js';
 import { canonicalJson } from '../util/canonical.js';
+import { SYNC_BYTES, readTextSync, writeFileAtomicLaterSync } from '../util/fsx-sync.js';
 
 /**
  * What a run used: wall time, CPU time and peak RSS of its process, and how they were measured
@@ -40,7 +41,10 @@ export class RunCache {
 
   async get(fp: Fingerprint): Promise<RunRecord | undefined> {
     try {
-      const rec = JSON.parse(await fsp.readFile(this.file(fp), 'utf8')) as RunRecord;
+      // Synchronous (fsx-sync.ts): a record is a few hundred bytes, and a build asks once per stage.
+      const text = readTextSync(this.file(fp));
+      if (text === undefined) return undefined;
+      const rec = JSON.parse(text) as RunRecord;
       return rec.entry?.fingerprint === fp ? rec : undefined;
     } catch {
       return undefined;
@@ -61,7 +65,10 @@ export class RunCache {
     try {
       // A record the cache can lose: torn or missing after a power cut, `get` reads it as absent
       // (and the stage runs again), so it is not fsynced on its own (fsx.ts, durable: 'later').
-      await writeFileAtomic(this.file(rec.entry.fingerprint), canonicalJson(rec), { durable: 'later' });
+      // Written synchronously (fsx-sync.ts) when small: one per stage, between its end and the next start.
+      const text = canonicalJson(rec);
+      if (text.length <= SYNC_BYTES) writeFileAtomicLaterSync(this.file(rec.entry.fingerprint), text);
+      else await writeFileAtomic(this.file(rec.entry.fingerprint), text, { durable: 'later' });
     } catch (err) {
       throw writeProblem(err, 'the run-cache', this.dir);
     }

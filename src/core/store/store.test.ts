@@ -30,6 +30,7 @@ import { hashPath } from '../hash/tree.js';
 import { StatCache } from '../hash/statcache.js';
 import { hashBytes } from '../hash/xxhash.js';
 import { asObjectHash, type ObjectHash } from '../hash/types.js';
+import { SYNC_BYTES } from '../util/fsx-sync.js';
 
 /** The operations a store must offer (what the engine uses). */
 type Store = Pick<ObjectStore, 'putFile' | 'putBytes' | 'putTree' | 'putPath' | 'has' | 'verify' | 'checkout' | 'list' | 'objectPath' | 'remove' | 'readManifest'>;
@@ -187,7 +188,8 @@ describe.each(FIXTURES)('object store contract: $name', (fx) => {
     });
 
     it('putFile stores small files from memory and large ones streamed, the same bytes either way, with or without a known size', async () => {
-      for (const size of [1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1]) {
+      // Up to SYNC_BYTES without the thread pool (fsx-sync.ts), up to 1 MiB from memory, past it streamed.
+      for (const size of [1, SYNC_BYTES, SYNC_BYTES + 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1]) {
         const bytes = Buffer.alloc(size);
         for (let i = 0; i < size; i++) bytes[i] = (i * 13 + size) & 0xff;
         const src = write(`f${size}.bin`, bytes);

@@ -13,13 +13,14 @@ async function streams(): Promise<{ Transform: typeof import('node:stream').Tran
  * finds an object whose bytes no longer match its name (a truncated copy, a bit flip, a
  * tampered file) deletes it and treats it as missing: a corrupt object is rebuilt, never used.
  */
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { streamHasher, hashFile } from '../hash/xxhash.js';
 import { asObjectHash, isTreeHash, type ObjectHash } from '../hash/types.js';
 import { listFiles, manifestHash, manifestText, type Manifest, type ManifestEntry, type PathHash } from '../hash/tree.js';
 import type { StatCache } from '../hash/statcache.js';
 import { fsyncDirLater, fsyncLater, removePath, tmpName, toPosix, writeProblem } from '../util/fsx.js';
+import { SYNC_BYTES, readSmallSync, renameIntoSync, writeNewFileSync } from '../util/fsx-sync.js';
 
 export class CorruptObjectError extends Error {
   constructor(readonly hash: ObjectHash, readonly actual: string) {
@@ -99,7 +100,8 @@ export class ObjectStore {
    */
   async putFile(src: string, knownSize?: number): Promise<PathHash> {
     return this.writing('the cache', async () => {
-      const bytes = await readSmall(src, knownSize);
+      // A few KiB (most command outputs): read, hashed and written without a round trip.
+      const bytes = knownSize !== undefined && knownSize <= SYNC_BYTES ? (readSmallSync(src) ?? (await readSmall(src))) : await readSmall(src, knownSize);
       if (bytes) return this.storeBytes(bytes);
       await fsp.mkdir(this.tmpDir, { recursive: true });
       const tmp = tmpName(this.tmpDir, 'put');
@@ -139,6 +141,15 @@ export class ObjectStore {
       const h = await streamHasher();
       h.update(data);
       hash = asObjectHash(h.digest());
+    }
+    if (data.length <= SYNC_BYTES) {
+      // Without round trips through the thread pool (fsx-sync.ts): a short stage's output.
+      if (existsSync(this.objectPath(hash))) return { hash, size: data.length }; // Immutable: it has these bytes.
+      const tmp = tmpName(this.tmpDir, 'put');
+      writeNewFileSync(tmp, data, 0o444); // created read-only: objects are never modified in place
+      renameIntoSync(tmp, this.objectPath(hash));
+      this.named(hash);
+      return { hash, size: data.length };
     }
     if (await this.has(hash)) return { hash, size: data.length }; // Immutable: it has these bytes.
     const tmp = tmpName(this.tmpDir, 'put');
@@ -252,6 +263,12 @@ export class ObjectStore {
       await fsp.mkdir(path.dirname(dest), { recursive: true }); // the shard's first object
       await fsp.rename(tmp, dest);
     });
+    this.named(hash);
+  }
+
+  /** An object just renamed into place: durable before anything vouches for it, and known good. */
+  private named(hash: ObjectHash): void {
+    const dest = this.objectPath(hash);
     fsyncLater(dest);
     fsyncDirLater(path.dirname(dest));
     this.verified.add(hash);
