@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fsp, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPendingSyncs, fsyncLater, pendingSyncs, writeFileAtomic } from './fsx.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { flushPendingSyncs, fsyncDirLater, fsyncLater, pendingSyncs, writeFileAtomic } from './fsx.js';
 import { StatCache } from '../hash/statcache.js';
 import { ObjectStore } from '../store/store.js';
 import { RunCache } from '../store/runcache.js';
@@ -57,6 +57,46 @@ describe('deferred folder fsyncs', () => {
     expect(order).toEqual([1, 2]);
     await first;
     expect(pendingSyncs()).toEqual([]);
+  });
+
+  it('a flush syncs every named file, then every named folder, several at a time; a file removed since is skipped', async () => {
+    const files = Array.from({ length: 40 }, (_, i) => path.join(dir, `d${i % 8}`, `f${i}`));
+    for (const f of files) {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, f);
+      fsyncLater(f);
+      fsyncDirLater(path.dirname(f));
+    }
+    rmSync(files[3]!); // gone before the flush (gc): nothing to make durable
+    const opened: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const realOpen = fsp.open.bind(fsp);
+    const spy = vi.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+      opened.push(String(args[0]));
+      const fh = await realOpen(...args);
+      const sync = fh.sync.bind(fh);
+      fh.sync = async () => {
+        most = Math.max(most, ++inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 2));
+          return await sync();
+        } finally {
+          inFlight--;
+        }
+      };
+      return fh;
+    });
+    try {
+      await flushPendingSyncs();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(pendingSyncs()).toEqual([]);
+    const dirs = [...new Set(files.map((f) => path.dirname(f)))];
+    expect(new Set(opened)).toEqual(new Set([...files, ...dirs]));
+    expect(Math.max(...files.map((f) => opened.indexOf(f)))).toBeLessThan(Math.min(...dirs.map((d) => opened.indexOf(d))));
+    expect(most).toBeGreaterThan(1);
   });
 
   it('an atomic write is whole either way', async () => {
