@@ -110,7 +110,7 @@ export async function runCommand(job: StageJob, signal?: AbortSignal, spawner?: 
     if (signal?.aborted) kill();
   };
   signal?.addEventListener('abort', kill, { once: true });
-  const env = { ...process.env, ...stageEnv(job) } as Record<string, string>;
+  const env = { ...(spawner?.env ?? process.env), ...stageEnv(job) } as Record<string, string>;
   const header = `$ ${job.cmd}\n`;
   let exit: SpawnExit;
   try {
