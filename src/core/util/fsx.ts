@@ -98,9 +98,10 @@ async function flushNow(): Promise<void> {
 }
 
 /**
- * fsyncs in flight together: the file system commits them in shared journal writes, ~4x faster
- * than one after another for a few hundred small objects (measured on ext4). Rejects with the
- * first error, after every fsync started has ended.
+ * fsyncs in flight together: the file system and the disk serve them together (a journal's
+ * group commit, one cache flush for several), ~4x faster than one after another for a few
+ * hundred small objects (measured here, on ext4 without a journal: 200 files and 200 folders in
+ * 35 ms against 120-140 ms). Rejects with the first error, after every fsync started has ended.
  */
 const SYNCS_IN_FLIGHT = 16;
 
