@@ -130,6 +130,27 @@ describe('wasm training kernels match the cpu backend', () => {
     expect(err).toBeLessThanOrEqual(MAX_REL_ERR);
   });
 
+  it.each([
+    [[2, 9, 11, 3], [3, 3], 4, 'same'],
+    [[2, 7, 8, 5], [2, 3], 6, 'valid'],
+    [[3, 1, 16, 48], [1, 9], 48, 'same'], // TC-ResNet's last block
+  ] as Array<[number[], [number, number], number, 'same' | 'valid']>)('Conv2DBackpropInput with stride 1 gives the bits of conv2d over the backend’s reversed, transposed filter x=%j k=%j co=%i %s', async (xShape, [kh, kw], co, pad) => {
+    const ci = xShape[3] as number;
+    await tf.setBackend('wasm');
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], [1, 1], 1, pad);
+    const { top, bottom, left, right } = info.padInfo;
+    tf.tidy(() => {
+      const dy = tf.tensor(randomArray(size(info.outShape), 12), info.outShape);
+      const w = tf.tensor(randomArray(kh * kw * ci * co, 13), [kh, kw, ci, co]);
+      const got = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: [1, 1], pad, dataFormat: 'NHWC', inputShape: xShape } as never) as tf.Tensor;
+      // What the kernel computed before flipTransposed: the backend's Reverse and Transpose.
+      const turned = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
+      const want = tf.conv2d(dy as tf.Tensor4D, turned as tf.Tensor4D, 1, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
+      expect(got.shape).toEqual(xShape);
+      expect(Buffer.from((got.dataSync() as Float32Array).buffer).equals(Buffer.from((want.dataSync() as Float32Array).buffer))).toBe(true);
+    });
+  });
+
   // [x shape, pool size, strides, pad]
   const poolCases: Array<[number[], [number, number], [number, number], 'same' | 'valid']> = [
     [[2, 8, 10, 3], [2, 2], [2, 2], 'valid'],
