@@ -6,7 +6,8 @@ import { promises as fsp } from 'node:fs';
 import type { Project } from './project.js';
 import type { LockEntry } from '../store/lockfile.js';
 import { isTreeHash, isObjectHash, type Fingerprint, type ObjectHash } from '../hash/types.js';
-import { checkRunRecord, objectKey, pool, runKey, TransferError, type Remote } from '../store/remote.js';
+import { checkRunRecord, objectKey, runKey, TransferError, type Remote } from '../store/remote.js';
+import { pool } from '../util/promise.js';
 import { ObjectMismatchError } from '../store/store.js';
 
 export interface TransferSummary {

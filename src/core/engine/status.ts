@@ -4,7 +4,7 @@
  * status over thousands of stages stays fast.
  */
 import type { Project } from './project.js';
-import { computeInstance, describeDepChange, explainChange, pathOfKey } from './state.js';
+import { computeInstance, describeDepChange, explainChange, isAtOrUnder, pathOfKey } from './state.js';
 import { hashPathMemo, type PathMemo } from '../hash/tree.js';
 import type { Fingerprint } from '../hash/types.js';
 
@@ -33,7 +33,7 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
     for (const u of inst.upstream) if (stale.get(u.id)) staleUps.push(u.id);
     // Inputs an upstream is about to (re)write are not "missing"; the upstream's staleness says it.
     const upstreamOwned = (key: string) =>
-      staleUps.some((u) => key.startsWith(`${u}:`) || p.instances.get(u)!.outs.some((o) => pathOfKey(key) === o || key.startsWith(o + '/')));
+      staleUps.some((u) => key.startsWith(`${u}:`) || p.instances.get(u)!.outs.some((o) => isAtOrUnder(pathOfKey(key), o)));
     if (!entry) reasons.push('new');
     else if (entry.fingerprint !== c.fingerprint) {
       const why = await explainChange(project, entry, c, (k, a, b) => describeDepChange(project, k, a, b));

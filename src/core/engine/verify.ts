@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Project } from './project.js';
 import { reproduce, type InstanceResult } from './repro.js';
+import { isAtOrUnder } from './state.js';
 import type { Executor } from '../pipeline/schema.js';
 import type { Reporter } from '../exec/reporter.js';
 import type { Remote } from '../store/remote.js';
@@ -148,7 +149,10 @@ function judge(project: Project, id: string, r: InstanceResult | undefined, reru
 async function copyInputs(project: Project, ids: string[], scratch: string): Promise<void> {
   const written = new Set<string>();
   for (const inst of project.pipeline.instances.values()) for (const o of inst.outs) written.add(o);
-  const isWritten = (p: string) => [...written].some((o) => p === o || p.startsWith(o + '/'));
+  const isWritten = (p: string) => {
+    for (const o of written) if (isAtOrUnder(p, o)) return true;
+    return false;
+  };
   const toCopy = new Set<string>(project.pipeline.params.files);
   for (const id of ids) for (const d of project.pipeline.instances.get(id)!.deps) if (!path.isAbsolute(d) && !isWritten(d)) toCopy.add(d);
   for (const rel of [...toCopy].sort()) {

@@ -13,6 +13,7 @@ import { manifestHash } from '../hash/tree.js';
 import { isTreeHash, type ObjectHash } from '../hash/types.js';
 import type { RemoteConfig } from '../pipeline/schema.js';
 import { ConnoError, UsageError } from '../util/errors.js';
+import { pool } from '../util/promise.js';
 import { fsyncDir } from '../util/fsx.js';
 import { Readable } from 'node:stream';
 import type { RunRecord } from './runcache.js';
@@ -41,18 +42,6 @@ export class TransferError extends ConnoError {}
 async function objectHashOf(file: string, treeHash: boolean): Promise<string> {
   if (treeHash) return manifestHash(await fsp.readFile(file, 'utf8'));
   return (await hashFile(file)).hash;
-}
-
-/** Runs `fn` over items, at most `n` at a time. */
-export async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
 /** A folder remote: another cache folder, written with temp file + fsync + rename. */

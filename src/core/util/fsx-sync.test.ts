@@ -41,7 +41,8 @@ describe('fsx-sync', () => {
     await removePathQuick(at('link'));
     expect(existsSync(at('link'))).toBe(false);
     expect(readFileSync(at('target'), 'utf8')).toBe('t');
-    // A read-only folder with a read-only file, as a checkout from the cache leaves it.
+    // A read-only folder with a read-only file, as a checkout from the cache leaves it. (As root,
+    // which CI is, permissions do not stop the unlink: removePath's chmod fallback is not reached.)
     mkdirSync(at('ro'));
     writeFileSync(at('ro', 'x'), 'x');
     chmodSync(at('ro', 'x'), 0o444);

@@ -1,5 +1,6 @@
 /** Small file-system helpers with the durability guarantees the cache relies on. */
 import { ConnoError } from './errors.js';
+import { pool } from './promise.js';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 
@@ -76,10 +77,18 @@ export function flushPendingSyncs(): Promise<void> {
   return run;
 }
 
+/**
+ * fsyncs in flight together: the file system and the disk serve them together (a journal's
+ * group commit, one cache flush for several), ~4x faster than one after another for a few
+ * hundred small objects (measured here, on ext4 without a journal: 200 files and 200 folders in
+ * 35 ms against 120-140 ms).
+ */
+const SYNCS_IN_FLIGHT = 16;
+
 async function flushNow(): Promise<void> {
   const files = [...filesToSync];
   filesToSync.clear();
-  await eachAtOnce(files, async (f) => {
+  await pool(files, SYNCS_IN_FLIGHT, async (f) => {
     let fh: fsp.FileHandle | undefined;
     try {
       fh = await fsp.open(f, fsc.O_RDONLY);
@@ -94,31 +103,7 @@ async function flushNow(): Promise<void> {
   });
   const dirs = [...dirsToSync];
   dirsToSync.clear();
-  await eachAtOnce(dirs, fsyncDir);
-}
-
-/**
- * fsyncs in flight together: the file system and the disk serve them together (a journal's
- * group commit, one cache flush for several), ~4x faster than one after another for a few
- * hundred small objects (measured here, on ext4 without a journal: 200 files and 200 folders in
- * 35 ms against 120-140 ms). Rejects with the first error, after every fsync started has ended.
- */
-const SYNCS_IN_FLIGHT = 16;
-
-async function eachAtOnce(items: string[], fn: (item: string) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { err: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      try {
-        await fn(items[next++]!);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(SYNCS_IN_FLIGHT, items.length) }, worker));
-  if (failed) throw failed.err;
+  await pool(dirs, SYNCS_IN_FLIGHT, fsyncDir);
 }
 
 /** Files and folders awaiting their fsync (for tests). */
