@@ -442,6 +442,54 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
+  it('matmul_acc gives the bits of the backend’s BatchMatMul (XNNPACK): NaN, ±∞, ±0, row, column and block tails', async () => {
+    await initBackend('wasm');
+    const { simdKernels, heapAddress } = await import('./simd.js');
+    const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
+    const k = simdKernels(backend)!;
+    expect(k).toBeDefined();
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    // [K, M, N]: K and M not multiples of the 4-row tiles or the 128-row blocks; N = 4, 8, 12, 16, 20, 64.
+    const cases = [[1, 1, 4], [3, 5, 8], [4, 127, 12], [5, 128, 16], [7, 129, 20], [9, 700, 16], [13, 257, 64], [6, 3, 24]];
+    for (const [K, M, N] of cases as Array<[number, number, number]>) {
+      // Magnitudes 1e-3 to 1e3, so the order of the additions shows in the last bits.
+      const a = randomArray(K * M, 40 + K).map((v, i) => v * 10 ** ((i % 7) - 3));
+      const b = randomArray(M * N, 50 + N).map((v, i) => v * 10 ** ((i % 5) - 2));
+      if (M > 3) {
+        a[1] = NaN;
+        a[2] = -0;
+        b[3 % b.length] = Infinity;
+        b[(5 * N + 1) % b.length] = -Infinity;
+        b[(2 * N + 2) % b.length] = -0;
+      }
+      tf.tidy(() => {
+        const A = tf.tensor3d(a, [1, K, M]);
+        const B = tf.tensor3d(b, [1, M, N]);
+        const want = tf.matMul(A, B);
+        const got = tf.fill([K, N], 7); // overwritten, not added to
+        k.matmul_acc(heapAddress(backend, A as never), heapAddress(backend, B as never), heapAddress(backend, got as never), K, M, N);
+        expect(bits(got.dataSync()), `K=${K} M=${M} N=${N}`).toEqual(bits(want.dataSync()));
+      });
+    }
+  });
+
+  it.each(convCases)('Conv2DBackpropFilter through matmul_acc gives the bits of the XNNPACK path x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    await initBackend('wasm');
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const inputs = { x: { shape: xShape, values: randomArray(size(xShape), 61) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 62) } };
+    const attrs = { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] };
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    const simd = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    process.env['CONNO_SIMD_KERNELS'] = '0'; // im2col in JS, then the backend's BatchMatMul
+    try {
+      const xnn = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+      expect(bits(simd.values)).toEqual(bits(xnn.values));
+    } finally {
+      delete process.env['CONNO_SIMD_KERNELS'];
+    }
+  });
+
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');

@@ -275,3 +275,70 @@ void im2col_t(const float *xP, float *colT, int N, int H, int W, int Ci, int OH,
     }
   }
 }
+
+// C [K, N] = A [K, M] · B [M, N], all row-major, N a multiple of 4 (the filter gradient's GEMM,
+// dW = colT · dy, see ../conv2d_backprop_filter.ts). Each C element is the sum over m in order,
+// from +0, of the products: a multiply then an add (no fused multiply-add), in 4×8 register
+// tiles. XNNPACK's GEMM kernels sum in that order too, so this gives the bits of the backend's
+// BatchMatMul (kernels.test.ts compares them, with NaN, ±∞ and ±0 among the inputs). It is
+// here because, inside a training step, XNNPACK's GEMM ran 1.35-3.9× slower than on the same
+// shapes alone (it first copies its right operand, dy, into a packed layout: 16 MiB for the
+// reference model's first layer); this kernel reads dy in place (figures in ../conv2d_backprop_filter.ts).
+#define MB 128
+#define ACC(c, s, b) c = wasm_f32x4_add(c, wasm_f32x4_mul(s, b))
+__attribute__((export_name("matmul_acc")))
+void matmul_acc(const float *A, const float *B, float *C, int K, int M, int N) {
+  for (int i = 0; i < K * N; i++) C[i] = 0.0f;
+  // Blocks of MB rows of B (MB·N floats, 32 KiB for N = 64) stay in cache while every tile of C
+  // runs over them; a C tile goes back to memory between blocks, which keeps each sum in order.
+  for (int m0 = 0; m0 < M; m0 += MB) {
+    const int m1 = m0 + MB < M ? m0 + MB : M;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const float *a0 = A + k * M, *a1 = a0 + M, *a2 = a1 + M, *a3 = a2 + M;
+      int n = 0;
+      for (; n + 8 <= N; n += 8) {
+        float *c0 = C + k * N + n, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
+        v128_t x00 = wasm_v128_load(c0), x01 = wasm_v128_load(c0 + 4);
+        v128_t x10 = wasm_v128_load(c1), x11 = wasm_v128_load(c1 + 4);
+        v128_t x20 = wasm_v128_load(c2), x21 = wasm_v128_load(c2 + 4);
+        v128_t x30 = wasm_v128_load(c3), x31 = wasm_v128_load(c3 + 4);
+        const float *b = B + m0 * N + n;
+        for (int m = m0; m < m1; m++, b += N) {
+          const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+          const v128_t s0 = wasm_v128_load32_splat(a0 + m), s1 = wasm_v128_load32_splat(a1 + m);
+          const v128_t s2 = wasm_v128_load32_splat(a2 + m), s3 = wasm_v128_load32_splat(a3 + m);
+          ACC(x00, s0, b0); ACC(x01, s0, b1);
+          ACC(x10, s1, b0); ACC(x11, s1, b1);
+          ACC(x20, s2, b0); ACC(x21, s2, b1);
+          ACC(x30, s3, b0); ACC(x31, s3, b1);
+        }
+        wasm_v128_store(c0, x00); wasm_v128_store(c0 + 4, x01);
+        wasm_v128_store(c1, x10); wasm_v128_store(c1 + 4, x11);
+        wasm_v128_store(c2, x20); wasm_v128_store(c2 + 4, x21);
+        wasm_v128_store(c3, x30); wasm_v128_store(c3 + 4, x31);
+      }
+      for (; n + 4 <= N; n += 4) {
+        float *c0 = C + k * N + n, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
+        v128_t x0 = wasm_v128_load(c0), x1 = wasm_v128_load(c1), x2 = wasm_v128_load(c2), x3 = wasm_v128_load(c3);
+        const float *b = B + m0 * N + n;
+        for (int m = m0; m < m1; m++, b += N) {
+          const v128_t b0 = wasm_v128_load(b);
+          ACC(x0, wasm_v128_load32_splat(a0 + m), b0); ACC(x1, wasm_v128_load32_splat(a1 + m), b0);
+          ACC(x2, wasm_v128_load32_splat(a2 + m), b0); ACC(x3, wasm_v128_load32_splat(a3 + m), b0);
+        }
+        wasm_v128_store(c0, x0); wasm_v128_store(c1, x1); wasm_v128_store(c2, x2); wasm_v128_store(c3, x3);
+      }
+    }
+    for (; k < K; k++) {
+      const float *a0 = A + k * M;
+      for (int n = 0; n + 4 <= N; n += 4) {
+        float *c0 = C + k * N + n;
+        v128_t x0 = wasm_v128_load(c0);
+        const float *b = B + m0 * N + n;
+        for (int m = m0; m < m1; m++, b += N) ACC(x0, wasm_v128_load32_splat(a0 + m), wasm_v128_load(b));
+        wasm_v128_store(c0, x0);
+      }
+    }
+  }
+}
