@@ -2,6 +2,8 @@
 
 Prints one JSON object: {"torch": version, "models": {name: {"samples_per_s", "ms_per_step", "params"}}}.
 Usage: python3 bench/train_torch.py --models cnn-bn,cnn,tc-resnet8 --batch 32 --warmup 3 --steps 10
+       python3 bench/train_torch.py --serve --batch 32   (then `<model> <warmup> <steps>` lines on stdin,
+       one JSON line {"samples_per_s", "ms_per_step"} back for each: bench/train.mjs's timings in turns)
 """
 import argparse
 import json
@@ -67,6 +69,49 @@ def build(name: str):
     raise SystemExit(f"unknown model {name}")
 
 
+class Trainer:
+    """One model with its optimiser and batch, kept between timings (bench/train.mjs --rounds)."""
+
+    def __init__(self, name: str, batch: int):
+        torch.manual_seed(0)
+        self.model, shape = build(name)
+        self.model.train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.x = torch.randn(batch, *shape)
+        self.y = torch.arange(batch) % 10
+        self.batch = batch
+
+    def step(self):
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def time(self, steps: int) -> dict:
+        t = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        dt = (time.perf_counter() - t) / steps
+        return {"samples_per_s": self.batch / dt, "ms_per_step": dt * 1000}
+
+
+def serve(batch: int) -> None:
+    """Reads `<model> <warmup> <steps>` lines on stdin; answers each with one JSON line.
+    A model is built (and warmed up) the first time it is named, then kept."""
+    import sys
+
+    trainers = {}
+    for line in sys.stdin:
+        name, warmup, steps = line.split()
+        if name not in trainers:
+            trainers[name] = Trainer(name, batch)
+            for _ in range(int(warmup)):
+                trainers[name].step()
+        print(json.dumps(trainers[name].time(int(steps))), flush=True)
+
+
 def bench(name: str, batch: int, warmup: int, steps: int) -> dict:
     torch.manual_seed(0)
     model, shape = build(name)
@@ -99,10 +144,15 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--serve", action="store_true", help="time models on request (stdin), for timings in turns with conno")
     a = ap.parse_args()
     torch.set_num_threads(1)
     # The SIMD level PyTorch's kernels dispatch to ("CPU capability usage: AVX2" in its build config).
     capability = next((l.split(":", 1)[1].strip() for l in torch.__config__.show().splitlines() if "CPU capability usage" in l), "unknown")
+    if a.serve:
+        print(json.dumps({"torch": torch.__version__, "cpu_capability": capability}), flush=True)
+        serve(a.batch)
+        return
     out = {"torch": torch.__version__, "cpu_capability": capability, "models": {m: bench(m, a.batch, a.warmup, a.steps) for m in a.models.split(",")}}
     print(json.dumps(out))
 
