@@ -1,11 +1,11 @@
 /**
  * Conv2DBackpropFilter for the wasm backend (4.22.0 has none, so a conv net cannot train on it).
  *
- * By default dW [kh·kw·Ci, Co] = im2colᵀ(x) · dy, one GEMM: conno's matmul_acc (c/simd_kernels.c)
+ * By default dW [kh·kw·Ci, Co] = im2colᵀ(x) · dy, one GEMM: conno's matmul_in_order (c/simd_kernels.c)
  * where the SIMD kernels run and Co is a multiple of 4, else the backend's BatchMatMul, with the
  * same bits (kernels.test.ts). Inside a training step of the reference cnn, XNNPACK's GEMM took
  * 17.4 / 30.4 / 26.0 / 11.0 ms for the four layers, against 4.5 / 19.6 / 19.2 / 9.7 ms for the
- * same shapes timed alone; matmul_acc takes 3.3 / 17.0 / 17.8 / 9.6 ms in the step (it reads dy in
+ * same shapes timed alone; matmul_in_order takes 3.3 / 17.0 / 17.8 / 9.6 ms in the step (it reads dy in
  * place, where XNNPACK first copies it into its packed layout). Otherwise, the filter gradient is
  * itself a convolution, run on the backend's XNNPACK Conv2D:
  *   dW[kh,kw,ci,co] = Σ_{n,h,w} x[n, h·s+kh−pt, w·s+kw−pl, ci] · dy[n,h,w,co]
@@ -68,10 +68,10 @@ export function conv2DBackpropFilterConfig(method: 'gemm' | 'conv' = 'gemm'): Ke
         if (simd) simd.im2col_t(heapAddress(backend, xP), heapAddress(backend, colT), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left);
         else im2colTransposed(backend.typedArrayFromHeap(xP) as Float32Array, { batch: batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left }, backend.typedArrayFromHeap(colT) as Float32Array);
         if (simd && outChannels % 4 === 0) {
-          // conno's GEMM (c/simd_kernels.c): the same bits as BatchMatMul below, without XNNPACK
-          // packing dy (a new tensor each step) first.
+          // conno's GEMM (c/simd_kernels.c): the same bits as BatchMatMul below, reading dy in
+          // place instead of XNNPACK's packed copy of it.
           const dW = backend.makeOutput([kh, kw, inChannels, outChannels], 'float32');
-          simd.matmul_acc(heapAddress(backend, colT), heapAddress(backend, dy), heapAddress(backend, dW), K, M, outChannels);
+          simd.matmul_in_order(heapAddress(backend, colT), heapAddress(backend, dy), heapAddress(backend, dW), K, M, outChannels);
           return dW;
         }
         const dy3 = reshape({ inputs: { x: dy }, attrs: { shape: [1, M, outChannels] }, backend });

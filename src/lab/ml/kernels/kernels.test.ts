@@ -442,7 +442,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
-  it('matmul_acc gives the bits of the backend’s BatchMatMul (XNNPACK): NaN, ±∞, ±0, row, column and block tails', async () => {
+  it('matmul_in_order gives the bits of the backend’s BatchMatMul (XNNPACK): NaN, ±∞, ±0, row, column and block tails', async () => {
     await initBackend('wasm');
     const { simdKernels, heapAddress } = await import('./simd.js');
     const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
@@ -467,13 +467,13 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
         const B = tf.tensor3d(b, [1, M, N]);
         const want = tf.matMul(A, B);
         const got = tf.fill([K, N], 7); // overwritten, not added to
-        k.matmul_acc(heapAddress(backend, A as never), heapAddress(backend, B as never), heapAddress(backend, got as never), K, M, N);
+        k.matmul_in_order(heapAddress(backend, A as never), heapAddress(backend, B as never), heapAddress(backend, got as never), K, M, N);
         expect(bits(got.dataSync()), `K=${K} M=${M} N=${N}`).toEqual(bits(want.dataSync()));
       });
     }
   });
 
-  it.each(convCases)('Conv2DBackpropFilter through matmul_acc gives the bits of the XNNPACK path x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+  it.each(convCases)('Conv2DBackpropFilter through matmul_in_order gives the bits of the XNNPACK path x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
     await initBackend('wasm');
     const ci = xShape[3] as number;
     const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);

@@ -21,8 +21,8 @@ export interface SimdKernels {
   adam_update(w: number, g: number, m: number, v: number, wOut: number, mOut: number, vOut: number, n: number, b1: number, omb1: number, b2: number, omb2: number, c1: number, c2: number, eps: number, negLr: number): void;
   im2col_t(xP: number, colT: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
   max_pool_grad_tiled(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
-  /** c [k, n] = a [k, m] · b [m, n], n a multiple of 4: the bits of the backend's BatchMatMul. */
-  matmul_acc(a: number, b: number, c: number, k: number, m: number, n: number): void;
+  /** c [k, n] = a [k, m] · b [m, n] (c overwritten), n a multiple of 4, each sum over m in order: the bits of the backend's BatchMatMul. */
+  matmul_in_order(a: number, b: number, c: number, k: number, m: number, n: number): void;
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -71,7 +71,7 @@ function kernelsOf(exports: Record<string, unknown>): SimdKernels {
     if (typeof f !== 'function') throw new Error(`simd_kernels.wasm has no function '${name}': rebuild it (npm run build:kernels)`);
     return f as (...args: number[]) => void;
   };
-  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_acc: fn('matmul_acc') };
+  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order') };
 }
 
 /** A tensor's address on the backend's heap. */

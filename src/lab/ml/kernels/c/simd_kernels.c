@@ -286,8 +286,8 @@ void im2col_t(const float *xP, float *colT, int N, int H, int W, int Ci, int OH,
 // reference model's first layer); this kernel reads dy in place (figures in ../conv2d_backprop_filter.ts).
 #define MB 128
 #define ACC(c, s, b) c = wasm_f32x4_add(c, wasm_f32x4_mul(s, b))
-__attribute__((export_name("matmul_acc")))
-void matmul_acc(const float *A, const float *B, float *C, int K, int M, int N) {
+__attribute__((export_name("matmul_in_order")))
+void matmul_in_order(const float *A, const float *B, float *C, int K, int M, int N) {
   for (int i = 0; i < K * N; i++) C[i] = 0.0f;
   // Blocks of MB rows of B (MB·N floats, 32 KiB for N = 64) stay in cache while every tile of C
   // runs over them; a C tile goes back to memory between blocks, which keeps each sum in order.
