@@ -442,13 +442,14 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
-  it('matmul_in_order gives the bits of the backend’s BatchMatMul (XNNPACK): NaN, ±∞, ±0, row, column and block tails', async () => {
+  it('matmul_in_order gives the bits of the backend’s BatchMatMul (XNNPACK; a NaN’s sign aside): NaN, ±∞, ±0, row, column and block tails', async () => {
     await initBackend('wasm');
     const { simdKernels, heapAddress } = await import('./simd.js');
     const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
     const k = simdKernels(backend)!;
     expect(k).toBeDefined();
-    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+    // Every NaN as one: wasm leaves a NaN's sign to the machine and the compiled code.
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer)).map((b) => ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0 ? 0x7fc00000 : b));
     // [K, M, N]: K and M not multiples of the 4-row tiles or the 128-row blocks; N = 4, 8, 12, 16, 20, 64.
     const cases = [[1, 1, 4], [3, 5, 8], [4, 127, 12], [5, 128, 16], [7, 129, 20], [9, 700, 16], [13, 257, 64], [6, 3, 24]];
     for (const [K, M, N] of cases as Array<[number, number, number]>) {
@@ -488,6 +489,47 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     } finally {
       delete process.env['CONNO_SIMD_KERNELS'];
     }
+  });
+
+  // [x shape NHWC, filter kh×kw, out channels, strides, pad]: Ci a multiple of 4, so conv_filter_grad runs.
+  const fusedCases: Array<[number[], [number, number], number, [number, number], 'same' | 'valid']> = [
+    [[2, 9, 11, 4], [3, 3], 8, [1, 1], 'same'],
+    [[2, 9, 11, 8], [3, 3], 12, [1, 1], 'valid'], // a 4-column tail after the 8-column tiles
+    [[3, 8, 10, 4], [3, 3], 4, [2, 2], 'same'],
+    [[3, 9, 10, 8], [2, 3], 20, [2, 2], 'valid'], // last row of x never read
+    [[1, 5, 6, 4], [7, 7], 8, [1, 1], 'same'], // the filter larger than x: rows and columns all padding
+    [[2, 1, 17, 16], [1, 9], 24, [1, 2], 'same'], // TC-ResNet's strided conv1d
+    [[2, 1, 16, 16], [1, 1], 24, [1, 2], 'same'], // its 1×1 shortcut
+    [[1, 1, 300, 4], [1, 3], 8, [1, 1], 'same'], // rows longer than a block
+    [[5, 3, 3, 12], [3, 3], 16, [1, 1], 'same'], // many short rows per block
+  ];
+  it.each(fusedCases)('conv_filter_grad (no im2col) gives the bits of im2col + BatchMatMul (a NaN’s sign aside), with NaN, ±∞ and ±0 in x and dy x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    await initBackend('wasm');
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const xs = randomArray(size(xShape), 71).map((v, i) => v * 10 ** ((i % 7) - 3));
+    const dys = randomArray(size(info.outShape), 72).map((v, i) => v * 10 ** ((i % 5) - 2));
+    xs[3] = NaN;
+    xs[5] = -0;
+    dys[1] = Infinity; // meets padding (+0) in some windows: 0 · ∞ = NaN, as the im2col path gives
+    dys[dys.length - 2] = -Infinity;
+    dys[7 % dys.length] = -0;
+    const inputs = { x: { shape: xShape, values: xs }, dy: { shape: info.outShape, values: dys } };
+    const attrs = { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] };
+    // Bits, every NaN as one: wasm leaves a NaN's sign to the machine (x86 makes 0 · ∞ a negative
+    // NaN, and which of two NaNs an add keeps depends on the compiled code).
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer)).map((b) => ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0 ? 0x7fc00000 : b));
+    const fused = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    process.env['CONNO_SIMD_KERNELS'] = '0'; // im2col in JS, then the backend's BatchMatMul
+    try {
+      const xnn = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+      expect(bits(fused.values)).toEqual(bits(xnn.values));
+    } finally {
+      delete process.env['CONNO_SIMD_KERNELS'];
+    }
+    // Finite inputs: also close to the cpu backend's result.
+    const finite = { x: { shape: xShape, values: randomArray(size(xShape), 73) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 74) } };
+    expect(await relErrVsCpu('Conv2DBackpropFilter', finite, attrs)).toBeLessThanOrEqual(MAX_REL_ERR);
   });
 
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {

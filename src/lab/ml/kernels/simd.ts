@@ -23,6 +23,8 @@ export interface SimdKernels {
   max_pool_grad_tiled(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number): void;
   /** c [k, n] = a [k, m] · b [m, n] (c overwritten), n a multiple of 4, each sum over m in order: the bits of the backend's BatchMatMul. */
   matmul_in_order(a: number, b: number, c: number, k: number, m: number, n: number): void;
+  /** The filter gradient dW [kh, kw, ci, co] from x and dy (NHWC), ci and co multiples of 4: matmul_in_order's bits without im2col. */
+  conv_filter_grad(x: number, dy: number, dW: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -71,7 +73,7 @@ function kernelsOf(exports: Record<string, unknown>): SimdKernels {
     if (typeof f !== 'function') throw new Error(`simd_kernels.wasm has no function '${name}': rebuild it (npm run build:kernels)`);
     return f as (...args: number[]) => void;
   };
-  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order') };
+  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order'), conv_filter_grad: fn('conv_filter_grad') };
 }
 
 /** A tensor's address on the backend's heap. */

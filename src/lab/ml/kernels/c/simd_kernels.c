@@ -342,3 +342,101 @@ void matmul_in_order(const float *A, const float *B, float *C, int K, int M, int
     }
   }
 }
+
+// The filter gradient of an NHWC convolution read straight from x, for Ci and Co multiples of 4:
+// dW [kh, kw, Ci, Co] = colT · dy without colT (nor x transposed for it). colT's element
+// [(ky·kw + kx)·Ci + ci, (n·OH + oh)·OW + ow] is x[n, oh·sh + ky − top, ow·sw + kx − left, ci], or
+// +0 outside x; here the four rows ci..ci+3 of a tile are four neighbouring floats of x. Every
+// dW element is the same sum as matmul_in_order's over colT: over m = (n, oh, ow) in order,
+// from +0, multiply then add, the +0 of the padding multiplied too (0 · ∞ is NaN there as well),
+// so the same bits (kernels.test.ts compares the two paths), but for the sign of a NaN, which wasm
+// leaves to the machine and the compiled code (a gradient with a NaN is lost either way). Output rows (n, oh) go in blocks of
+// about 128 values of m, as matmul_in_order's blocks.
+#define FG_RB 128
+__attribute__((export_name("conv_filter_grad")))
+void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, int W, int Ci, int OH, int OW, int Co,
+                      int kh, int kw, int sh, int sw, int top, int left) {
+  const int K = kh * kw * Ci;
+  for (int i = 0; i < K * Co; i++) dW[i] = 0.0f;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const int rows = N * OH;
+  const int rb = OW >= FG_RB ? 1 : FG_RB / OW;
+  const int xstep = sw * Ci;
+  for (int r0 = 0; r0 < rows; r0 += rb) {
+    const int r1 = r0 + rb < rows ? r0 + rb : rows;
+    for (int ky = 0; ky < kh; ky++) {
+      for (int kx = 0; kx < kw; kx++) {
+        // Output columns whose input column is inside x: ow in [lo, hi).
+        const int a = left - kx, bb = W - 1 + left - kx;
+        const int lo0 = a > 0 ? (a + sw - 1) / sw : 0;
+        int hi0 = bb < 0 ? 0 : bb / sw + 1;
+        if (hi0 > OW) hi0 = OW;
+        const int lo = lo0 < hi0 ? lo0 : OW, hi = lo0 < hi0 ? hi0 : OW;
+        for (int ci = 0; ci < Ci; ci += 4) {
+          float *c0 = dW + ((ky * kw + kx) * Ci + ci) * Co, *c1 = c0 + Co, *c2 = c1 + Co, *c3 = c2 + Co;
+          int co = 0;
+          for (; co + 8 <= Co; co += 8) {
+            v128_t x00 = wasm_v128_load(c0 + co), x01 = wasm_v128_load(c0 + co + 4);
+            v128_t x10 = wasm_v128_load(c1 + co), x11 = wasm_v128_load(c1 + co + 4);
+            v128_t x20 = wasm_v128_load(c2 + co), x21 = wasm_v128_load(c2 + co + 4);
+            v128_t x30 = wasm_v128_load(c3 + co), x31 = wasm_v128_load(c3 + co + 4);
+            for (int r = r0; r < r1; r++) {
+              const int ih = (r % OH) * sh + ky - top;
+              const int in = ih >= 0 && ih < H;
+              const int vlo = in ? lo : OW, vhi = in ? hi : OW;
+              const float *b = dy + r * OW * Co + co;
+              int ow = 0;
+              for (; ow < vlo; ow++, b += Co) {
+                const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+                ACC(x00, zero, b0); ACC(x01, zero, b1); ACC(x10, zero, b0); ACC(x11, zero, b1);
+                ACC(x20, zero, b0); ACC(x21, zero, b1); ACC(x30, zero, b0); ACC(x31, zero, b1);
+              }
+              const float *xq = in ? x + (((r / OH) * H + ih) * W + (ow * sw + kx - left)) * Ci + ci : x;
+              for (; ow < vhi; ow++, b += Co, xq += xstep) {
+                const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+                const v128_t s0 = wasm_v128_load32_splat(xq), s1 = wasm_v128_load32_splat(xq + 1);
+                const v128_t s2 = wasm_v128_load32_splat(xq + 2), s3 = wasm_v128_load32_splat(xq + 3);
+                ACC(x00, s0, b0); ACC(x01, s0, b1); ACC(x10, s1, b0); ACC(x11, s1, b1);
+                ACC(x20, s2, b0); ACC(x21, s2, b1); ACC(x30, s3, b0); ACC(x31, s3, b1);
+              }
+              for (; ow < OW; ow++, b += Co) {
+                const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+                ACC(x00, zero, b0); ACC(x01, zero, b1); ACC(x10, zero, b0); ACC(x11, zero, b1);
+                ACC(x20, zero, b0); ACC(x21, zero, b1); ACC(x30, zero, b0); ACC(x31, zero, b1);
+              }
+            }
+            wasm_v128_store(c0 + co, x00); wasm_v128_store(c0 + co + 4, x01);
+            wasm_v128_store(c1 + co, x10); wasm_v128_store(c1 + co + 4, x11);
+            wasm_v128_store(c2 + co, x20); wasm_v128_store(c2 + co + 4, x21);
+            wasm_v128_store(c3 + co, x30); wasm_v128_store(c3 + co + 4, x31);
+          }
+          for (; co + 4 <= Co; co += 4) {
+            v128_t x0 = wasm_v128_load(c0 + co), x1 = wasm_v128_load(c1 + co), x2 = wasm_v128_load(c2 + co), x3 = wasm_v128_load(c3 + co);
+            for (int r = r0; r < r1; r++) {
+              const int ih = (r % OH) * sh + ky - top;
+              const int in = ih >= 0 && ih < H;
+              const int vlo = in ? lo : OW, vhi = in ? hi : OW;
+              const float *b = dy + r * OW * Co + co;
+              int ow = 0;
+              for (; ow < vlo; ow++, b += Co) {
+                const v128_t b0 = wasm_v128_load(b);
+                ACC(x0, zero, b0); ACC(x1, zero, b0); ACC(x2, zero, b0); ACC(x3, zero, b0);
+              }
+              const float *xq = in ? x + (((r / OH) * H + ih) * W + (ow * sw + kx - left)) * Ci + ci : x;
+              for (; ow < vhi; ow++, b += Co, xq += xstep) {
+                const v128_t b0 = wasm_v128_load(b);
+                ACC(x0, wasm_v128_load32_splat(xq), b0); ACC(x1, wasm_v128_load32_splat(xq + 1), b0);
+                ACC(x2, wasm_v128_load32_splat(xq + 2), b0); ACC(x3, wasm_v128_load32_splat(xq + 3), b0);
+              }
+              for (; ow < OW; ow++, b += Co) {
+                const v128_t b0 = wasm_v128_load(b);
+                ACC(x0, zero, b0); ACC(x1, zero, b0); ACC(x2, zero, b0); ACC(x3, zero, b0);
+              }
+            }
+            wasm_v128_store(c0 + co, x0); wasm_v128_store(c1 + co, x1); wasm_v128_store(c2 + co, x2); wasm_v128_store(c3 + co, x3);
+          }
+        }
+      }
+    }
+  }
+}
