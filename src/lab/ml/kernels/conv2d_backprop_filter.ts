@@ -34,9 +34,10 @@ import { heapAddress, simdKernels } from './simd.js';
 const IM2COL_MAX_FLOATS = 64 * 1024 * 1024;
 
 /**
- * `gemm` (default): im2col (src/lab/ml/kernels/im2col.ts) and one XNNPACK GEMM, 1.4× faster than
- * `conv` over the reference model's layers and 6× on a one-channel input; `conv`: the filter
- * gradient as one XNNPACK convolution (above), also used when the im2col buffer would be huge.
+ * `gemm` (default): conv_filter_grad, or im2col (src/lab/ml/kernels/im2col.ts) and one GEMM, as
+ * the module comment says (im2col + XNNPACK's GEMM was 1.4× faster than `conv` over the reference
+ * model's layers and 6× on a one-channel input); `conv`: the filter gradient as one XNNPACK
+ * convolution (above), also used when the im2col buffer would be huge.
  */
 export function conv2DBackpropFilterConfig(method: 'gemm' | 'conv' = 'gemm'): KernelConfig {
   const conv2d = wasmKernel('Conv2D');
@@ -62,22 +63,19 @@ export function conv2DBackpropFilterConfig(method: 'gemm' | 'conv' = 'gemm'): Ke
     const { top, left } = info.padInfo;
     const M = batchSize * outHeight * outWidth;
     const K = kh * kw * inChannels;
-    if (method === 'gemm') {
-      const simd = simdKernels(backend);
-      if (simd && inChannels % 4 === 0 && outChannels % 4 === 0) {
-        // The same sums read straight from x (c/simd_kernels.c): no transposed x, no colT.
-        const dW = backend.makeOutput([kh, kw, inChannels, outChannels], 'float32');
-        simd.conv_filter_grad(heapAddress(backend, x), heapAddress(backend, dy), heapAddress(backend, dW), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, kh, kw, sh, sw, top, left);
-        return dW;
-      }
+    // conno's wasm kernels where they run, else the JS im2col and the backend's GEMM (same bits).
+    const simd = method === 'gemm' ? simdKernels(backend) : undefined;
+    if (simd && inChannels % 4 === 0 && outChannels % 4 === 0) {
+      // The same sums read straight from x (c/simd_kernels.c): no transposed x, no colT.
+      const dW = backend.makeOutput([kh, kw, inChannels, outChannels], 'float32');
+      simd.conv_filter_grad(heapAddress(backend, x), heapAddress(backend, dy), heapAddress(backend, dW), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, kh, kw, sh, sw, top, left);
+      return dW;
     }
     if (method === 'gemm' && K * M <= IM2COL_MAX_FLOATS) {
       // dW [K, Co] = colT [K, M] · dy [M, Co]
       const xP = transpose({ inputs: { x }, attrs: { perm: [3, 0, 1, 2] }, backend }); // [Ci, N, H, W]
       const colT = backend.makeOutput([1, K, M], 'float32');
       try {
-        // conno's wasm kernel where it runs (any stride; the same copies), else the JS one.
-        const simd = simdKernels(backend);
         if (simd) simd.im2col_t(heapAddress(backend, xP), heapAddress(backend, colT), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left);
         else im2colTransposed(backend.typedArrayFromHeap(xP) as Float32Array, { batch: batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, kh, kw, sh, sw, top, left }, backend.typedArrayFromHeap(colT) as Float32Array);
         if (simd && outChannels % 4 === 0) {

@@ -61,6 +61,27 @@ async function relErrVsCpu(
   return maxDiff / Math.max(maxRef, 1e-30);
 }
 
+/**
+ * The bits of a float32 array. With `nanAsOne`, every NaN as one word: wasm leaves a NaN's sign to
+ * the machine (x86 makes 0 · ∞ a negative NaN) and which of two NaNs an add keeps to the compiled code.
+ */
+function bitsOf(a: ArrayLike<number>, nanAsOne = false): number[] {
+  // A Float32Array's own bytes (a NaN read into a JS number need not keep its payload).
+  const f32 = a instanceof Float32Array ? a : Float32Array.from(a);
+  const words = Array.from(new Uint32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + f32.byteLength)));
+  return nanAsOne ? words.map((b) => ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0 ? 0x7fc00000 : b)) : words;
+}
+
+/** `run` with conno's SIMD kernels off (CONNO_SIMD_KERNELS=0): the JS kernels and the backend's own. */
+async function withoutSimd<T>(run: () => Promise<T>): Promise<T> {
+  process.env['CONNO_SIMD_KERNELS'] = '0';
+  try {
+    return await run();
+  } finally {
+    delete process.env['CONNO_SIMD_KERNELS'];
+  }
+}
+
 // [x shape NHWC, filter kh×kw, out channels, strides, pad]
 const convCases: Array<[number[], [number, number], number, [number, number], 'same' | 'valid']> = [
   [[2, 9, 11, 3], [3, 3], 4, [1, 1], 'same'],
@@ -357,8 +378,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
       const dy = tf.tensor4d(dys, [N, OH, OW, C]);
       const y = tf.maxPool(x, 2, 2, 'valid');
       const got = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
-      const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
-      expect(bits(got.dataSync() as Float32Array), `C=${C}`).toEqual(bits(want));
+      expect(bitsOf(got.dataSync() as Float32Array), `C=${C}`).toEqual(bitsOf(want));
       tf.dispose([x, dy, y, got]);
     }
   });
@@ -367,7 +387,6 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     await initBackend('wasm');
     const { simdSweeps, batchNormTrainInto: fwd, batchNormTrainGradInto: bwd } = await import('./batchnorm.js');
     const backend = tf.backend() as unknown as Parameters<typeof simdSweeps>[0];
-    const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
     for (const [M, C] of [[7, 1], [50, 3], [333, 16], [64, 33], [257, 64]] as const) {
       // Offset data (|mean| ≫ std) and values of mixed sign.
       const xs = randomArray(M * C, 3 + C).map((v, i) => 5 + v * (1 + (i % C)));
@@ -385,37 +404,30 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
       const got = { mean: new Float32Array(C), variance: new Float32Array(C), dg: new Float32Array(C), db: new Float32Array(C) };
       fwd(x!, C, g, b, 1e-3, y!, got.mean, got.variance, sw);
       bwd(dy!, x!, C, g, got.mean, got.variance, 1e-3, dx!, got.dg, got.db, sw);
-      expect(bits(y!), `y M=${M} C=${C}`).toEqual(bits(want.y));
-      expect(bits(got.mean)).toEqual(bits(want.mean));
-      expect(bits(got.variance)).toEqual(bits(want.variance));
-      expect(bits(dx!), `dx M=${M} C=${C}`).toEqual(bits(want.dx));
-      expect(bits(got.dg)).toEqual(bits(want.dg));
-      expect(bits(got.db)).toEqual(bits(want.db));
+      expect(bitsOf(y!), `y M=${M} C=${C}`).toEqual(bitsOf(want.y));
+      expect(bitsOf(got.mean)).toEqual(bitsOf(want.mean));
+      expect(bitsOf(got.variance)).toEqual(bitsOf(want.variance));
+      expect(bitsOf(dx!), `dx M=${M} C=${C}`).toEqual(bitsOf(want.dx));
+      expect(bitsOf(got.dg)).toEqual(bitsOf(want.dg));
+      expect(bitsOf(got.db)).toEqual(bitsOf(want.db));
       tf.dispose(ts);
     }
   });
 
   it('Sum and Mean over leading axes give the JS sweep’s bits through the SIMD kernel, for any channel tail', async () => {
     await initBackend('wasm');
-    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
     for (const [shape, axis] of [[[7, 1], [0]], [[50, 3], [0]], [[4, 9, 5], [0, 1]], [[33, 16], [0]], [[3, 11, 7, 33], [0, 1, 2]]] as const) {
       const values = randomArray(size([...shape]), 21).map((v, i) => (i % 5 === 0 ? 1e6 * v : v)); // rounding that order would show
       for (const kernel of ['Sum', 'Mean']) {
         const simd = await runOn('wasm', kernel, { x: { shape: [...shape], values } }, { axis: [...axis], keepDims: false });
-        process.env['CONNO_SIMD_KERNELS'] = '0';
-        try {
-          const js = await runOn('wasm', kernel, { x: { shape: [...shape], values } }, { axis: [...axis], keepDims: false });
-          expect(bits(simd.values), `${kernel} ${JSON.stringify(shape)}`).toEqual(bits(js.values));
-        } finally {
-          delete process.env['CONNO_SIMD_KERNELS'];
-        }
+        const js = await withoutSimd(() => runOn('wasm', kernel, { x: { shape: [...shape], values } }, { axis: [...axis], keepDims: false }));
+        expect(bitsOf(simd.values), `${kernel} ${JSON.stringify(shape)}`).toEqual(bitsOf(js.values));
       }
     }
   });
 
   it('MaxPoolGrad with windows that do not overlap gives the JS path’s bits through the SIMD kernel: padding, ties, NaN, ±0, channel tails', async () => {
     await initBackend('wasm');
-    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
     // [x shape, pool, pad]: wavecnn's pools by 4 (same: a window clipped at both ends), 3×2 valid (rows never read).
     const cases: Array<[number[], [number, number], 'same' | 'valid']> = [
       [[2, 250, 1, 6], [4, 1], 'same'],
@@ -432,13 +444,8 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
       const dy = randomArray(output.values.length, 32).map((v, i) => (i % 9 === 0 ? -0 : v));
       const inputs = { dy: { shape: output.shape, values: dy }, input: { shape, values: input }, output: { shape: output.shape, values: output.values } };
       const simd = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
-      process.env['CONNO_SIMD_KERNELS'] = '0';
-      try {
-        const js = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
-        expect(bits(simd.values), `${JSON.stringify(shape)} ${pool} ${pad}`).toEqual(bits(js.values));
-      } finally {
-        delete process.env['CONNO_SIMD_KERNELS'];
-      }
+      const js = await withoutSimd(() => runOn('wasm', 'MaxPoolGrad', inputs, attrs));
+      expect(bitsOf(simd.values), `${JSON.stringify(shape)} ${pool} ${pad}`).toEqual(bitsOf(js.values));
     }
   });
 
@@ -448,8 +455,6 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
     const k = simdKernels(backend)!;
     expect(k).toBeDefined();
-    // Every NaN as one: wasm leaves a NaN's sign to the machine and the compiled code.
-    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer)).map((b) => ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0 ? 0x7fc00000 : b));
     // [K, M, N]: K and M not multiples of the 4-row tiles or the 128-row blocks; N = 4, 8, 12, 16, 20, 64.
     const cases = [[1, 1, 4], [3, 5, 8], [4, 127, 12], [5, 128, 16], [7, 129, 20], [9, 700, 16], [13, 257, 64], [6, 3, 24]];
     for (const [K, M, N] of cases as Array<[number, number, number]>) {
@@ -469,26 +474,20 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
         const want = tf.matMul(A, B);
         const got = tf.fill([K, N], 7); // overwritten, not added to
         k.matmul_in_order(heapAddress(backend, A as never), heapAddress(backend, B as never), heapAddress(backend, got as never), K, M, N);
-        expect(bits(got.dataSync()), `K=${K} M=${M} N=${N}`).toEqual(bits(want.dataSync()));
+        expect(bitsOf(got.dataSync(), true), `K=${K} M=${M} N=${N}`).toEqual(bitsOf(want.dataSync(), true));
       });
     }
   });
 
-  it.each(convCases)('Conv2DBackpropFilter through matmul_in_order gives the bits of the XNNPACK path x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+  it.each(convCases)('Conv2DBackpropFilter through conno’s kernels (conv_filter_grad, or im2col_t and matmul_in_order) gives the bits of the JS im2col and XNNPACK path x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
     await initBackend('wasm');
     const ci = xShape[3] as number;
     const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
     const inputs = { x: { shape: xShape, values: randomArray(size(xShape), 61) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 62) } };
     const attrs = { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] };
-    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
     const simd = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
-    process.env['CONNO_SIMD_KERNELS'] = '0'; // im2col in JS, then the backend's BatchMatMul
-    try {
-      const xnn = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
-      expect(bits(simd.values)).toEqual(bits(xnn.values));
-    } finally {
-      delete process.env['CONNO_SIMD_KERNELS'];
-    }
+    const xnn = await withoutSimd(() => runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs)); // im2col in JS, then the backend's BatchMatMul
+    expect(bitsOf(simd.values)).toEqual(bitsOf(xnn.values));
   });
 
   // [x shape NHWC, filter kh×kw, out channels, strides, pad]: Ci a multiple of 4, so conv_filter_grad runs.
@@ -516,17 +515,9 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     dys[7 % dys.length] = -0;
     const inputs = { x: { shape: xShape, values: xs }, dy: { shape: info.outShape, values: dys } };
     const attrs = { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] };
-    // Bits, every NaN as one: wasm leaves a NaN's sign to the machine (x86 makes 0 · ∞ a negative
-    // NaN, and which of two NaNs an add keeps depends on the compiled code).
-    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer)).map((b) => ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0 ? 0x7fc00000 : b));
     const fused = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
-    process.env['CONNO_SIMD_KERNELS'] = '0'; // im2col in JS, then the backend's BatchMatMul
-    try {
-      const xnn = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
-      expect(bits(fused.values)).toEqual(bits(xnn.values));
-    } finally {
-      delete process.env['CONNO_SIMD_KERNELS'];
-    }
+    const xnn = await withoutSimd(() => runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs)); // im2col in JS, then the backend's BatchMatMul
+    expect(bitsOf(fused.values, true)).toEqual(bitsOf(xnn.values, true));
     // Finite inputs: also close to the cpu backend's result.
     const finite = { x: { shape: xShape, values: randomArray(size(xShape), 73) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 74) } };
     expect(await relErrVsCpu('Conv2DBackpropFilter', finite, attrs)).toBeLessThanOrEqual(MAX_REL_ERR);

@@ -238,6 +238,18 @@ void adam_update(const float *w, const float *g, const float *m, const float *v,
   }
 }
 
+// The output columns ow whose input column ow·sw + kx − left lies inside a row of W: [lo, hi)
+// (empty when lo >= hi). Shared by im2col_t and conv_filter_grad, which must pad alike.
+static inline int cols_lo(int kx, int sw, int left) {
+  const int a = left - kx;
+  return a > 0 ? (a + sw - 1) / sw : 0;
+}
+static inline int cols_hi(int kx, int sw, int left, int W, int OW) {
+  const int b = W - 1 + left - kx;
+  const int hi = b < 0 ? 0 : b / sw + 1;
+  return hi < OW ? hi : OW;
+}
+
 // im2col in transposed layout, as im2colTransposed in ../im2col.ts (the same copies, so the same
 // bits): colT[(ky·kw + kx)·Ci + ci, (n·OH + oh)·OW + ow] = xP[ci, n, oh·sh + ky − top, ow·sw + kx − left],
 // 0 outside the input; xP is x transposed to [Ci, N, H, W]. Any stride (wavecnn's first layer
@@ -247,10 +259,7 @@ void im2col_t(const float *xP, float *colT, int N, int H, int W, int Ci, int OH,
   const int M = N * OH * OW;
   for (int ky = 0; ky < kh; ky++) {
     for (int kx = 0; kx < kw; kx++) {
-      const int a = left - kx, b = W - 1 + left - kx;
-      const int owLo = a > 0 ? (a + sw - 1) / sw : 0;
-      int owHi = b < 0 ? 0 : b / sw + 1;
-      if (owHi > OW) owHi = OW;
+      const int owLo = cols_lo(kx, sw, left), owHi = cols_hi(kx, sw, left, W, OW);
       for (int ci = 0; ci < Ci; ci++) {
         float *plane = colT + ((ky * kw + kx) * Ci + ci) * M;
         for (int n = 0; n < N; n++) {
@@ -350,9 +359,33 @@ void matmul_in_order(const float *A, const float *B, float *C, int K, int M, int
 // dW element is the same sum as matmul_in_order's over colT: over m = (n, oh, ow) in order,
 // from +0, multiply then add, the +0 of the padding multiplied too (0 · ∞ is NaN there as well),
 // so the same bits (kernels.test.ts compares the two paths), but for the sign of a NaN, which wasm
-// leaves to the machine and the compiled code (a gradient with a NaN is lost either way). Output rows (n, oh) go in blocks of
-// about 128 values of m, as matmul_in_order's blocks.
+// leaves to the machine and the compiled code (a gradient with a NaN is lost either way). Output
+// rows (n, oh) go in blocks of about 128 values of m, as matmul_in_order's blocks.
 #define FG_RB 128
+// One column of m for a 4 × 8 tile (accumulators x00 … x31) or a 4 × 4 tile (x0 … x3): four x
+// values (or +0s) times a row of dy.
+#define FG_STEP8(s0, s1, s2, s3) { \
+    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); \
+    ACC(x00, s0, b0); ACC(x01, s0, b1); ACC(x10, s1, b0); ACC(x11, s1, b1); \
+    ACC(x20, s2, b0); ACC(x21, s2, b1); ACC(x30, s3, b0); ACC(x31, s3, b1); }
+#define FG_STEP4(s0, s1, s2, s3) { \
+    const v128_t b0 = wasm_v128_load(b); \
+    ACC(x0, s0, b0); ACC(x1, s1, b0); ACC(x2, s2, b0); ACC(x3, s3, b0); }
+// The block's output rows r0 … r1−1, m in order: padding columns and rows (+0 · dy), then the
+// columns inside x, then padding again.
+#define FG_ROWS(STEP) \
+  for (int r = r0; r < r1; r++) { \
+    const int ih = (r % OH) * sh + ky - top; \
+    const int in = ih >= 0 && ih < H; \
+    const int vlo = in ? lo : OW, vhi = in ? hi : OW; \
+    const float *b = dy + r * OW * Co + co; \
+    int ow = 0; \
+    for (; ow < vlo; ow++, b += Co) STEP(zero, zero, zero, zero) \
+    const float *xq = in ? x + (((r / OH) * H + ih) * W + (ow * sw + kx - left)) * Ci + ci : x; \
+    for (; ow < vhi; ow++, b += Co, xq += xstep) \
+      STEP(wasm_v128_load32_splat(xq), wasm_v128_load32_splat(xq + 1), wasm_v128_load32_splat(xq + 2), wasm_v128_load32_splat(xq + 3)) \
+    for (; ow < OW; ow++, b += Co) STEP(zero, zero, zero, zero) \
+  }
 __attribute__((export_name("conv_filter_grad")))
 void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, int W, int Ci, int OH, int OW, int Co,
                       int kh, int kw, int sh, int sw, int top, int left) {
@@ -366,11 +399,7 @@ void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, 
     const int r1 = r0 + rb < rows ? r0 + rb : rows;
     for (int ky = 0; ky < kh; ky++) {
       for (int kx = 0; kx < kw; kx++) {
-        // Output columns whose input column is inside x: ow in [lo, hi).
-        const int a = left - kx, bb = W - 1 + left - kx;
-        const int lo0 = a > 0 ? (a + sw - 1) / sw : 0;
-        int hi0 = bb < 0 ? 0 : bb / sw + 1;
-        if (hi0 > OW) hi0 = OW;
+        const int lo0 = cols_lo(kx, sw, left), hi0 = cols_hi(kx, sw, left, W, OW);
         const int lo = lo0 < hi0 ? lo0 : OW, hi = lo0 < hi0 ? hi0 : OW;
         for (int ci = 0; ci < Ci; ci += 4) {
           float *c0 = dW + ((ky * kw + kx) * Ci + ci) * Co, *c1 = c0 + Co, *c2 = c1 + Co, *c3 = c2 + Co;
@@ -380,31 +409,7 @@ void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, 
             v128_t x10 = wasm_v128_load(c1 + co), x11 = wasm_v128_load(c1 + co + 4);
             v128_t x20 = wasm_v128_load(c2 + co), x21 = wasm_v128_load(c2 + co + 4);
             v128_t x30 = wasm_v128_load(c3 + co), x31 = wasm_v128_load(c3 + co + 4);
-            for (int r = r0; r < r1; r++) {
-              const int ih = (r % OH) * sh + ky - top;
-              const int in = ih >= 0 && ih < H;
-              const int vlo = in ? lo : OW, vhi = in ? hi : OW;
-              const float *b = dy + r * OW * Co + co;
-              int ow = 0;
-              for (; ow < vlo; ow++, b += Co) {
-                const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-                ACC(x00, zero, b0); ACC(x01, zero, b1); ACC(x10, zero, b0); ACC(x11, zero, b1);
-                ACC(x20, zero, b0); ACC(x21, zero, b1); ACC(x30, zero, b0); ACC(x31, zero, b1);
-              }
-              const float *xq = in ? x + (((r / OH) * H + ih) * W + (ow * sw + kx - left)) * Ci + ci : x;
-              for (; ow < vhi; ow++, b += Co, xq += xstep) {
-                const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-                const v128_t s0 = wasm_v128_load32_splat(xq), s1 = wasm_v128_load32_splat(xq + 1);
-                const v128_t s2 = wasm_v128_load32_splat(xq + 2), s3 = wasm_v128_load32_splat(xq + 3);
-                ACC(x00, s0, b0); ACC(x01, s0, b1); ACC(x10, s1, b0); ACC(x11, s1, b1);
-                ACC(x20, s2, b0); ACC(x21, s2, b1); ACC(x30, s3, b0); ACC(x31, s3, b1);
-              }
-              for (; ow < OW; ow++, b += Co) {
-                const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-                ACC(x00, zero, b0); ACC(x01, zero, b1); ACC(x10, zero, b0); ACC(x11, zero, b1);
-                ACC(x20, zero, b0); ACC(x21, zero, b1); ACC(x30, zero, b0); ACC(x31, zero, b1);
-              }
-            }
+            FG_ROWS(FG_STEP8)
             wasm_v128_store(c0 + co, x00); wasm_v128_store(c0 + co + 4, x01);
             wasm_v128_store(c1 + co, x10); wasm_v128_store(c1 + co + 4, x11);
             wasm_v128_store(c2 + co, x20); wasm_v128_store(c2 + co + 4, x21);
@@ -412,27 +417,7 @@ void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, 
           }
           for (; co + 4 <= Co; co += 4) {
             v128_t x0 = wasm_v128_load(c0 + co), x1 = wasm_v128_load(c1 + co), x2 = wasm_v128_load(c2 + co), x3 = wasm_v128_load(c3 + co);
-            for (int r = r0; r < r1; r++) {
-              const int ih = (r % OH) * sh + ky - top;
-              const int in = ih >= 0 && ih < H;
-              const int vlo = in ? lo : OW, vhi = in ? hi : OW;
-              const float *b = dy + r * OW * Co + co;
-              int ow = 0;
-              for (; ow < vlo; ow++, b += Co) {
-                const v128_t b0 = wasm_v128_load(b);
-                ACC(x0, zero, b0); ACC(x1, zero, b0); ACC(x2, zero, b0); ACC(x3, zero, b0);
-              }
-              const float *xq = in ? x + (((r / OH) * H + ih) * W + (ow * sw + kx - left)) * Ci + ci : x;
-              for (; ow < vhi; ow++, b += Co, xq += xstep) {
-                const v128_t b0 = wasm_v128_load(b);
-                ACC(x0, wasm_v128_load32_splat(xq), b0); ACC(x1, wasm_v128_load32_splat(xq + 1), b0);
-                ACC(x2, wasm_v128_load32_splat(xq + 2), b0); ACC(x3, wasm_v128_load32_splat(xq + 3), b0);
-              }
-              for (; ow < OW; ow++, b += Co) {
-                const v128_t b0 = wasm_v128_load(b);
-                ACC(x0, zero, b0); ACC(x1, zero, b0); ACC(x2, zero, b0); ACC(x3, zero, b0);
-              }
-            }
+            FG_ROWS(FG_STEP4)
             wasm_v128_store(c0 + co, x0); wasm_v128_store(c1 + co, x1); wasm_v128_store(c2 + co, x2); wasm_v128_store(c3 + co, x3);
           }
         }
