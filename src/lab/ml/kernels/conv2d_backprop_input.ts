@@ -1,15 +1,19 @@
 /**
  * Conv2DBackpropInput for the wasm backend. 4.22.0 has one, but it is a scalar loop (730 ms per
- * step of the reference model); with stride 1 the input gradient is a plain convolution, which
- * runs on the backend's XNNPACK Conv2D:
+ * step of the reference model); with stride 1 the input gradient is a plain convolution:
  *   dx = conv2d(dy, transpose(reverse(W,[0,1]),[0,1,3,2]),
  *               pad = (kh−1−top, kh−1−bottom, kw−1−left, kw−1−right))
- * With strides > 1 the same convolution runs over dy with its rows and columns spread `stride`
+ * With strides > 1 it is the same convolution over dy with its rows and columns spread `stride`
  * apart (zeros between them) and the padding laid in: P[n, kh−1−top + oh·sh, kw−1−left + ow·sw, :] =
  * dy[n, oh, ow, :], P of [N, H+kh−1, W+kw−1, Co] and zero elsewhere, then dx = conv2d(P, W', valid).
- * It multiplies the zeros too (sh·sw× the work), and is still ~10× faster than the backend's
- * scalar kernel on TC-ResNet's strided convolutions. Paddings wider than the filter, and NCHW,
- * go to the backend's own kernel. W' (the turned filter) is made by one copy (flipTransposed).
+ * Where conno's SIMD kernels run and Ci is a multiple of 4, conv_in_order (c/simd_kernels.c)
+ * computes those sums on dy itself: one pass per phase (φh, φw) of dx, whose rows φh + sh·t and
+ * columns φw + sw·u meet dy only through the taps a ≡ kh−1−top−φh (mod sh), b ≡ kw−1−left−φw
+ * (mod sw); the other taps meet only P's zeros and are not summed (sh·sw× less work than over P,
+ * and the same bits while the filter is finite: kernels.test.ts). Elsewhere P is built and the
+ * backend's XNNPACK Conv2D runs over it (~10× faster than the backend's scalar kernel on
+ * TC-ResNet's strided convolutions). Paddings wider than the filter, and NCHW, go to the backend's
+ * own kernel. W' (the turned filter) is made by one copy (flipTransposed).
  */
 import {
   backend_util,
@@ -19,6 +23,7 @@ import {
  
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { convInOrder, heapAddress, simdKernels } from './simd.js';
 import { disposeIntermediate, wasmKernel, type WasmBackend, wasmKernelConfig } from './wasm_kernel_util.js';
 
 export function conv2DBackpropInputConfig(): KernelConfig {
@@ -36,17 +41,58 @@ export function conv2DBackpropInputConfig(): KernelConfig {
     const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, backend_util.convertConv2DDataFormat(dataFormat));
     const { filterHeight: kh, filterWidth: kw } = info;
     const { top, bottom, left, right } = info.padInfo;
-    const { strideHeight: sh, strideWidth: sw, batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
+    const { strideHeight: sh, strideWidth: sw, batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
     if (info.dataFormat !== 'channelsLast' || top > kh - 1 || left > kw - 1) return shipped(args as never);
     const unit = sh === 1 && sw === 1;
     if (unit ? bottom > kh - 1 || right > kw - 1 : kh - 1 - top + (oh - 1) * sh > h + kh - 2 || kw - 1 - left + (ow - 1) * sw > w + kw - 2) {
       return shipped(args as never);
     }
 
+    const simd = simdKernels(backend);
     const temps: TensorInfo[] = [];
     try {
       const wT = flipTransposed(backend, filter, kh, kw); // [kh, kw, Co, Ci]
       temps.push(wT);
+      if (simd && ci % 4 === 0 && dy.dtype === 'float32') {
+        // conno's conv_in_order (c/simd_kernels.c): with stride 1 the convolution above; with
+        // strides, one pass per phase of dx, over dy itself, summing only the filter taps that
+        // meet dy's rows (not the zeros spread between them). The same bits as the XNNPACK path
+        // below while the filter is finite (kernels.test.ts).
+        const dx = backend.makeOutput([n, h, w, ci], 'float32');
+        const g = { x: heapAddress(backend, dy), init: 0, y: heapAddress(backend, dx), n, h: oh, w: ow, c: co, co: ci, dh: 1, dw: 1, yh: h, yw: w };
+        const tp = kh - 1 - top; // the padding P has above and left of dy
+        const lp = kw - 1 - left;
+        const filter0 = heapAddress(backend, wT);
+        for (let ph = 0; ph < sh; ph++) {
+          for (let pw = 0; pw < sw; pw++) {
+            // dx[φh + sh·t, φw + sw·u] takes the taps a ≡ tp − φh (mod sh), b ≡ lp − φw (mod sw).
+            const rows = Math.ceil((h - ph) / sh);
+            const cols = Math.ceil((w - pw) / sw);
+            if (rows <= 0 || cols <= 0) continue;
+            const a0 = (((tp - ph) % sh) + sh) % sh;
+            const b0 = (((lp - pw) % sw) + sw) % sw;
+            convInOrder(backend, simd, {
+              ...g,
+              filter: filter0 + (a0 * kw + b0) * co * ci * 4,
+              oh: rows,
+              ow: cols,
+              nky: a0 < kh ? Math.ceil((kh - a0) / sh) : 0,
+              nkx: b0 < kw ? Math.ceil((kw - b0) / sw) : 0,
+              fsy: sh * kw,
+              fsx: sw,
+              sh: 1,
+              sw: 1,
+              top: (tp - ph - a0) / sh, // dy row of (t, tap u) = t + u − top
+              left: (lp - pw - b0) / sw,
+              ysh: sh,
+              ysw: sw,
+              yoh: ph,
+              yow: pw,
+            });
+          }
+        }
+        return dx;
+      }
       if (unit) {
         return conv2d({
           inputs: { x: dy, filter: wT },

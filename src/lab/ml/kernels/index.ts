@@ -1,6 +1,7 @@
 /**
- * Training kernels for tfjs-backend-wasm 4.22.0, built from kernels the backend already has:
- * Conv2DBackpropFilter (missing), and faster Conv2DBackpropInput, Tile, MaxPoolGrad, and Sum/Mean
+ * Training kernels for tfjs-backend-wasm 4.22.0, built from kernels the backend already has and
+ * conno's own (c/simd_kernels.c): Conv2DBackpropFilter (missing), and faster Conv2D and
+ * FusedConv2D (the same bits as the backend's), Conv2DBackpropInput, Tile, MaxPoolGrad, and Sum/Mean
  * over leading axes, a copy-free Identity, fused training-mode batchnorm (forward and gradient),
  * and a one-kernel Adam step (ConnoAdamUpdate, for ../adam.ts).
  * See /work/shared/notes/feasibility.md (TensorFlow.js) for the formulas and measurements.
@@ -8,6 +9,7 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { adamUpdateConfig } from './adam.js';
 import { batchNormConfigs } from './batchnorm.js';
+import { conv2DConfigs } from './conv2d.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { identityConfig } from './identity.js';
@@ -15,13 +17,15 @@ import { maxPoolGradConfig } from './max_pool_grad.js';
 import { meanConfig, sumConfig } from './reduce_leading.js';
 import { tileConfig } from './tile.js';
 
-/** Names of the kernels conno puts in place on the wasm backend (part of a training fingerprint). */
+/** Names of the kernels conno puts in place on the wasm backend. */
 export const WASM_TRAINING_KERNELS = [
   'ConnoAdamUpdate',
   'ConnoBatchNormTrain',
   'ConnoBatchNormTrainGrad',
+  'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'FusedConv2D',
   'Identity',
   'MaxPoolGrad',
   'Mean',
@@ -40,6 +44,7 @@ export function registerWasmTrainingKernels(): void {
   if (registered) return;
   // Configs are built before anything is unregistered: they capture the shipped kernels they use.
   const configs: KernelConfig[] = [
+    ...conv2DConfigs(),
     conv2DBackpropFilterConfig(),
     conv2DBackpropInputConfig(),
     tileConfig(),

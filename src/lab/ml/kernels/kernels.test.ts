@@ -523,6 +523,74 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     expect(await relErrVsCpu('Conv2DBackpropFilter', finite, attrs)).toBeLessThanOrEqual(MAX_REL_ERR);
   });
 
+  // [x shape NHWC, filter kh×kw, out channels (a multiple of 4), strides, dilations, pad]
+  const forwardCases: Array<[number[], [number, number], number, [number, number], [number, number], 'same' | 'valid']> = [
+    [[2, 9, 11, 3], [3, 3], 4, [1, 1], [1, 1], 'same'], // rows of taps over x's edges: tap by tap
+    [[2, 9, 11, 8], [3, 3], 12, [1, 1], [1, 1], 'valid'], // a 4-channel tail after the 8-channel tiles
+    [[3, 8, 10, 5], [3, 3], 8, [2, 2], [1, 1], 'same'],
+    [[2, 9, 11, 4], [3, 3], 8, [1, 1], [2, 2], 'same'], // dilated: tap by tap
+    [[1, 5, 6, 4], [7, 7], 8, [1, 1], [1, 1], 'same'], // the filter larger than x: rows wholly outside
+    [[2, 1, 17, 16], [1, 9], 24, [1, 2], [1, 1], 'same'], // TC-ResNet's strided conv1d
+    [[2, 1, 16, 16], [1, 1], 24, [1, 2], [1, 1], 'same'], // its 1×1 shortcut
+    [[3, 1, 130, 64], [1, 3], 16, [1, 1], [1, 1], 'same'], // its first layer (a pixel tail: 390 = 4·97 + 2)
+    [[1, 1, 403, 1], [1, 80], 32, [1, 4], [1, 1], 'valid'], // wavecnn's first layer: one channel, 80 taps in a run
+  ];
+  it.each(forwardCases)('Conv2D and FusedConv2D through conv_in_order give the bits of XNNPACK’s convolution (a NaN’s sign aside), NaN, ±∞ and ±0 among the inputs x=%j k=%j co=%i s=%j d=%j %s', async (xShape, [kh, kw], co, strides, dilations, pad) => {
+    await initBackend('wasm');
+    const ci = xShape[3] as number;
+    const xs = randomArray(size(xShape), 81).map((v, i) => v * 10 ** ((i % 7) - 3));
+    const ws = randomArray(kh * kw * ci * co, 82).map((v, i) => v * 10 ** ((i % 5) - 2));
+    xs[3] = NaN;
+    xs[5] = -0;
+    xs[9 % xs.length] = Infinity;
+    ws[2] = -0;
+    ws[ws.length - 1] = -Infinity; // meets the padding's +0 in some windows: 0 · ∞ = NaN in both
+    const inputs = { x: { shape: xShape, values: xs }, filter: { shape: [kh, kw, ci, co], values: ws } };
+    const attrs = { strides, pad, dataFormat: 'NHWC', dilations };
+    const fusedInputs = { ...inputs, bias: { shape: [co], values: randomArray(co, 83) } };
+    const fusedAttrs = { ...attrs, activation: 'linear' };
+    for (const [kernel, ins, at] of [['Conv2D', inputs, attrs], ['FusedConv2D', fusedInputs, fusedAttrs]] as const) {
+      const ours = await runOn('wasm', kernel, ins, at);
+      const xnn = await withoutSimd(() => runOn('wasm', kernel, ins, at));
+      expect(ours.shape).toEqual(xnn.shape);
+      expect(bitsOf(ours.values, true), kernel).toEqual(bitsOf(xnn.values, true));
+    }
+    // Finite inputs: close to the cpu backend's result too.
+    const finite = { x: { shape: xShape, values: randomArray(size(xShape), 84) }, filter: { shape: [kh, kw, ci, co], values: randomArray(kh * kw * ci * co, 85) } };
+    expect(await relErrVsCpu('Conv2D', finite, attrs)).toBeLessThanOrEqual(MAX_REL_ERR);
+  });
+
+  // [x shape NHWC (Ci a multiple of 4), filter kh×kw, out channels, strides, pad]
+  const inputGradCases: Array<[number[], [number, number], number, [number, number], 'same' | 'valid']> = [
+    [[2, 9, 11, 4], [3, 3], 4, [1, 1], 'same'],
+    [[2, 9, 11, 8], [3, 3], 6, [1, 1], 'valid'],
+    [[3, 8, 10, 4], [3, 3], 6, [2, 2], 'same'],
+    [[3, 9, 10, 8], [2, 3], 6, [2, 2], 'valid'], // dx's last row gets no gradient
+    [[4, 7, 7, 16], [1, 1], 8, [1, 2], 'valid'],
+    [[2, 12, 6, 4], [9, 1], 4, [2, 1], 'same'],
+    [[2, 1, 17, 8], [1, 9], 6, [1, 2], 'same'], // TC-ResNet's strided conv1d, odd length
+    [[2, 1, 16, 12], [1, 1], 6, [1, 2], 'same'], // its 1×1 shortcut: odd columns meet no tap
+    [[2, 11, 13, 4], [2, 2], 5, [3, 3], 'same'], // strides wider than the filter: phases with no taps
+    [[32, 1, 16, 48], [1, 9], 48, [1, 1], 'same'], // TC-ResNet's last block
+  ];
+  it.each(inputGradCases)('Conv2DBackpropInput through conv_in_order gives the bits of XNNPACK over the spread dy for a finite filter (a NaN’s sign aside; NaN, ±∞ and ±0 in dy) x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+    await initBackend('wasm');
+    const ci = xShape[3] as number;
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
+    const dys = randomArray(size(info.outShape), 91).map((v, i) => v * 10 ** ((i % 7) - 3));
+    const ws = randomArray(kh * kw * ci * co, 92).map((v, i) => v * 10 ** ((i % 5) - 2));
+    dys[3] = NaN;
+    dys[5] = -0;
+    dys[9 % dys.length] = Infinity;
+    ws[2] = -0;
+    const inputs = { dy: { shape: info.outShape, values: dys }, filter: { shape: [kh, kw, ci, co], values: ws } };
+    const attrs = { strides, pad, dataFormat: 'NHWC', inputShape: xShape };
+    const ours = await runOn('wasm', 'Conv2DBackpropInput', inputs, attrs);
+    const xnn = await withoutSimd(() => runOn('wasm', 'Conv2DBackpropInput', inputs, attrs)); // the turned filter over dy spread out, on XNNPACK
+    expect(ours.shape).toEqual(xShape);
+    expect(bitsOf(ours.values, true)).toEqual(bitsOf(xnn.values, true));
+  });
+
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');

@@ -25,6 +25,48 @@ export interface SimdKernels {
   matmul_in_order(a: number, b: number, c: number, k: number, m: number, n: number): void;
   /** The filter gradient dW [kh, kw, ci, co] from x and dy (NHWC), ci and co multiples of 4: matmul_in_order's bits without im2col. */
   conv_filter_grad(x: number, dy: number, dW: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
+  /** A correlation summed as XNNPACK's convolution sums it (see conv_in_order in c/simd_kernels.c and {@link convInOrder}). */
+  conv_in_order(...args: number[]): void;
+}
+
+/** Where and how conv_in_order runs (c/simd_kernels.c says what each number means). */
+export interface ConvInOrder {
+  x: number;
+  filter: number;
+  /** Co floats the sums start from (a bias), or 0 for +0s. */
+  init: number;
+  y: number;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+  co: number;
+  nky: number;
+  nkx: number;
+  fsy: number;
+  fsx: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  top: number;
+  left: number;
+  /** The output's height and width, and where output (oh, ow) goes in it: (oh·ysh + yoh, ow·ysw + yow). */
+  yh: number;
+  yw: number;
+  ysh: number;
+  ysw: number;
+  yoh: number;
+  yow: number;
+}
+
+/** Runs conv_in_order; `init: 0` starts every sum from +0. */
+export function convInOrder(backend: WasmBackend, k: SimdKernels, g: ConvInOrder): void {
+  // +0s for x outside its bounds (and the sums' start when there is no bias), kept on the heap.
+  const zeros = heapZeros(backend, Math.max(g.nkx * g.c, g.co));
+  k.conv_in_order(g.x, g.filter, g.init || zeros, zeros, g.y, g.n, g.h, g.w, g.c, g.oh, g.ow, g.co, g.nky, g.nkx, g.fsy, g.fsx, g.sh, g.sw, g.dh, g.dw, g.top, g.left, g.yh, g.yw, g.ysh, g.ysw, g.yoh, g.yow);
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -73,7 +115,7 @@ function kernelsOf(exports: Record<string, unknown>): SimdKernels {
     if (typeof f !== 'function') throw new Error(`simd_kernels.wasm has no function '${name}': rebuild it (npm run build:kernels)`);
     return f as (...args: number[]) => void;
   };
-  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order'), conv_filter_grad: fn('conv_filter_grad') };
+  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order'), conv_filter_grad: fn('conv_filter_grad'), conv_in_order: fn('conv_in_order') };
 }
 
 /** A tensor's address on the backend's heap. */
@@ -106,4 +148,24 @@ export function heapScratch(backend: WasmBackend, doubles: number): number {
     scratchByMemory.set(memory, s);
   }
   return s.ptr;
+}
+
+const zerosByMemory = new WeakMap<WasmMemory, { ptr: number; floats: number }>();
+
+/**
+ * At least `floats` float32 +0s on the backend's heap, kept for the process; nothing writes
+ * there (the kernels only read it). Like heapScratch, call it before taking typed views.
+ */
+export function heapZeros(backend: WasmBackend, floats: number): number {
+  const wasm = backend.wasm!;
+  const memory = heapMemory(backend)!;
+  let z = zerosByMemory.get(memory);
+  if (!z || z.floats < floats) {
+    if (z) wasm._free(z.ptr);
+    const n = Math.max(floats, 1024);
+    z = { ptr: wasm._malloc(n * 4), floats: n };
+    new Float32Array(memory.buffer, z.ptr, n).fill(0);
+    zerosByMemory.set(memory, z);
+  }
+  return z.ptr;
 }

@@ -425,3 +425,85 @@ void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, 
     }
   }
 }
+
+// A 2-D correlation over NHWC x, each output the sum XNNPACK's convolution takes, in its order:
+//   y[n, oh·ysh + yoh, ow·ysw + yow, co] = init[co] + Σ_{ky < nky, kx < nkx, c < C, in order}
+//       x[n, oh·sh + ky·dh − top, ow·sw + kx·dw − left, c] · F[((ky·fsy + kx·fsx)·C + c)·Co + co]
+// with +0 for x outside [0, H) × [0, W) (multiplied too: XNNPACK reads a buffer of zeros there),
+// a multiply then an add per term, from init (the bias, or +0s). XNNPACK's igemm kernels sum the
+// same terms in the same order (filter taps row by row, channels in order within a tap), so
+// Conv2D and FusedConv2D (linear, with bias) give its bits (kernels.test.ts compares them, NaN,
+// ±∞ and ±0 among the inputs; a NaN's sign aside). Plain forward convolutions take fsy = kw,
+// fsx = 1, ysh = ysw = 1, yoh = yow = 0. The input gradient (../conv2d_backprop_input.ts) takes
+// it over dy with the turned filter; with strides, one call per phase of the output (fsy, fsx,
+// ysh, ysw the strides), so that the taps that only ever meet the zeros spread between dy's rows
+// are not summed at all (adding ±0 to a sum that starts at +0 never changes it, so the bits are
+// those of the convolution over the spread dy as long as the filter is finite).
+// Tiles of 4 output pixels (consecutive in n, oh, ow; a tile past the last pixel repeats it,
+// computed but not stored) × 8 (then 4) output channels; Co a multiple of 4; `zeros` at least
+// nkx·C floats of +0.
+#define CV_TILE(STEP) \
+  for (int ky = 0; ky < nky; ky++) { \
+    if (flat) { \
+      /* Every pixel's row of taps lies inside x (or wholly outside): one run of nkx·C floats. */ \
+      const float *a0 = CV_ROW(0, ky), *a1 = CV_ROW(1, ky), *a2 = CV_ROW(2, ky), *a3 = CV_ROW(3, ky); \
+      if (a0 && a1 && a2 && a3) { \
+        const float *b = F + ky * fsy * C * Co + co; \
+        for (int c = 0; c < nkx * C; c++, b += Co) \
+          STEP(wasm_v128_load32_splat(a0 + c), wasm_v128_load32_splat(a1 + c), wasm_v128_load32_splat(a2 + c), wasm_v128_load32_splat(a3 + c)) \
+        continue; \
+      } \
+    } \
+    for (int kx = 0; kx < nkx; kx++) { \
+      const float *a0 = CV_AT(0, ky, kx), *a1 = CV_AT(1, ky, kx), *a2 = CV_AT(2, ky, kx), *a3 = CV_AT(3, ky, kx); \
+      const float *b = F + (ky * fsy + kx * fsx) * C * Co + co; \
+      for (int c = 0; c < C; c++, b += Co) \
+        STEP(wasm_v128_load32_splat(a0 + c), wasm_v128_load32_splat(a1 + c), wasm_v128_load32_splat(a2 + c), wasm_v128_load32_splat(a3 + c)) \
+    } \
+  }
+// The start of pixel r's row of taps ky when all of it lies inside x, `zeros` when the row is
+// above or below x, 0 when it runs over x's left or right edge (then tap by tap).
+#define CV_ROW(r, ky) cv_row(x, zeros, n##r, oh##r * sh + (ky) * dh - top, ow##r * sw - left, nkx, H, W, C)
+static inline const float *cv_row(const float *x, const float *zeros, int n, int ih, int iw, int nkx, int H, int W, int C) {
+  if (ih < 0 || ih >= H) return zeros;
+  return iw >= 0 && iw + nkx <= W ? x + ((n * H + ih) * W + iw) * C : 0;
+}
+#define CV_AT(r, ky, kx) cv_at(x, zeros, n##r, oh##r * sh + (ky) * dh - top, ow##r * sw + (kx) * dw - left, H, W, C)
+static inline const float *cv_at(const float *x, const float *zeros, int n, int ih, int iw, int H, int W, int C) {
+  return ih >= 0 && ih < H && iw >= 0 && iw < W ? x + ((n * H + ih) * W + iw) * C : zeros;
+}
+#define CV_PIXEL(r) \
+  const int p##r = m0 + r < M ? m0 + r : M - 1; \
+  const int ow##r = p##r % OW, oh##r = (p##r / OW) % OH, n##r = p##r / (OW * OH); \
+  float *y##r = y + ((n##r * YH + oh##r * ysh + yoh) * YW + ow##r * ysw + yow) * Co;
+__attribute__((export_name("conv_in_order")))
+void conv_in_order(const float *x, const float *F, const float *init, const float *zeros, float *y,
+                   int N, int H, int W, int C, int OH, int OW, int Co, int nky, int nkx, int fsy, int fsx,
+                   int sh, int sw, int dh, int dw, int top, int left, int YH, int YW, int ysh, int ysw, int yoh, int yow) {
+  const int M = N * OH * OW;
+  // Taps next to each other in x and in F: a row of taps is one run of floats in both.
+  const int flat = dw == 1 && fsx == 1;
+  for (int m0 = 0; m0 < M; m0 += 4) {
+    CV_PIXEL(0) CV_PIXEL(1) CV_PIXEL(2) CV_PIXEL(3)
+    const int rows = M - m0 < 4 ? M - m0 : 4;
+    int co = 0;
+    for (; co + 8 <= Co; co += 8) {
+      const v128_t i0 = wasm_v128_load(init + co), i1 = wasm_v128_load(init + co + 4);
+      v128_t x00 = i0, x01 = i1, x10 = i0, x11 = i1, x20 = i0, x21 = i1, x30 = i0, x31 = i1;
+      CV_TILE(FG_STEP8)
+      wasm_v128_store(y0 + co, x00); wasm_v128_store(y0 + co + 4, x01);
+      if (rows > 1) { wasm_v128_store(y1 + co, x10); wasm_v128_store(y1 + co + 4, x11); }
+      if (rows > 2) { wasm_v128_store(y2 + co, x20); wasm_v128_store(y2 + co + 4, x21); }
+      if (rows > 3) { wasm_v128_store(y3 + co, x30); wasm_v128_store(y3 + co + 4, x31); }
+    }
+    for (; co + 4 <= Co; co += 4) {
+      const v128_t i0 = wasm_v128_load(init + co);
+      v128_t x0 = i0, x1 = i0, x2 = i0, x3 = i0;
+      CV_TILE(FG_STEP4)
+      wasm_v128_store(y0 + co, x0);
+      if (rows > 1) wasm_v128_store(y1 + co, x1);
+      if (rows > 2) wasm_v128_store(y2 + co, x2);
+      if (rows > 3) wasm_v128_store(y3 + co, x3);
+    }
+  }
+}
