@@ -23,7 +23,7 @@ import {
  
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { convInOrder, heapAddress, simdKernels } from './simd.js';
+import { convInOrder, heapAddress, simdKernels, type SimdKernels } from './simd.js';
 import { disposeIntermediate, wasmKernel, type WasmBackend, wasmKernelConfig } from './wasm_kernel_util.js';
 
 export function conv2DBackpropInputConfig(): KernelConfig {
@@ -51,7 +51,7 @@ export function conv2DBackpropInputConfig(): KernelConfig {
     const simd = simdKernels(backend);
     const temps: TensorInfo[] = [];
     try {
-      const wT = flipTransposed(backend, filter, kh, kw); // [kh, kw, Co, Ci]
+      const wT = flipTransposed(backend, filter, kh, kw, simd); // [kh, kw, Co, Ci]
       temps.push(wT);
       if (simd && ci % 4 === 0 && dy.dtype === 'float32') {
         // conno's conv_in_order (c/simd_kernels.c): with stride 1 the convolution above; with
@@ -130,9 +130,14 @@ export function conv2DBackpropInputConfig(): KernelConfig {
  * training step the input gradients went from 8.3–12.0 to 6.8–8.0 ms. Values are moved, never
  * computed: the same bits.
  */
-function flipTransposed(backend: WasmBackend, filter: TensorInfo, kh: number, kw: number): TensorInfo {
+function flipTransposed(backend: WasmBackend, filter: TensorInfo, kh: number, kw: number, simd: SimdKernels | undefined): TensorInfo {
   const [, , ci, co] = filter.shape as [number, number, number, number];
   const out = backend.makeOutput([kh, kw, co, ci], 'float32');
+  if (simd) {
+    // The same moves in conno's wasm module (the JS loop below took ~0.2 ms of TC-ResNet8's step).
+    simd.flip_transposed(heapAddress(backend, filter), heapAddress(backend, out), kh, kw, ci, co);
+    return out;
+  }
   const src = backend.typedArrayFromHeap(filter) as Float32Array;
   const dst = backend.typedArrayFromHeap(out) as Float32Array;
   for (let a = 0; a < kh; a++) {

@@ -507,3 +507,18 @@ void conv_in_order(const float *x, const float *F, const float *init, const floa
     }
   }
 }
+
+// The filter turned for the input gradient (flipTransposed in ../conv2d_backprop_input.ts):
+// wT[a, b, o, i] = W[kh−1−a, kw−1−b, i, o]. Values are moved, never computed.
+__attribute__((export_name("flip_transposed")))
+void flip_transposed(const float *W, float *wT, int kh, int kw, int Ci, int Co) {
+  for (int a = 0; a < kh; a++) {
+    for (int b = 0; b < kw; b++) {
+      const float *src = W + ((kh - 1 - a) * kw + (kw - 1 - b)) * Ci * Co;
+      float *dst = wT + (a * kw + b) * Co * Ci;
+      for (int i = 0; i < Ci; i++) {
+        for (int o = 0; o < Co; o++) dst[o * Ci + i] = src[i * Co + o];
+      }
+    }
+  }
+}
