@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { BATCHNORM_TRAIN, BATCHNORM_TRAIN_GRAD } from './kernels/batchnorm.js';
+import { BATCHNORM_RUNNING, BATCHNORM_TRAIN, BATCHNORM_TRAIN_GRAD } from './kernels/batchnorm.js';
 
 /** Weight of the batch statistics in each running-statistics update (PyTorch's `momentum`). */
 export const BATCHNORM_UPDATE = 0.1;
@@ -96,9 +96,17 @@ function stockTraining(x: tf.Tensor, self: BatchNormInternals): [tf.Tensor, tf.T
 }
 
 /** m ← (1 − u)·m + u·batch, the variance unbiased (·n/(n−1)), as PyTorch does. */
-function updateRunning(self: BatchNormInternals, mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+export function updateRunning(self: Pick<BatchNormInternals, 'movingMean' | 'movingVariance'>, mean: tf.Tensor, variance: tf.Tensor, n: number, fused = true): void {
   tf.tidy(() => {
     const u = BATCHNORM_UPDATE;
+    if (fused && tf.getBackend() === 'wasm' && tf.getKernel(BATCHNORM_RUNNING, 'wasm') !== undefined) {
+      // One kernel with these ops' bits (kernels/batchnorm.ts).
+      const inputs = { movingMean: self.movingMean.read(), movingVariance: self.movingVariance.read(), mean, variance };
+      const [m, v] = tf.engine().runKernel(BATCHNORM_RUNNING, inputs, { update: u, count: n }) as tf.Tensor[];
+      self.movingMean.write(m!);
+      self.movingVariance.write(v!);
+      return;
+    }
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
     self.movingMean.write(tf.add(tf.mul(self.movingMean.read(), 1 - u), tf.mul(mean, u)));
     self.movingVariance.write(tf.add(tf.mul(self.movingVariance.read(), 1 - u), tf.mul(unbiased, u)));

@@ -20,6 +20,7 @@ import { tileConfig } from './tile.js';
 /** Names of the kernels conno puts in place on the wasm backend. */
 export const WASM_TRAINING_KERNELS = [
   'ConnoAdamUpdate',
+  'ConnoBatchNormRunning',
   'ConnoBatchNormTrain',
   'ConnoBatchNormTrainGrad',
   'Conv2D',

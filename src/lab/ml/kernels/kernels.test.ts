@@ -591,6 +591,33 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     expect(bitsOf(ours.values, true)).toEqual(bitsOf(xnn.values, true));
   });
 
+  it('the running-statistics kernel gives the bits of the tfjs ops it replaces: any magnitude, subnormals, ±0, one sample per channel', async () => {
+    await initBackend('wasm');
+    const { updateRunning } = await import('../batchnorm.js');
+    const C = 37;
+    const spread = (seed: number) => randomArray(C, seed).map((v, i) => (i === 0 ? -0 : i === 1 ? 1e-40 : i === 2 ? -3e-39 : v * 10 ** ((i % 9) - 4)));
+    for (const n of [1, 2, 7, 4096]) {
+      const kept: tf.Tensor[] = [];
+      const variable = (t: tf.Tensor) => {
+        let value = t;
+        return { read: () => value, write: (next: tf.Tensor) => void kept.push((value = tf.keep(next))) };
+      };
+      const run = (fused: boolean) =>
+        tf.tidy(() => {
+          const self = { movingMean: variable(tf.tensor1d(spread(101))), movingVariance: variable(tf.tensor1d(spread(102).map(Math.abs))) };
+          updateRunning(self as never, tf.tensor1d(spread(103)), tf.tensor1d(spread(104).map(Math.abs)), n, fused);
+          return [self.movingMean.read().dataSync().slice(), self.movingVariance.read().dataSync().slice()] as Float32Array[];
+        });
+      const kernelsBefore = tf.memory().numTensors;
+      const [m1, v1] = run(true);
+      const [m2, v2] = run(false);
+      expect(bitsOf(m1!), `mean, n=${n}`).toEqual(bitsOf(m2!));
+      expect(bitsOf(v1!), `variance, n=${n}`).toEqual(bitsOf(v2!));
+      expect(tf.memory().numTensors - kernelsBefore).toBe(4); // the four kept results, nothing else
+      tf.dispose(kept);
+    }
+  });
+
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');
