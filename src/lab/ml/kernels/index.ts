@@ -16,6 +16,7 @@ import { identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { meanConfig, sumConfig } from './reduce_leading.js';
 import { tileConfig } from './tile.js';
+import { reluGradConfig } from './relu_grad.js';
 
 /** Names of the kernels conno puts in place on the wasm backend. */
 export const WASM_TRAINING_KERNELS = [
@@ -23,6 +24,7 @@ export const WASM_TRAINING_KERNELS = [
   'ConnoBatchNormRunning',
   'ConnoBatchNormTrain',
   'ConnoBatchNormTrainGrad',
+  'ConnoReluGrad',
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
@@ -55,6 +57,7 @@ export function registerWasmTrainingKernels(): void {
     identityConfig(),
     ...batchNormConfigs(),
     adamUpdateConfig(),
+    reluGradConfig(),
   ];
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm');

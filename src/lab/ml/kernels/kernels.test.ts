@@ -618,6 +618,35 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
+  it('ReLU’s gradient through ConnoReluGrad gives the bits of tfjs-core’s dy · cast(step(x)) (a NaN’s sign aside): NaN, ±∞, ±0 and subnormals in x and dy', async () => {
+    await initBackend('wasm');
+    const { buildModel, ModelSchema } = await import('../models.js');
+    // Building a model puts conno's ReLU gradient in place (after tfjs-layers registered tfjs-core's).
+    (await buildModel(ModelSchema.parse({ name: 'mlp' }), [4], 2, 1)).dispose();
+    const special = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, 3e-39, -2, 5];
+    const n = 4099;
+    const xs = randomArray(n, 111).map((v, i) => (i < special.length ** 2 ? special[Math.floor(i / special.length)]! : v));
+    const dys = randomArray(n, 112).map((v, i) => (i < special.length ** 2 ? special[i % special.length]! : v * 10 ** ((i % 9) - 4)));
+    const run = async () =>
+      tf.tidy(() => {
+        const x = tf.tensor(xs, [n]);
+        const dy = tf.tensor(dys, [n]);
+        const grad = tf.grad((t: tf.Tensor) => tf.relu(t))(x, dy);
+        return [grad.dataSync().slice(), tf.mul(dy, tf.cast(tf.step(x), 'float32')).dataSync().slice()] as Float32Array[];
+      });
+    const [ours, stock] = await run();
+    expect(bitsOf(ours!, true)).toEqual(bitsOf(stock!, true));
+    const [js] = await withoutSimd(run); // the kernel's JS loop
+    expect(bitsOf(js!, true)).toEqual(bitsOf(stock!, true));
+    // …and the gradient did run through it.
+    const profile = await tf.profile(() => {
+      tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.relu(t))(tf.tensor(xs, [n]), tf.tensor(dys, [n])).dataSync());
+    });
+    const kernels = profile.kernels.map((k) => k.name);
+    expect(kernels).toContain('ConnoReluGrad');
+    expect(kernels).not.toContain('Step');
+  });
+
   it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');

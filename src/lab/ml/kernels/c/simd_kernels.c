@@ -522,3 +522,22 @@ void flip_transposed(const float *W, float *wT, int kh, int kw, int Ci, int Co) 
     }
   }
 }
+
+// ReLU's gradient (../relu_grad.ts): out = dy · step(x), step(x) = 1 for x > 0, NaN for a NaN x,
+// +0 otherwise (the backend's Step with alpha 0), one multiply per element, as tfjs-core's
+// dy · cast(step(x)) computes it.
+__attribute__((export_name("relu_grad")))
+void relu_grad(const float *dy, const float *x, float *out, int n) {
+  const v128_t one = wasm_f32x4_splat(1.0f), zero = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    v128_t s = wasm_v128_bitselect(one, zero, wasm_f32x4_gt(v, zero));
+    s = wasm_v128_bitselect(s, v, wasm_f32x4_eq(v, v)); // a NaN x stays NaN
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), s));
+  }
+  for (; i < n; i++) {
+    const float v = x[i];
+    out[i] = dy[i] * (v > 0 ? 1.0f : v == v ? 0.0f : v);
+  }
+}
