@@ -248,8 +248,8 @@ if (profile.length > 0) {
 }
 // What the convolutions alone must cost: a training step does each convolution three times
 // (forward, input gradient, filter gradient) with the same multiply-adds. At the speed the
-// forward pass reaches (XNNPACK, wasm SIMD128), that floor is compared with the time per step
-// that 0.5× PyTorch allows.
+// forward pass reaches (conno's conv_in_order on wasm SIMD128), that floor is compared with the
+// time per step that 0.5× PyTorch allows.
 let bound = null;
 const fwd = profile.find((k) => k.kernel === 'FusedConv2D' || k.kernel === 'Conv2D');
 if (fwd && torchResults['cnn-bn']) {

@@ -77,7 +77,7 @@ class Trainer:
         self.model, shape = build(name)
         self.model.train()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.loss_fn = nn.CrossEntropyLoss()  # softmax + categorical cross-entropy, as in the tfjs model
         self.x = torch.randn(batch, *shape)
         self.y = torch.arange(batch) % 10
         self.batch = batch
@@ -113,29 +113,12 @@ def serve(batch: int) -> None:
 
 
 def bench(name: str, batch: int, warmup: int, steps: int) -> dict:
-    torch.manual_seed(0)
-    model, shape = build(name)
-    model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()  # softmax + categorical cross-entropy, as in the tfjs model
-    x = torch.randn(batch, *shape)
-    y = torch.arange(batch) % 10
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
+    t = Trainer(name, batch)
     for _ in range(warmup):
-        step()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    dt = (time.perf_counter() - t) / steps
-    params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers() if "running" in n)
-    return {"samples_per_s": batch / dt, "ms_per_step": dt * 1000, "params": params}
+        t.step()
+    out = t.time(steps)
+    out["params"] = sum(p.numel() for p in t.model.parameters()) + sum(b.numel() for n, b in t.model.named_buffers() if "running" in n)
+    return out
 
 
 def main():

@@ -95,7 +95,11 @@ function stockTraining(x: tf.Tensor, self: BatchNormInternals): [tf.Tensor, tf.T
   return [y, mean, variance];
 }
 
-/** m ← (1 − u)·m + u·batch, the variance unbiased (·n/(n−1)), as PyTorch does. */
+/**
+ * m ← (1 − u)·m + u·batch, the variance unbiased (·n/(n−1)), as PyTorch does: one kernel on wasm
+ * (ConnoBatchNormRunning), else tfjs ops; `fused: false` runs the ops anyway (the reference the
+ * kernel is tested against, kernels.test.ts).
+ */
 export function updateRunning(self: Pick<BatchNormInternals, 'movingMean' | 'movingVariance'>, mean: tf.Tensor, variance: tf.Tensor, n: number, fused = true): void {
   tf.tidy(() => {
     const u = BATCHNORM_UPDATE;

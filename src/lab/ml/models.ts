@@ -125,9 +125,9 @@ function seedOf(seed: number, i: number): number {
 
 export async function buildModel(cfg: ModelConfig, inputShape: readonly number[], numClasses: number, seed: number): Promise<tfl.LayersModel> {
   const tf = await import('@tensorflow/tfjs-layers');
-  // ReLU's gradient as one kernel on wasm (the same bits): after tfjs-layers registered tfjs-core's.
+  // ReLU's gradient as one kernel on wasm (the same bits), put in place after tfjs-layers registered tfjs-core's.
   const { registerReluGradient } = await import('./kernels/relu_grad.js');
-  registerReluGradient(await import('@tensorflow/tfjs-core'));
+  registerReluGradient();
   const { batchNormalization } = await import('./batchnorm.js');
   const bn = () => batchNormalization(tf.layers);
   let n = 0;

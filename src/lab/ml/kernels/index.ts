@@ -18,24 +18,6 @@ import { meanConfig, sumConfig } from './reduce_leading.js';
 import { tileConfig } from './tile.js';
 import { reluGradConfig } from './relu_grad.js';
 
-/** Names of the kernels conno puts in place on the wasm backend. */
-export const WASM_TRAINING_KERNELS = [
-  'ConnoAdamUpdate',
-  'ConnoBatchNormRunning',
-  'ConnoBatchNormTrain',
-  'ConnoBatchNormTrainGrad',
-  'ConnoReluGrad',
-  'Conv2D',
-  'Conv2DBackpropFilter',
-  'Conv2DBackpropInput',
-  'FusedConv2D',
-  'Identity',
-  'MaxPoolGrad',
-  'Mean',
-  'Sum',
-  'Tile',
-] as const;
-
 let registered = false;
 
 /**

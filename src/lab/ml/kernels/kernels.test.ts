@@ -608,12 +608,12 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
           updateRunning(self as never, tf.tensor1d(spread(103)), tf.tensor1d(spread(104).map(Math.abs)), n, fused);
           return [self.movingMean.read().dataSync().slice(), self.movingVariance.read().dataSync().slice()] as Float32Array[];
         });
-      const kernelsBefore = tf.memory().numTensors;
+      const tensorsBefore = tf.memory().numTensors;
       const [m1, v1] = run(true);
       const [m2, v2] = run(false);
       expect(bitsOf(m1!), `mean, n=${n}`).toEqual(bitsOf(m2!));
       expect(bitsOf(v1!), `variance, n=${n}`).toEqual(bitsOf(v2!));
-      expect(tf.memory().numTensors - kernelsBefore).toBe(4); // the four kept results, nothing else
+      expect(tf.memory().numTensors - tensorsBefore).toBe(4); // the four kept results, nothing else
       tf.dispose(kept);
     }
   });

@@ -134,42 +134,40 @@ export function heapMemory(backend: WasmBackend): WasmMemory | undefined {
   return backend.wasm?.asm?.memory;
 }
 
-const scratchByMemory = new WeakMap<WasmMemory, { ptr: number; bytes: number }>();
-
-/**
- * A float64 scratch area of at least `doubles` on the backend's heap, kept for the process (a
- * few KiB). Call it before taking typed views of tensors: allocating may grow the heap, which
- * detaches every view taken before.
- */
-export function heapScratch(backend: WasmBackend, doubles: number): number {
-  const wasm = backend.wasm!;
-  const memory = heapMemory(backend)!;
-  const bytes = doubles * 8;
-  let s = scratchByMemory.get(memory);
-  if (!s || s.bytes < bytes) {
-    if (s) wasm._free(s.ptr);
-    s = { ptr: wasm._malloc(Math.max(bytes, 4096)), bytes: Math.max(bytes, 4096) };
-    scratchByMemory.set(memory, s);
-  }
-  return s.ptr;
+interface HeapArea {
+  ptr: number;
+  bytes: number;
 }
 
-const zerosByMemory = new WeakMap<WasmMemory, { ptr: number; floats: number }>();
-
 /**
- * At least `floats` float32 +0s on the backend's heap, kept for the process; nothing writes
- * there (the kernels only read it). Like heapScratch, call it before taking typed views.
+ * An area of at least `bytes` (4 KiB or more) on the backend's heap, one per `areas` and heap, kept
+ * for the process and replaced by a larger one when asked for more; `fresh` prepares a new one.
+ * Call it before taking typed views of tensors: allocating may grow the heap, which detaches
+ * every view taken before.
  */
-export function heapZeros(backend: WasmBackend, floats: number): number {
+function heapArea(areas: WeakMap<WasmMemory, HeapArea>, backend: WasmBackend, bytes: number, fresh?: (area: HeapArea, memory: WasmMemory) => void): number {
   const wasm = backend.wasm!;
   const memory = heapMemory(backend)!;
-  let z = zerosByMemory.get(memory);
-  if (!z || z.floats < floats) {
-    if (z) wasm._free(z.ptr);
-    const n = Math.max(floats, 1024);
-    z = { ptr: wasm._malloc(n * 4), floats: n };
-    new Float32Array(memory.buffer, z.ptr, n).fill(0);
-    zerosByMemory.set(memory, z);
+  let a = areas.get(memory);
+  if (!a || a.bytes < bytes) {
+    if (a) wasm._free(a.ptr);
+    const size = Math.max(bytes, 4096);
+    a = { ptr: wasm._malloc(size), bytes: size };
+    fresh?.(a, memory);
+    areas.set(memory, a);
   }
-  return z.ptr;
+  return a.ptr;
+}
+
+const scratchAreas = new WeakMap<WasmMemory, HeapArea>();
+const zeroAreas = new WeakMap<WasmMemory, HeapArea>();
+
+/** A float64 scratch area of at least `doubles` on the backend's heap (see heapArea). */
+export function heapScratch(backend: WasmBackend, doubles: number): number {
+  return heapArea(scratchAreas, backend, doubles * 8);
+}
+
+/** At least `floats` float32 +0s on the backend's heap (see heapArea); nothing writes there, the kernels only read it. */
+export function heapZeros(backend: WasmBackend, floats: number): number {
+  return heapArea(zeroAreas, backend, floats * 4, (a, memory) => new Uint8Array(memory.buffer, a.ptr, a.bytes).fill(0));
 }
