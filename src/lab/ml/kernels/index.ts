@@ -2,7 +2,7 @@
  * Training kernels for tfjs-backend-wasm 4.22.0, built from kernels the backend already has and
  * conno's own (c/simd_kernels.c): Conv2DBackpropFilter (missing), and faster Conv2D and
  * FusedConv2D (the same bits as the backend's), Conv2DBackpropInput, Tile, MaxPoolGrad, and Sum/Mean
- * over leading axes, a copy-free Identity, fused training-mode batchnorm (forward and gradient),
+ * over leading axes, Transpose of the last two axes, a copy-free Identity, fused training-mode batchnorm (forward and gradient),
  * and a one-kernel Adam step (ConnoAdamUpdate, for ../adam.ts).
  * See /work/shared/notes/feasibility.md (TensorFlow.js) for the formulas and measurements.
  */
@@ -17,6 +17,7 @@ import { maxPoolGradConfig } from './max_pool_grad.js';
 import { meanConfig, sumConfig } from './reduce_leading.js';
 import { tileConfig } from './tile.js';
 import { reluGradConfig } from './relu_grad.js';
+import { transposeConfig } from './transpose.js';
 
 let registered = false;
 
@@ -40,6 +41,7 @@ export function registerWasmTrainingKernels(): void {
     ...batchNormConfigs(),
     adamUpdateConfig(),
     reluGradConfig(),
+    transposeConfig(),
   ];
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm');

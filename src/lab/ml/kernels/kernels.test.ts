@@ -383,11 +383,50 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
+  it('Transpose gives the backend’s bits through transpose_last2 (float32 NaN payloads, ±0, ±∞, subnormals; int32), and the backend’s kernel elsewhere', async () => {
+    await initBackend('wasm');
+    expect(tf.getKernel('Transpose', 'wasm')?.kernelFunc.name).toBe('transpose'); // conno's is the registered one
+    const special = new Uint32Array([0x7fc00001, 0xffc01234, 0x80000000, 0, 0x7f800000, 0xff800000, 0x00000001, 0x807fffff, 0x7fa00000]);
+    const cases: Array<[number[], number[]]> = [
+      [[32, 64, 128, 1], [0, 2, 1, 3]], // TC-ResNet8's input: [B, mels, frames, 1] → [B, frames, mels, 1]
+      [[5, 7], [1, 0]],
+      [[3, 9, 6], [0, 2, 1]],
+      [[2, 3, 4], [1, 2, 0]], // axes 1, 2 stay together: a [2, 12] transpose
+      [[1, 6, 1, 5], [0, 3, 2, 1]], // axes of size 1 dropped
+      [[4, 5, 6, 7], [0, 1, 3, 2]], // axes 0, 1 merged
+      [[3, 13, 10], [0, 2, 1]], // edges of 4×4 blocks in both axes
+      [[4, 5, 6], [2, 1, 0]], // not a swap of the last two: the backend's kernel
+      [[2, 3, 5, 7], [0, 2, 1, 3]],
+    ];
+    const runTranspose = (shape: number[], perm: number[], values: Float32Array | Int32Array) =>
+      tf.tidy(() => {
+        const out = tf.engine().runKernel('Transpose', { x: tf.tensor(values, shape) }, { perm } as never) as tf.Tensor;
+        return { shape: out.shape, data: out.dataSync() as Float32Array | Int32Array };
+      });
+    for (const [shape, perm] of cases) {
+      const n = size(shape);
+      const words = new Uint32Array(randomArray(n, 7 + n).buffer);
+      for (let i = 0; i < n; i += 5) words[i] = special[(i / 5) % special.length]!;
+      const f = new Float32Array(words.buffer);
+      const ints = Int32Array.from({ length: n }, (_, i) => i * 7919 - 100000);
+      for (const values of [f, ints]) {
+        const got = runTranspose(shape, perm, values);
+        const want = await withoutSimd(async () => runTranspose(shape, perm, values));
+        expect(got.shape, `${JSON.stringify(shape)} ${JSON.stringify(perm)}`).toEqual(want.shape);
+        expect(Array.from(new Uint32Array(got.data.buffer, got.data.byteOffset, n)), `${JSON.stringify(shape)} ${JSON.stringify(perm)} ${values.constructor.name}`).toEqual(
+          Array.from(new Uint32Array(want.data.buffer, want.data.byteOffset, n)),
+        );
+      }
+    }
+  });
+
   it('batchnorm sweeps give the JS sweeps’ bits, forward and backward, for any channel count', async () => {
     await initBackend('wasm');
     const { simdSweeps, batchNormTrainInto: fwd, batchNormTrainGradInto: bwd } = await import('./batchnorm.js');
     const backend = tf.backend() as unknown as Parameters<typeof simdSweeps>[0];
-    for (const [M, C] of [[7, 1], [50, 3], [333, 16], [64, 33], [257, 64]] as const) {
+    // Channel blocks of 4, then tails of 2 and 1 (C = 1, 3, 6, 7, 33); rows in several tiles of
+    // ~16 KiB (M·C·4 above it: 700×7, 2000×6, 257×64, 3000×24).
+    for (const [M, C] of [[7, 1], [50, 3], [333, 16], [64, 33], [257, 64], [700, 7], [2000, 6], [3000, 24]] as const) {
       // Offset data (|mean| ≫ std) and values of mixed sign.
       const xs = randomArray(M * C, 3 + C).map((v, i) => 5 + v * (1 + (i % C)));
       const dys = randomArray(M * C, 9 + C);

@@ -31,6 +31,8 @@ export interface SimdKernels {
   flip_transposed(w: number, wT: number, kh: number, kw: number, ci: number, co: number): void;
   /** out = dy · step(x) (ReLU's gradient), n elements. */
   relu_grad(dy: number, x: number, out: number, n: number): void;
+  /** y [B, C, R] = x [B, R, C] transposed in its last two axes, 4-byte elements. */
+  transpose_last2(x: number, y: number, b: number, r: number, c: number): void;
 }
 
 /** Where and how conv_in_order runs (c/simd_kernels.c says what each number means). */
@@ -119,7 +121,7 @@ function kernelsOf(exports: Record<string, unknown>): SimdKernels {
     if (typeof f !== 'function') throw new Error(`simd_kernels.wasm has no function '${name}': rebuild it (npm run build:kernels)`);
     return f as (...args: number[]) => void;
   };
-  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order'), conv_filter_grad: fn('conv_filter_grad'), conv_in_order: fn('conv_in_order'), flip_transposed: fn('flip_transposed'), relu_grad: fn('relu_grad') };
+  return { max_pool_grad_2x2: fn('max_pool_grad_2x2'), bn_stats: fn('bn_stats'), bn_affine: fn('bn_affine'), bn_grad_sums: fn('bn_grad_sums'), bn_grad_dx: fn('bn_grad_dx'), sum_rows: fn('sum_rows'), max_pool_grad_tiled: fn('max_pool_grad_tiled'), adam_update: fn('adam_update'), im2col_t: fn('im2col_t'), matmul_in_order: fn('matmul_in_order'), conv_filter_grad: fn('conv_filter_grad'), conv_in_order: fn('conv_in_order'), flip_transposed: fn('flip_transposed'), relu_grad: fn('relu_grad'), transpose_last2: fn('transpose_last2') };
 }
 
 /** A tensor's address on the backend's heap. */
