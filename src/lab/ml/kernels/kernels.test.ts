@@ -397,6 +397,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
       [[3, 13, 10], [0, 2, 1]], // edges of 4×4 blocks in both axes
       [[4, 5, 6], [2, 1, 0]], // not a swap of the last two: the backend's kernel
       [[2, 3, 5, 7], [0, 2, 1, 3]],
+      [[2, 0, 3], [0, 2, 1]], // empty: the backend's kernel
     ];
     const runTranspose = (shape: number[], perm: number[], values: Float32Array | Int32Array) =>
       tf.tidy(() => {
