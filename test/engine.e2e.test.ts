@@ -117,6 +117,34 @@ describe('a newcomer edits a param', () => {
     expect(runCount(p, 'prepare')).toBe(1);
   });
 
+  it('status reads the lock entries’ summaries while conno.lock is unchanged, the whole lock to explain, and refuses a lock rewritten meanwhile', async () => {
+    p = studyProject();
+    expect((await p.conno(['repro'])).exitCode).toBe(0);
+    expect((await p.conno(['status'])).stdout).toContain('Everything is up to date (5 stage instances).');
+    const summary = path.join(p.dir, 'cache', 'lock.summary.json');
+    const saved = JSON.parse(readFileSync(summary, 'utf8')) as { rows: Array<Array<string | number>> };
+    // What a no-op status compares: the summary's fingerprint, not the lock parsed in full
+    // (doctored while conno.lock's bytes, its key, stay the same).
+    const row = saved.rows.find((r) => r[0] === 'features')!;
+    row[1] = 'ffffffffffffffff';
+    writeFileSync(summary, JSON.stringify(saved));
+    let r = await p.conno(['status']);
+    expect(r.stdout).toContain('features:\n    the lock summary in cache/ disagrees with conno.lock');
+    // A summary of other bytes than conno.lock's is not used: the lock is read again.
+    writeFileSync(path.join(p.dir, 'conno.lock'), `${p.read('conno.lock')}# a comment\n`);
+    r = await p.conno(['status']);
+    expect(r.stdout).toContain('Everything is up to date (5 stage instances).');
+    // A change is explained from the whole lock.
+    p.write('params/study.yaml', STUDY.replace('n_mels: 64', 'n_mels: 40'));
+    expect((await p.conno(['status'])).stdout).toContain('features:\n    cmd changed\n    params changed: features.n_mels 64 → 40');
+    // conno.lock rewritten between its summaries and the whole of it: an error, not an answer from two locks.
+    const { Project } = await import('../src/core/engine/project.js');
+    const project = await Project.open({ dir: p.dir, summariesOnly: true });
+    expect(() => project.lock).toThrow('call loadLock() first');
+    writeFileSync(path.join(p.dir, 'conno.lock'), `${p.read('conno.lock')}# another comment\n`);
+    await expect(project.loadLock()).rejects.toThrow('conno.lock was rewritten while this command read it');
+  });
+
   it('says which file inside a dependency folder changed', async () => {
     p = studyProject();
     expect((await p.conno(['repro'])).exitCode).toBe(0);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Pipeline } from '../pipeline/model.js';
 import { ObjectStore } from '../store/store.js';
 import { RunCache } from '../store/runcache.js';
-import { readLock, type LockFile } from '../store/lockfile.js';
+import { readLock, readLockHashed, readLockSummaries, summarize, type LockFile, type LockSummaries } from '../store/lockfile.js';
 import { StatCache } from '../hash/statcache.js';
 import { CodeCache } from '../stage/code.js';
 import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
@@ -21,19 +21,57 @@ export interface OpenOptions {
   dir?: string;
   /** Skip loading stage modules: for commands that only need the graph. */
   skipStageModules?: boolean;
+  /**
+   * Read only the lock entries' summaries (fingerprints and outputs, see readLockSummaries);
+   * the whole lock is read by loadLock(), when something needs explaining (`status`).
+   */
+  summariesOnly?: boolean;
 }
 
 export class Project {
   private constructor(
     readonly root: string,
     readonly pipeline: Pipeline,
-    public lock: LockFile,
+    private fullLock: LockFile | undefined,
     readonly store: ObjectStore,
     readonly runs: RunCache,
     readonly stats: StatCache,
     /** Stage code closures between commands (see stages/code.ts); kept only where cache/ exists. */
     readonly codeCache: CodeCache,
+    /** Opened with `summariesOnly`: the entries' summaries, and the hash of the lock bytes they came from. */
+    private readonly summarised?: { summaries: LockSummaries; hash: string | undefined },
   ) {}
+
+  /** conno.lock as read when the project opened (opened with `summariesOnly`: after loadLock()). */
+  get lock(): LockFile {
+    if (!this.fullLock) throw new Error('conno.lock is not read yet: call loadLock() first');
+    return this.fullLock;
+  }
+
+  set lock(lock: LockFile) {
+    this.fullLock = lock;
+  }
+
+  /**
+   * Each lock entry's fingerprint and outputs: those read when the project opened with
+   * `summariesOnly`, else those of the lock in memory.
+   */
+  lockSummaries(): LockSummaries {
+    return this.fullLock ? summarize(this.fullLock) : this.summarised!.summaries;
+  }
+
+  /**
+   * The whole lock, read now if the project opened with `summariesOnly`. A lock rewritten since
+   * its summaries were read (another conno wrote it meanwhile) is an error: one answer must not
+   * mix two locks.
+   */
+  async loadLock(): Promise<LockFile> {
+    if (this.fullLock) return this.fullLock;
+    const { lock, hash } = await readLockHashed(this.lockFile, path.join(this.cacheDir, 'lock.parsed.json'));
+    if (hash !== this.summarised!.hash) throw new ConnoError(`${LOCK_FILE} was rewritten while this command read it (another conno ran meanwhile?): run it again`);
+    this.fullLock = lock;
+    return lock;
+  }
 
   get cacheDir(): string {
     return this.store.cacheDir;
@@ -72,15 +110,27 @@ export class Project {
       if (!loaded.ok) throw new DiagnosticsError(loaded.diagnostics);
       pipeline = loaded.pipeline;
     }
-    let lock: LockFile;
+    let lock: LockFile | undefined;
+    let summarised: { summaries: LockSummaries; hash: string | undefined } | undefined;
+    const lockFile = path.join(root, LOCK_FILE);
+    const cached = existsSync(cacheDir);
+    const parsed = cached ? path.join(cacheDir, 'lock.parsed.json') : undefined;
     try {
-      lock = await readLock(path.join(root, LOCK_FILE), existsSync(cacheDir) ? path.join(cacheDir, 'lock.parsed.json') : undefined);
+      if (opts.summariesOnly) {
+        const summaryFile = cached ? path.join(cacheDir, 'lock.summary.json') : undefined;
+        summarised = summaryFile ? await readLockSummaries(lockFile, summaryFile) : undefined;
+        if (!summarised) {
+          const read = await readLockHashed(lockFile, parsed, summaryFile);
+          lock = read.lock;
+          summarised = { summaries: summarize(lock), hash: read.hash };
+        }
+      } else lock = await readLock(lockFile, parsed);
     } catch (err) {
       if (err instanceof ConnoError) throw err;
       throw new ConnoError(`cannot read ${LOCK_FILE}: ${(err as Error).message}`);
     }
     const codeCache = CodeCache.open(existsSync(cacheDir) ? path.join(cacheDir, 'code.json') : undefined);
-    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats, codeCache);
+    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats, codeCache, summarised);
   }
 
   /** Read conno.lock again (after waiting for another process that may have rewritten it). */

@@ -4,7 +4,9 @@
  * status over thousands of stages stays fast.
  */
 import type { Project } from './project.js';
-import { computeInstance, describeDepChange, explainChange, isAtOrUnder, pathOfKey } from './state.js';
+import { computeInstance, describeDepChange, explainChange, isAtOrUnder, pathOfKey, type EntryOf } from './state.js';
+import type { HashInfo } from '../store/lockfile.js';
+import { dict, own } from '../util/dict.js';
 import { hashPathMemo, type PathMemo } from '../hash/tree.js';
 import type { Fingerprint } from '../hash/types.js';
 
@@ -18,17 +20,30 @@ export interface InstanceStatus {
 
 export async function computeStatus(project: Project, ids: string[]): Promise<InstanceStatus[]> {
   const p = project.pipeline;
-  const lock = project.lock.stages;
+  // What each entry was built into (fingerprint, outputs); the rest of an entry is read only to
+  // explain a change (the project may have opened with the summaries alone).
+  const lock = project.lockSummaries();
   const stale = new Map<string, boolean>();
   const out: InstanceStatus[] = [];
-  const entryOf = (id: string) => lock[id];
+  const outsByName = new Map<string, Record<string, HashInfo>>();
+  const entryOf: EntryOf = (id) => {
+    const s = lock.get(id);
+    if (!s) return undefined;
+    let outs = outsByName.get(id);
+    if (!outs) {
+      outs = dict<HashInfo>();
+      for (const [name, info] of s.outs) outs[name] = info;
+      outsByName.set(id, outs);
+    }
+    return { fingerprint: s.fingerprint, outs };
+  };
   // Status changes nothing, so each path needs looking at only once.
   const memo: PathMemo = new Map();
   for (const id of project.withUpstream(ids)) {
     const inst = p.instances.get(id)!;
     const reasons: string[] = [];
     const c = await computeInstance(project, inst, entryOf, project.root, memo);
-    const entry = lock[id];
+    const entry = lock.get(id);
     const staleUps: string[] = [];
     for (const u of inst.upstream) if (stale.get(u.id)) staleUps.push(u.id);
     // Inputs an upstream is about to (re)write are not "missing"; the upstream's staleness says it.
@@ -36,12 +51,15 @@ export async function computeStatus(project: Project, ids: string[]): Promise<In
       staleUps.some((u) => key.startsWith(`${u}:`) || p.instances.get(u)!.outs.some((o) => isAtOrUnder(pathOfKey(key), o)));
     if (!entry) reasons.push('new');
     else if (entry.fingerprint !== c.fingerprint) {
-      const why = await explainChange(project, entry, c, (k, a, b) => describeDepChange(project, k, a, b));
+      const full = own((await project.loadLock()).stages, id);
+      const why = full ? await explainChange(project, full, c, (k, a, b) => describeDepChange(project, k, a, b)) : [];
+      // The summaries are derived from the same bytes; should they still disagree, the instance stays stale.
+      if (full?.fingerprint !== entry.fingerprint) why.push('the lock summary in cache/ disagrees with conno.lock');
       reasons.push(...why.filter((r) => !staleUps.length || !/^input (changed|missing|removed|added): /.test(r) || !upstreamOwned(r.replace(/^input \w+: /, '').replace(/ \(.*$/, ''))));
     }
     for (const m of c.missing) if (!upstreamOwned(m) && !inst.upstream.some((u) => m.startsWith(`${u.id}:`))) reasons.push(`input missing: ${m}`);
     if (entry) {
-      for (const [name, info] of Object.entries(entry.outs ?? {})) {
+      for (const [name, info] of entry.outs) {
         if (inst.kind === 'cmd') {
           const pending = hashPathMemo(project.abs(name), project.stats, memo);
           const now = pending instanceof Promise ? await pending : pending;

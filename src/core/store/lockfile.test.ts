@@ -4,7 +4,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LOCK_VERSION, lockText, readLock, writeLock, type LockEntry, type LockFile } from './lockfile.js';
+import { LOCK_VERSION, lockText, readLock, readLockSummaries, summarize, writeLock, type LockEntry, type LockFile } from './lockfile.js';
 import { asFingerprint, asObjectHash } from '../hash/types.js';
 import { ConnoError } from '../util/errors.js';
 import { sortDeep } from '../util/canonical.js';
@@ -314,5 +314,63 @@ describe('readLock with a parsed copy (parsedCacheFile)', () => {
     expect(await readLock(file, copy)).toEqual(back);
     // What was read writes back to the same bytes.
     expect(await writeLock(file, back)).toBe(false);
+  });
+});
+
+describe('lock summaries (readLockSummaries): what a no-op status reads of each entry', () => {
+  const lock = (): LockFile => {
+    const stages = Object.create(null) as LockFile['stages'];
+    stages['a'] = entry();
+    stages['b@x=1'] = entry({ fingerprint: asFingerprint('0123456789abcdef'), outs: { 'out/b': { hash: asObjectHash('1cc5aca7ba9f73be.dir'), size: 10, nfiles: 2 }, 'out/c.txt': { hash: asObjectHash('56787861e9fe48e9'), size: 0 } } });
+    stages['__proto__'] = entry({ outs: {} }); // an id like any other
+    return { version: 1, stages };
+  };
+
+  it('are written by readLock with a summary file and read back as summarize gives them, output order and nfiles kept', async () => {
+    const summary = path.join(dir, 'lock.summary.json');
+    await writeLock(file, lock());
+    expect(await readLockSummaries(file, summary)).toBeUndefined(); // none yet
+    const full = await readLock(file, undefined, summary);
+    const got = await readLockSummaries(file, summary);
+    expect(got).toBeDefined();
+    expect([...got!.summaries]).toEqual([...summarize(full)]);
+    expect(got!.summaries.get('b@x=1')).toEqual({
+      fingerprint: '0123456789abcdef',
+      outs: [
+        ['out/b', { hash: '1cc5aca7ba9f73be.dir', size: 10, nfiles: 2 }],
+        ['out/c.txt', { hash: '56787861e9fe48e9', size: 0 }],
+      ],
+    });
+    expect(got!.summaries.get('__proto__')).toEqual({ fingerprint: '585e8072652a1cff', outs: [] });
+    expect([...got!.summaries.keys()].sort()).toEqual(['__proto__', 'a', 'b@x=1']);
+  });
+
+  it('are used only while the lock bytes hash the same, and only in their own format', async () => {
+    const summary = path.join(dir, 'lock.summary.json');
+    await writeLock(file, lock());
+    await readLock(file, undefined, summary);
+    // Doctored: as long as the lock text hashes the same, the file is what is read.
+    const saved = JSON.parse(readFileSync(summary, 'utf8')) as { rows: Array<Array<string | number>> };
+    saved.rows[0]![1] = 'ffffffffffffffff';
+    writeFileSync(summary, JSON.stringify(saved));
+    expect((await readLockSummaries(file, summary))!.summaries.get(String(saved.rows[0]![0]))?.fingerprint).toBe('ffffffffffffffff');
+    // Any change to the lock's bytes makes it stale.
+    writeFileSync(file, `${readFileSync(file, 'utf8')}# edited\n`);
+    expect(await readLockSummaries(file, summary)).toBeUndefined();
+    // Another format or lock version, or an unreadable file: not used.
+    await readLock(file, undefined, summary);
+    expect(await readLockSummaries(file, summary)).toBeDefined();
+    for (const change of [{ format: 2 }, { version: 2 }, { rows: 'x' }]) {
+      const good = JSON.parse(readFileSync(summary, 'utf8')) as Record<string, unknown>;
+      writeFileSync(summary, JSON.stringify({ ...good, ...change }));
+      expect(await readLockSummaries(file, summary), JSON.stringify(change)).toBeUndefined();
+      writeFileSync(summary, JSON.stringify(good));
+    }
+    writeFileSync(summary, '{not json');
+    expect(await readLockSummaries(file, summary)).toBeUndefined();
+  });
+
+  it('are empty without a conno.lock', async () => {
+    expect(await readLockSummaries(file, path.join(dir, 'lock.summary.json'))).toEqual({ summaries: new Map(), hash: undefined });
   });
 });

@@ -6,7 +6,7 @@ import { flag } from '../options.js';
 export async function status(ctx: CommandContext): Promise<number> {
   const { io } = ctx;
   const loading = settled(import('../../engine/status.js')); // loaded while the project opens
-  const project = await Project.open({ dir: ctx.dir });
+  const project = await Project.open({ dir: ctx.dir, summariesOnly: true });
   const { computeStatus } = await loading;
   const st = await computeStatus(project, project.selectTargets(ctx.positionals));
   if (flag(ctx, 'json')) {
