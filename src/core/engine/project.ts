@@ -61,16 +61,24 @@ export class Project {
   }
 
   /**
-   * The whole lock, read now if the project opened with `summariesOnly`. A lock rewritten since
-   * its summaries were read (another conno wrote it meanwhile) is an error: one answer must not
-   * mix two locks.
+   * The whole lock, read now if the project opened with `summariesOnly`. When conno.lock was
+   * rewritten since its summaries were read (a `repro` running beside a `status`),
+   * lockChangedSinceSummaries says so, and lockSummaries() are the new lock's from then on: one
+   * answer must not mix two locks.
    */
   async loadLock(): Promise<LockFile> {
     if (this.fullLock) return this.fullLock;
     const { lock, hash } = await readLockHashed(this.lockFile, path.join(this.cacheDir, 'lock.parsed.json'));
-    if (hash !== this.summarised!.hash) throw new ConnoError(`${LOCK_FILE} was rewritten while this command read it (another conno ran meanwhile?): run it again`);
     this.fullLock = lock;
+    if (hash !== this.summarised!.hash) this.lockChanged = true;
     return lock;
+  }
+
+  private lockChanged = false;
+
+  /** Whether loadLock() found conno.lock rewritten after its summaries were read. */
+  get lockChangedSinceSummaries(): boolean {
+    return this.lockChanged;
   }
 
   get cacheDir(): string {
