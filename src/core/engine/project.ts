@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Pipeline } from '../pipeline/model.js';
 import { ObjectStore } from '../store/store.js';
 import { RunCache } from '../store/runcache.js';
-import { readLock, readLockHashed, readLockSummaries, summarize, type LockFile, type LockSummaries } from '../store/lockfile.js';
+import { readLock, readLockHashed, readLockSummaries, saveLockSummaries, summarize, type LockFile, type LockSummaries } from '../store/lockfile.js';
 import { StatCache } from '../hash/statcache.js';
 import { CodeCache } from '../stage/code.js';
 import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
@@ -128,9 +128,10 @@ export class Project {
         const summaryFile = cached ? path.join(cacheDir, 'lock.summary.json') : undefined;
         summarised = summaryFile ? await readLockSummaries(lockFile, summaryFile) : undefined;
         if (!summarised) {
-          const read = await readLockHashed(lockFile, parsed, summaryFile);
+          const read = await readLockHashed(lockFile, parsed);
           lock = read.lock;
           summarised = { summaries: summarize(lock), hash: read.hash };
+          if (summaryFile && read.hash !== undefined) await saveLockSummaries(summaryFile, read.hash, summarised.summaries);
         }
       } else lock = await readLock(lockFile, parsed);
     } catch (err) {

@@ -19,16 +19,14 @@ export interface InstanceStatus {
 }
 
 export async function computeStatus(project: Project, ids: string[]): Promise<InstanceStatus[]> {
-  const answer = await statusOnce(project, ids);
   // conno.lock rewritten between its summaries and the whole of it (a repro running beside):
   // answered again from the whole lock as it is now, so that no answer mixes two locks.
-  return answer ?? (await statusOnce(project, ids))!;
+  return (await statusOnce(project, ids, false)) ?? (await statusOnce(project, ids, true))!;
 }
 
-/** The status, or undefined when the lock turned out to have changed under its summaries. */
-async function statusOnce(project: Project, ids: string[]): Promise<InstanceStatus[] | undefined> {
+/** The status, or (on the first pass) undefined when the lock turned out to have changed under its summaries. */
+async function statusOnce(project: Project, ids: string[], again: boolean): Promise<InstanceStatus[] | undefined> {
   const p = project.pipeline;
-  const changedBefore = project.lockChangedSinceSummaries;
   // What each entry was built into (fingerprint, outputs); the rest of an entry is read only to
   // explain a change (the project may have opened with the summaries alone).
   const lock = project.lockSummaries();
@@ -61,7 +59,7 @@ async function statusOnce(project: Project, ids: string[]): Promise<InstanceStat
     if (!entry) reasons.push('new');
     else if (entry.fingerprint !== c.fingerprint) {
       const full = own((await project.loadLock()).stages, id);
-      if (project.lockChangedSinceSummaries && !changedBefore) return undefined;
+      if (project.lockChangedSinceSummaries && !again) return undefined;
       const why = full ? await explainChange(project, full, c, (k, a, b) => describeDepChange(project, k, a, b)) : [];
       // The summaries are derived from the same bytes; should they still disagree, the instance stays stale.
       if (full?.fingerprint !== entry.fingerprint) why.push('the lock summary in cache/ disagrees with conno.lock');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LOCK_VERSION, lockText, readLock, readLockSummaries, summarize, writeLock, type LockEntry, type LockFile } from './lockfile.js';
+import { LOCK_VERSION, lockText, readLock, readLockHashed, readLockSummaries, saveLockSummaries, summarize, writeLock, type LockEntry, type LockFile } from './lockfile.js';
 import { asFingerprint, asObjectHash } from '../hash/types.js';
 import { ConnoError } from '../util/errors.js';
 import { sortDeep } from '../util/canonical.js';
@@ -326,11 +326,18 @@ describe('lock summaries (readLockSummaries): what a no-op status reads of each 
     return { version: 1, stages };
   };
 
-  it('are written by readLock with a summary file and read back as summarize gives them, output order and nfiles kept', async () => {
+  /** The lock read in full, its summaries saved (what status does when they are missing or stale). */
+  const readAndSave = async (summary: string): Promise<LockFile> => {
+    const { lock: full, hash } = await readLockHashed(file);
+    await saveLockSummaries(summary, hash!, summarize(full));
+    return full;
+  };
+
+  it('are saved from a lock read in full and read back as summarize gives them, output order and nfiles kept', async () => {
     const summary = path.join(dir, 'lock.summary.json');
     await writeLock(file, lock());
     expect(await readLockSummaries(file, summary)).toBeUndefined(); // none yet
-    const full = await readLock(file, undefined, summary);
+    const full = await readAndSave(summary);
     const got = await readLockSummaries(file, summary);
     expect(got).toBeDefined();
     expect([...got!.summaries]).toEqual([...summarize(full)]);
@@ -348,7 +355,7 @@ describe('lock summaries (readLockSummaries): what a no-op status reads of each 
   it('are used only while the lock bytes hash the same, and only in their own format', async () => {
     const summary = path.join(dir, 'lock.summary.json');
     await writeLock(file, lock());
-    await readLock(file, undefined, summary);
+    await readAndSave(summary);
     // Doctored: as long as the lock text hashes the same, the file is what is read.
     const saved = JSON.parse(readFileSync(summary, 'utf8')) as { rows: Array<Array<string | number>> };
     saved.rows[0]![1] = 'ffffffffffffffff';
@@ -358,7 +365,7 @@ describe('lock summaries (readLockSummaries): what a no-op status reads of each 
     writeFileSync(file, `${readFileSync(file, 'utf8')}# edited\n`);
     expect(await readLockSummaries(file, summary)).toBeUndefined();
     // Another format or lock version, or an unreadable file: not used.
-    await readLock(file, undefined, summary);
+    await readAndSave(summary);
     expect(await readLockSummaries(file, summary)).toBeDefined();
     for (const change of [{ format: 2 }, { version: 2 }, { rows: 'x' }]) {
       const good = JSON.parse(readFileSync(summary, 'utf8')) as Record<string, unknown>;

@@ -56,14 +56,13 @@ export function emptyLock(): LockFile {
 /**
  * Read conno.lock. Parsing YAML is the slowest part of a no-op `status` on a large pipeline, so
  * a JSON copy is kept in `parsedCacheFile`, used only when the lock's bytes hash the same.
- * With `summaryFile`, the entries' summaries (readLockSummaries) are saved there too.
  */
-export async function readLock(file: string, parsedCacheFile?: string, summaryFile?: string): Promise<LockFile> {
-  return (await readLockHashed(file, parsedCacheFile, summaryFile)).lock;
+export async function readLock(file: string, parsedCacheFile?: string): Promise<LockFile> {
+  return (await readLockHashed(file, parsedCacheFile)).lock;
 }
 
 /** readLock, with the hash of the bytes it read (undefined for a missing file). */
-export async function readLockHashed(file: string, parsedCacheFile?: string, summaryFile?: string): Promise<{ lock: LockFile; hash: string | undefined }> {
+export async function readLockHashed(file: string, parsedCacheFile?: string): Promise<{ lock: LockFile; hash: string | undefined }> {
   let bytes: Buffer;
   try {
     // Synchronous reads: these files are read once, first thing, and a round trip through the
@@ -87,7 +86,6 @@ export async function readLockHashed(file: string, parsedCacheFile?: string, sum
     lock = await parseLockText(file, bytes.toString('utf8'));
     if (parsedCacheFile) await writeFileAtomic(parsedCacheFile, JSON.stringify({ hash: textHash, lock })).catch(() => undefined);
   }
-  if (summaryFile) await writeFileAtomic(summaryFile, JSON.stringify({ format: SUMMARY_FORMAT, version: LOCK_VERSION, hash: textHash, rows: summaryRows(lock) })).catch(() => undefined);
   return { lock, hash: textHash };
 }
 
@@ -115,21 +113,25 @@ export function summarize(lock: LockFile): LockSummaries {
   return out;
 }
 
-/** Rows of plain values: [id, fingerprint, then name, hash, size, nfiles (−1: none) for each output]. */
-function summaryRows(lock: LockFile): Array<Array<string | number>> {
+/**
+ * Saves the summaries of the lock whose bytes hash to `hash`, for readLockSummaries: rows of plain
+ * values, [id, fingerprint, then name, hash, size, nfiles (−1: none) for each output]. Best effort,
+ * as the JSON copy: a cache that cannot be written is read from the lock next time.
+ */
+export async function saveLockSummaries(summaryFile: string, hash: string, summaries: LockSummaries): Promise<void> {
   const rows: Array<Array<string | number>> = [];
-  for (const [id, s] of summarize(lock)) {
+  for (const [id, s] of summaries) {
     const row: Array<string | number> = [id, s.fingerprint];
     for (const [name, info] of s.outs) row.push(name, info.hash, info.size, info.nfiles ?? -1);
     rows.push(row);
   }
-  return rows;
+  await writeFileAtomic(summaryFile, JSON.stringify({ format: SUMMARY_FORMAT, version: LOCK_VERSION, hash, rows })).catch(() => undefined);
 }
 
 /**
  * The entries' summaries from `summaryFile`, when it was written from conno.lock's current bytes
  * (their hash is its key, as for the JSON copy); undefined when it is missing, unreadable or
- * stale (then readLock with `summaryFile` reads the lock and writes it). The full lock's JSON
+ * stale (then the lock is read, and saveLockSummaries writes them). The full lock's JSON
  * copy keys its objects by paths, so each gets a shape of its own: it took ~7 ms to parse for
  * 1,000 command stages, these rows of plain values ~0.4 ms. An empty map when there is no
  * conno.lock.
