@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule } from './helpers.js';
 import { hashFile } from '../src/core/hash/xxhash.js';
@@ -546,6 +547,54 @@ stages:
     r = await p.conno(['status']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/pipeline\.yaml:5:\d+: error: .*n/);
+  });
+});
+
+describe('what a no-op status loads', () => {
+  /** The conno modules `status` imported (paths under dist/src/core), recorded by a resolve hook. */
+  async function statusModules(project: TempProject): Promise<string[]> {
+    const log = path.join(project.dir, 'resolved.log');
+    project.write(
+      'hooks.mjs',
+      `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`,
+    );
+    project.write('register.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(project.dir, 'hooks.mjs')).href)});\n`);
+    rmSync(log, { force: true });
+    const { execa } = await import('execa');
+    const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(project.dir, 'register.mjs')).href, path.join(REPO, 'bin/conno.js'), 'status'], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/up to date/i);
+    return [...new Set(readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/src/core/')).map((u) => u.replace(/.*\/dist\/src\/core\//, '')))];
+  }
+
+  it('leaves the stage-code modules and the help text unloaded for command stages, and loads them for module stages', async () => {
+    p = tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n' });
+    expect((await p.conno(['repro'])).exitCode).toBe(0);
+    await statusModules(p); // the first status may analyse the pipeline anew
+    const cmdOnly = await statusModules(p);
+    expect(cmdOnly).toContain('engine/status.js');
+    for (const m of ['stage/code.js', 'stage/registry.js', 'stage/kinds.js', 'cli/help.js', 'pipeline/load.js']) expect(cmdOnly).not.toContain(m);
+    p.remove();
+
+    p = tempProject({
+      'stages/one.mjs': `import { z } from ${ZOD_MODULE};
+import { makeTable, writeTableFile } from ${distModule('src/core/arrow/io.js')};
+export const stage = {
+  version: 1,
+  params: z.strictObject({}),
+  outputs: ['table'],
+  async run(ctx) {
+    await writeTableFile(ctx.outPath('table'), makeTable({ i: { type: 'int32', values: Int32Array.from([1]) } }));
+  },
+};
+`,
+      'pipeline.yaml': 'stages:\n  one:\n    uses: ./stages/one.mjs\n',
+    });
+    expect((await p.conno(['repro'])).exitCode).toBe(0);
+    await statusModules(p);
+    const withModule = await statusModules(p);
+    for (const m of ['stage/code.js', 'stage/registry.js']) expect(withModule).toContain(m);
+    expect(withModule).not.toContain('pipeline/load.js'); // the saved analysis served both
   });
 });
 

@@ -13,7 +13,6 @@ import { DiagnosticsError, formatUserError, UsageError, UserError } from '../uti
 import { flushPendingSyncs, writeProblem } from '../util/fsx.js';
 import type { Io } from '../util/io.js';
 import { COMMANDS, type CommandSpec } from './table.js';
-import { commandHelp, mainHelp } from './help.js';
 
 export type { Io } from '../util/io.js';
 
@@ -79,7 +78,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (dir === undefined) throw new UsageError('-C needs a folder');
     } else if (a.startsWith('-C') && a.length > 2) dir = a.slice(2);
     else if (a === '--help' || a === '-h') {
-      io.out(mainHelp());
+      io.out((await import('./help.js')).mainHelp());
       return 0;
     } else if (a === '--version' || a === '-V') {
       io.out(version());
@@ -88,14 +87,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   }
   const name = argv[i];
   if (name === undefined) {
-    io.err(mainHelp());
+    io.err((await import('./help.js')).mainHelp());
     return 2;
   }
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) throw new UsageError(`unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')}; see conno --help)`);
   const rest = argv.slice(i + 1);
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(commandHelp(spec));
+    io.out((await import('./help.js')).commandHelp(spec));
     return 0;
   }
   const { values, positionals } = parseOptions(spec, rest);

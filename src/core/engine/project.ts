@@ -8,7 +8,7 @@ import { ObjectStore } from '../store/store.js';
 import { RunCache } from '../store/runcache.js';
 import { readLock, readLockHashed, readLockSummaries, saveLockSummaries, summarize, type LockFile, type LockSummaries } from '../store/lockfile.js';
 import { StatCache } from '../hash/statcache.js';
-import { CodeCache } from '../stage/code.js';
+import type { CodeCache } from '../stage/code.js';
 import { ConnoError, DiagnosticsError, UsageError } from '../util/errors.js';
 import { closest } from '../util/closest.js';
 import { settled } from '../util/promise.js';
@@ -36,11 +36,22 @@ export class Project {
     readonly store: ObjectStore,
     readonly runs: RunCache,
     readonly stats: StatCache,
-    /** Stage code closures between commands (see stages/code.ts); kept only where cache/ exists. */
-    readonly codeCache: CodeCache,
     /** Opened with `summariesOnly`: the entries' summaries, and the hash of the lock bytes they came from. */
     private readonly summarised?: { summaries: LockSummaries; hash: string | undefined },
   ) {}
+
+  private codeCacheOpened: Promise<CodeCache> | undefined;
+
+  /**
+   * Stage code closures between commands (see stage/code.ts); kept only where cache/ exists.
+   * Opened (and its module loaded) when a module stage's code is first asked for: a pipeline of
+   * command stages never needs it.
+   */
+  codeCache(): Promise<CodeCache> {
+    const file = existsSync(this.cacheDir) ? path.join(this.cacheDir, 'code.json') : undefined;
+    this.codeCacheOpened ??= import('../stage/code.js').then(({ CodeCache }) => CodeCache.open(file));
+    return this.codeCacheOpened;
+  }
 
   /** conno.lock as read when the project opened (opened with `summariesOnly`: after loadLock()). */
   get lock(): LockFile {
@@ -138,8 +149,7 @@ export class Project {
       if (err instanceof ConnoError) throw err;
       throw new ConnoError(`cannot read ${LOCK_FILE}: ${(err as Error).message}`);
     }
-    const codeCache = CodeCache.open(existsSync(cacheDir) ? path.join(cacheDir, 'code.json') : undefined);
-    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats, codeCache, summarised);
+    return new Project(root, pipeline, lock, new ObjectStore(cacheDir), new RunCache(cacheDir), stats, summarised);
   }
 
   /** Read conno.lock again (after waiting for another process that may have rewritten it). */

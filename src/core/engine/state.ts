@@ -8,8 +8,7 @@ import type { StageInstance } from '../pipeline/model.js';
 import { fingerprintNow, fingerprintOf, RECORD_FORMAT, type FingerprintRecord } from '../hash/fingerprint.js';
 import { withResults, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { hashPath, hashPathMemo, type ManifestEntry, type PathMemo } from '../hash/tree.js';
-import { stageCodeOf } from '../stage/registry.js';
-import { diffCode, type StageCode } from '../stage/code.js';
+import type { StageCode } from '../stage/code.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import { isTreeHash } from '../hash/types.js';
 import { canonicalJson } from '../util/canonical.js';
@@ -64,10 +63,13 @@ function codeOf(project: Project, inst: StageInstance): Promise<StageCode> {
   const key = `${modulePath}\0${project.root}`;
   let pending = stageCodes.get(key);
   if (!pending) {
-    pending = stageCodeOf(modulePath, isBuiltin, project.root, def, project.stats, project.codeCache).then(async (code) => {
-      await project.codeCache.save();
+    // Loaded here, not at the top: a pipeline of command stages has no module stage's code to read.
+    pending = (async () => {
+      const [{ stageCodeOf }, cache] = await Promise.all([import('../stage/registry.js'), project.codeCache()]);
+      const code = await stageCodeOf(modulePath, isBuiltin, project.root, def, project.stats, cache);
+      await cache.save();
       return code;
-    });
+    })();
     stageCodes.set(key, pending);
     pending.catch(() => stageCodes.delete(key));
   }
@@ -235,7 +237,7 @@ export async function explainChange(project: Project, old: LockEntry, now: Compu
   if (was.uses !== cur.uses && cur.uses !== undefined && was.uses !== undefined) reasons.push(`stage module changed: ${was.uses} → ${cur.uses}`);
   else if (was.code !== cur.code && cur.code !== undefined) {
     const before = was.code !== undefined ? project.lock.code?.[was.code] : undefined;
-    const files = before && now.code ? diffCode(before, now.code.detail) : [];
+    const files = before && now.code ? (await import('../stage/code.js')).diffCode(before, now.code.detail) : [];
     if (files.length) for (const f of files) reasons.push(`code changed: ${f}`);
     else reasons.push('code changed');
   }

@@ -10,9 +10,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pipeline, StageInstance } from './model.js';
 import type { StatCache } from '../hash/statcache.js';
-import { importStage, PACKAGE_ROOT } from '../stage/registry.js';
-import { BUILD_MANIFEST, stageCode } from '../stage/code.js';
-import { tableKindsModule } from '../stage/kinds.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
 const FORMAT = 3;
@@ -48,6 +45,7 @@ interface Saved {
  * live there and in what they import), as absolute paths.
  */
 async function codeFiles(p: Pipeline, stats: StatCache): Promise<string[]> {
+  const [{ PACKAGE_ROOT }, { BUILD_MANIFEST, stageCode }, { tableKindsModule }] = await Promise.all([import('../stage/registry.js'), import('../stage/code.js'), import('../stage/kinds.js')]);
   const out = new Set<string>();
   const dist = path.join(PACKAGE_ROOT, 'dist');
   const builtin = { root: PACKAGE_ROOT, dist, manifestFile: path.join(dist, BUILD_MANIFEST) };
@@ -114,9 +112,14 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
     }
   }
   const instances = new Map<string, StageInstance>();
+  // The stage registry is loaded only for module stages (a pipeline of commands has none).
+  let registry: typeof import('../stage/registry.js') | undefined;
   for (const s of saved.instances) {
     const inst = full(s);
-    if (s.builtin && !opts.skipStageModules) inst.builtin = { ...s.builtin, def: await importStage(s.builtin.modulePath) };
+    if (s.builtin && !opts.skipStageModules) {
+      registry ??= await import('../stage/registry.js');
+      inst.builtin = { ...s.builtin, def: await registry.importStage(s.builtin.modulePath) };
+    }
     instances.set(inst.id, inst);
   }
   const downstream = new Map<string, string[]>();
