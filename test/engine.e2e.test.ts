@@ -598,6 +598,79 @@ export const stage = {
   });
 });
 
+describe('the fingerprint memo of status', () => {
+  it('answers a status after a status as one computed afresh: an input, a cmd, a param or env changed is stale, and back again is up to date', async () => {
+    p = tempProject({
+      'params.yaml': 'k: 1\n',
+      'data/in.txt': 'one\n',
+      'pipeline.yaml': `params: [params.yaml]
+stages:
+  a:
+    cmd: cat data/in.txt > a.txt
+    deps: [data/in.txt]
+    outs: [a.txt]
+  b:
+    cmd: cat a.txt > b.txt && echo \${k} >> b.txt
+    deps: [a.txt]
+    outs: [b.txt]
+    env: { MODE: fast }
+  c:
+    cmd: cat b.txt > c.txt
+    deps: [b.txt]
+    outs: [c.txt]
+`,
+    });
+    expect((await p.conno(['repro'])).exitCode).toBe(0);
+    const status = async () => {
+      const r = await p!.conno(['status', '--json']);
+      expect(r.exitCode, r.all).toBe(0);
+      return Object.fromEntries((JSON.parse(r.stdout) as { stages: { id: string; stale: boolean; reasons: string[] }[] }).stages.map((s) => [s.id, s.stale ? s.reasons : 'ok']));
+    };
+    const fresh = { a: 'ok', b: 'ok', c: 'ok' };
+    expect(await status()).toEqual(fresh);
+    expect(await status()).toEqual(fresh);
+    const rows = (JSON.parse(p.read('cache/fingerprints.json')) as { rows: string[][] }).rows;
+    expect(rows.map((r) => r[0])).toEqual(['a', 'b', 'c']);
+
+    // An input's bytes: the memo has the old hash, so the fingerprint is computed.
+    p.write('data/in.txt', 'two\n');
+    expect(await status()).toEqual({ a: ['input changed: data/in.txt'], b: ['upstream stale: a'], c: ['upstream stale: b'] });
+    expect(await status()).toEqual({ a: ['input changed: data/in.txt'], b: ['upstream stale: a'], c: ['upstream stale: b'] });
+    p.write('data/in.txt', 'one\n');
+    expect(await status()).toEqual(fresh);
+
+    // The pipeline and its params: another saved analysis, another memo.
+    const pipeline = p.read('pipeline.yaml');
+    for (const [edit, why] of [
+      [pipeline.replace('cat b.txt > c.txt', 'cat b.txt b.txt > c.txt'), { c: ['cmd changed'] }],
+      [pipeline.replace('MODE: fast', 'MODE: slow'), { b: ['environment changed: MODE fast → slow'] }],
+    ] as const) {
+      p.write('pipeline.yaml', edit);
+      const now = await status();
+      expect(now).toMatchObject(why);
+      expect(await status()).toEqual(now);
+      p.write('pipeline.yaml', pipeline);
+      expect(await status()).toEqual(fresh);
+    }
+    p.write('params.yaml', 'k: 2\n');
+    expect((await status()).b).toEqual(['cmd changed', 'params changed: k 1 → 2']);
+    expect((await status()).b).toEqual(['cmd changed', 'params changed: k 1 → 2']);
+    p.write('params.yaml', 'k: 1\n');
+    expect(await status()).toEqual(fresh);
+
+    // A memo made for another analysis is not used: its rows would say "up to date" for c.
+    p.write('pipeline.yaml', pipeline.replace('cat b.txt > c.txt', 'cat b.txt b.txt > c.txt'));
+    await status();
+    const other = JSON.parse(p.read('cache/fingerprints.json')) as { key: string; rows: string[][] };
+    p.write('pipeline.yaml', pipeline);
+    await status();
+    const lock = parse(p.read('conno.lock')) as { stages: Record<string, { fingerprint: string }> };
+    p.write('cache/fingerprints.json', JSON.stringify({ format: 1, key: other.key, rows: other.rows.map((r) => (r[0] === 'c' ? ['c', lock.stages.c!.fingerprint, ...r.slice(2)] : r)) }));
+    p.write('pipeline.yaml', pipeline.replace('cat b.txt > c.txt', 'cat b.txt b.txt > c.txt'));
+    expect((await status()).c).toEqual(['cmd changed']);
+  });
+});
+
 describe('dag, dry-run and gc', () => {
   it('dag prints text, mermaid and dot; dry-run runs nothing', async () => {
     p = studyProject();

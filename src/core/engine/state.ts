@@ -9,6 +9,7 @@ import { fingerprintNow, fingerprintOf, RECORD_FORMAT, type FingerprintRecord } 
 import { withResults, type HashInfo, type LockEntry } from '../store/lockfile.js';
 import { hashPath, hashPathMemo, type ManifestEntry, type PathMemo } from '../hash/tree.js';
 import type { StageCode } from '../stage/code.js';
+import type { FingerprintMemo } from './fingerprint-memo.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import { isTreeHash } from '../hash/types.js';
 import { canonicalJson } from '../util/canonical.js';
@@ -90,7 +91,12 @@ export async function checkStageCode(project: Project, ids: string[]): Promise<v
   }
 }
 
-export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: PathMemo): Promise<Computed> {
+/**
+ * What `inst` would be built from now. `memo` answers each path once (read-only passes); `fps`
+ * (status only) gives a command stage's fingerprint as computed last time when its record is the
+ * same (fingerprint-memo.ts says when that is known without writing the record out).
+ */
+export async function computeInstance(project: Project, inst: StageInstance, entryOf: EntryOf, root = project.root, memo?: PathMemo, fps?: FingerprintMemo): Promise<Computed> {
   const deps = dict<HashInfo>(); // keys are paths: `__proto__` is a file name like any other
   const inputs: ResolvedInput[] = [];
   const missing: string[] = [];
@@ -169,7 +175,9 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
       }
     }
   }
-  const fingerprint = fingerprintNow(record) ?? (await fingerprintOf(record));
+  const remembered = fps && inst.kind === 'cmd' ? fps.lookup(inst.id, record.deps) : undefined;
+  const fingerprint = remembered ?? fingerprintNow(record) ?? (await fingerprintOf(record));
+  if (fps && inst.kind === 'cmd' && remembered === undefined) fps.remember(inst.id, record.deps, fingerprint);
   return { record, fingerprint, deps, inputs, missing, manifests, code };
 }
 

@@ -9,6 +9,9 @@ import type { HashInfo } from '../store/lockfile.js';
 import { dict, own } from '../util/dict.js';
 import { hashPathMemo, type PathMemo } from '../hash/tree.js';
 import type { Fingerprint } from '../hash/types.js';
+import path from 'node:path';
+import { FingerprintMemo } from './fingerprint-memo.js';
+import { savedAnalysisText } from '../pipeline/analysis-cache.js';
 
 export interface InstanceStatus {
   id: string;
@@ -46,10 +49,13 @@ async function statusOnce(project: Project, ids: string[], again: boolean): Prom
   };
   // Status changes nothing, so each path needs looking at only once.
   const memo: PathMemo = new Map();
+  // Command stages' fingerprints as the last status computed them, for the same records (fingerprint-memo.ts).
+  const analysis = savedAnalysisText(p);
+  const fps = analysis !== undefined ? await FingerprintMemo.open(path.join(project.cacheDir, 'fingerprints.json'), analysis, project.stats) : undefined;
   for (const id of project.withUpstream(ids)) {
     const inst = p.instances.get(id)!;
     const reasons: string[] = [];
-    const c = await computeInstance(project, inst, entryOf, project.root, memo);
+    const c = await computeInstance(project, inst, entryOf, project.root, memo, fps);
     const entry = lock.get(id);
     const staleUps: string[] = [];
     for (const u of inst.upstream) if (stale.get(u.id)) staleUps.push(u.id);
@@ -81,6 +87,7 @@ async function statusOnce(project: Project, ids: string[], again: boolean): Prom
     stale.set(id, isStale);
     out.push({ id, stage: inst.stage, stale: isStale, reasons: reasons.length > 1 ? dedupe(reasons) : reasons, fingerprint: c.fingerprint });
   }
+  await fps?.save(p.order);
   await project.stats.save();
   const wanted = new Set(ids);
   return out.filter((s) => wanted.has(s.id));

@@ -96,10 +96,20 @@ export async function saveAnalysis(cacheFile: string, p: Pipeline, extraInputs: 
   await writeFileAtomic(cacheFile, JSON.stringify(saved)).catch(() => undefined);
 }
 
+/** The bytes (as text) of the saved analysis each loaded pipeline was read from. */
+const loadedFrom = new WeakMap<Pipeline, string>();
+
+/** The text of the saved analysis `p` was read from; undefined for a pipeline analysed anew. */
+export function savedAnalysisText(p: Pipeline): string | undefined {
+  return loadedFrom.get(p);
+}
+
 export async function loadAnalysis(cacheFile: string, pipelineFile: string, stats: StatCache, opts: { skipStageModules?: boolean }): Promise<Pipeline | undefined> {
   let saved: Saved;
+  let text: string;
   try {
-    saved = JSON.parse(readFileSync(cacheFile, 'utf8')) as Saved;
+    text = readFileSync(cacheFile, 'utf8');
+    saved = JSON.parse(text) as Saved;
   } catch {
     return undefined;
   }
@@ -125,7 +135,7 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
   const downstream = new Map<string, string[]>();
   for (const id of saved.order) downstream.set(id, []);
   for (const id of saved.order) for (const u of instances.get(id)!.upstream) downstream.get(u.id)!.push(id);
-  return {
+  const pipeline: Pipeline = {
     root: saved.root,
     file: saved.file,
     params: { values: saved.params.values, files: saved.params.files, origin: new Map() },
@@ -136,6 +146,8 @@ export async function loadAnalysis(cacheFile: string, pipelineFile: string, stat
     remotes: saved.remotes ?? {},
     defaultRemote: saved.defaultRemote,
   };
+  loadedFrom.set(pipeline, text);
+  return pipeline;
 }
 
 /** The saved form of an instance: its module by path, and no empty fields. */
