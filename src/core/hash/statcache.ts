@@ -15,14 +15,6 @@ const RACY_MS = 2000n;
 /** 2: one row per file, `[path, dev, ino, size, mtimeNs, hash]` (rows parse faster than keyed objects). */
 const FORMAT = 2;
 
-interface Entry {
-  dev: string;
-  ino: string;
-  size: number;
-  mtimeNs: string;
-  hash: string;
-}
-
 type Row = [path: string, dev: string, ino: string, size: number, mtimeNs: string, hash: string];
 
 function isRow(r: unknown): r is Row {
@@ -35,7 +27,8 @@ export interface StatHash {
 }
 
 export class StatCache {
-  private entries = new Map<string, Entry>();
+  /** The rows as saved, by path (kept as rows: a no-op `status` reads thousands and changes none). */
+  private entries = new Map<string, Row>();
   private racy = new Set<string>();
   private dirty = false;
   hits = 0;
@@ -58,7 +51,7 @@ export class StatCache {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as { format?: number; entries?: unknown };
       if (parsed.format === FORMAT && Array.isArray(parsed.entries)) {
         for (const r of parsed.entries as unknown[]) {
-          if (isRow(r)) cache.entries.set(r[0], { dev: r[1], ino: r[2], size: r[3], mtimeNs: r[4], hash: r[5] });
+          if (isRow(r)) cache.entries.set(r[0], r);
         }
       }
     } catch {
@@ -73,15 +66,9 @@ export class StatCache {
    */
   known(abs: string, st: BigIntStats): StatHash | undefined {
     const known = this.entries.get(abs);
-    if (
-      known &&
-      known.dev === String(st.dev) &&
-      known.ino === String(st.ino) &&
-      known.size === Number(st.size) &&
-      known.mtimeNs === String(st.mtimeNs)
-    ) {
+    if (known && known[4] === String(st.mtimeNs) && known[3] === Number(st.size) && known[2] === String(st.ino) && known[1] === String(st.dev)) {
       this.hits++;
-      return { hash: known.hash, size: known.size };
+      return { hash: known[5], size: known[3] };
     }
     return undefined;
   }
@@ -99,13 +86,7 @@ export class StatCache {
     const after = statSync(abs, { bigint: true });
     // Only remember the hash if the file did not change while it was read.
     if (after.mtimeNs === st.mtimeNs && after.size === st.size) {
-      this.entries.set(abs, {
-        dev: String(st.dev),
-        ino: String(st.ino),
-        size: Number(st.size),
-        mtimeNs: String(st.mtimeNs),
-        hash,
-      });
+      this.entries.set(abs, [abs, String(st.dev), String(st.ino), Number(st.size), String(st.mtimeNs), hash]);
       const nowNs = BigInt(Date.now()) * 1_000_000n;
       if (nowNs - st.mtimeNs < RACY_MS * 1_000_000n) this.racy.add(abs);
       else this.racy.delete(abs);
@@ -122,7 +103,7 @@ export class StatCache {
   async save(): Promise<void> {
     if (!this.file || !this.dirty) return;
     const out: Row[] = [];
-    for (const [k, v] of this.entries) if (!this.racy.has(k) && !this.transient.some((t) => k.startsWith(t))) out.push([k, v.dev, v.ino, v.size, v.mtimeNs, v.hash]);
+    for (const [k, row] of this.entries) if (!this.racy.has(k) && !this.transient.some((t) => k.startsWith(t))) out.push(row);
     try {
       // The cache objects it vouches for are durable before it is (fsx.ts, fsyncLater).
       await flushPendingSyncs();

@@ -92,10 +92,21 @@ function statOf(abs: string): BigIntStats | undefined {
   }
 }
 
+/** `//`, or a `.` or `..` segment, or a trailing `/`: what path.resolve changes in an absolute posix path. */
+const NOT_NORMAL = /\/\.{0,2}(?:\/|$)/;
+
+/**
+ * path.resolve(p), without its work for a path that is already absolute and normalised (posix):
+ * that is every path a pipeline names, and a no-op `status` resolves thousands.
+ */
+export function resolvedPath(p: string): string {
+  return path.sep === '/' && p.charCodeAt(0) === 47 /* '/' */ && !NOT_NORMAL.test(p) ? p : path.resolve(p);
+}
+
 /** A path's hash from its stat: at once when the stat cache knows the file, else a promise of it. */
 function hashStatted(abs: string, st: BigIntStats | undefined, stats: StatCache): HashedPath | Promise<HashedPath> {
   if (st?.isFile()) {
-    const known = stats.known(path.resolve(abs), st); // the stat cache's key, as hashFile makes it
+    const known = stats.known(resolvedPath(abs), st); // the stat cache's key, as hashFile makes it
     if (known) return { hash: asObjectHash(known.hash), size: known.size };
     return stats.hashFile(abs, st).then(({ hash, size }) => ({ hash: asObjectHash(hash), size }));
   }
