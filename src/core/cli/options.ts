@@ -1,4 +1,5 @@
 /** Option values as the commands need them, with a usage error naming the bad one. */
+import os from 'node:os';
 import { UsageError } from '../util/errors.js';
 import type { CommandContext } from './context.js';
 
@@ -8,6 +9,8 @@ export function intOption(ctx: CommandContext, name: string, dflt: number): numb
   if (typeof v !== 'string' || !/^[1-9][0-9]*$/.test(v)) throw new UsageError(`--${name} takes a positive whole number, not '${String(v)}'`);
   return Number(v);
 }
+
+export const jobsOption = (ctx: CommandContext): number => intOption(ctx, 'jobs', os.availableParallelism());
 
 export function executorOption(ctx: CommandContext): 'local' | 'slurm' | undefined {
   const v = ctx.values['executor'];

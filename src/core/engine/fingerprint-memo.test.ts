@@ -18,7 +18,6 @@ afterEach(() => {
   dir = undefined;
 });
 
-const h = (s: string) => s as ObjectHash;
 const fp = (s: string) => s as Fingerprint;
 const deps = (o: Record<string, string>) => Object.assign(dict<ObjectHash>(), o) as Record<string, ObjectHash>;
 

@@ -48,8 +48,7 @@ export class Project {
    * command stages never needs it.
    */
   codeCache(): Promise<CodeCache> {
-    const file = existsSync(this.cacheDir) ? path.join(this.cacheDir, 'code.json') : undefined;
-    this.codeCacheOpened ??= import('../stage/code.js').then(({ CodeCache }) => CodeCache.open(file));
+    this.codeCacheOpened ??= import('../stage/code.js').then(({ CodeCache }) => CodeCache.open(existsSync(this.cacheDir) ? path.join(this.cacheDir, 'code.json') : undefined));
     return this.codeCacheOpened;
   }
 

@@ -175,9 +175,10 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
       }
     }
   }
-  const remembered = fps && inst.kind === 'cmd' ? fps.lookup(inst.id, record.deps) : undefined;
+  const memoised = inst.kind === 'cmd' ? fps : undefined; // a module stage's record holds its code and environment
+  const remembered = memoised?.lookup(inst.id, record.deps);
   const fingerprint = remembered ?? fingerprintNow(record) ?? (await fingerprintOf(record));
-  if (fps && inst.kind === 'cmd' && remembered === undefined) fps.remember(inst.id, record.deps, fingerprint);
+  if (memoised && remembered === undefined) memoised.remember(inst.id, record.deps, fingerprint);
   return { record, fingerprint, deps, inputs, missing, manifests, code };
 }
 

@@ -24,11 +24,14 @@ export interface InstanceStatus {
 export async function computeStatus(project: Project, ids: string[]): Promise<InstanceStatus[]> {
   // conno.lock rewritten between its summaries and the whole of it (a repro running beside):
   // answered again from the whole lock as it is now, so that no answer mixes two locks.
-  return (await statusOnce(project, ids, false)) ?? (await statusOnce(project, ids, true))!;
+  // Command stages' fingerprints as the last status computed them, for the same records (fingerprint-memo.ts).
+  const analysis = savedAnalysisText(project.pipeline);
+  const fps = analysis !== undefined ? await FingerprintMemo.open(path.join(project.cacheDir, 'fingerprints.json'), analysis, project.stats) : undefined;
+  return (await statusOnce(project, ids, false, fps)) ?? (await statusOnce(project, ids, true, fps))!;
 }
 
 /** The status, or (on the first pass) undefined when the lock turned out to have changed under its summaries. */
-async function statusOnce(project: Project, ids: string[], again: boolean): Promise<InstanceStatus[] | undefined> {
+async function statusOnce(project: Project, ids: string[], again: boolean, fps: FingerprintMemo | undefined): Promise<InstanceStatus[] | undefined> {
   const p = project.pipeline;
   // What each entry was built into (fingerprint, outputs); the rest of an entry is read only to
   // explain a change (the project may have opened with the summaries alone).
@@ -49,9 +52,6 @@ async function statusOnce(project: Project, ids: string[], again: boolean): Prom
   };
   // Status changes nothing, so each path needs looking at only once.
   const memo: PathMemo = new Map();
-  // Command stages' fingerprints as the last status computed them, for the same records (fingerprint-memo.ts).
-  const analysis = savedAnalysisText(p);
-  const fps = analysis !== undefined ? await FingerprintMemo.open(path.join(project.cacheDir, 'fingerprints.json'), analysis, project.stats) : undefined;
   for (const id of project.withUpstream(ids)) {
     const inst = p.instances.get(id)!;
     const reasons: string[] = [];

@@ -1,13 +1,12 @@
 import { Project } from '../../engine/project.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
-import os from 'node:os';
-import { executorOption, flag, intOption, stringValue } from '../options.js';
+import { executorOption, flag, intOption, jobsOption, stringValue } from '../options.js';
 import { withProjectLock } from '../lock.js';
 
 export async function repro(ctx: CommandContext): Promise<number> {
   const { io } = ctx;
-  const jobs = intOption(ctx, 'jobs', os.availableParallelism());
+  const jobs = jobsOption(ctx);
   const executor = executorOption(ctx);
   const slurmJobs = ctx.values['slurm-jobs'] === undefined ? undefined : intOption(ctx, 'slurm-jobs', 1);
   const { detectGpus } = await import('../../exec/gpus.js');

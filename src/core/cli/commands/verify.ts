@@ -1,13 +1,12 @@
 import { Project } from '../../engine/project.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
-import os from 'node:os';
-import { executorOption, flag, intOption, stringValue } from '../options.js';
+import { executorOption, flag, intOption, jobsOption, stringValue } from '../options.js';
 import { withProjectLock } from '../lock.js';
 
 export async function verify(ctx: CommandContext): Promise<number> {
   const { io } = ctx;
-  const jobs = intOption(ctx, 'jobs', os.availableParallelism());
+  const jobs = jobsOption(ctx);
   const executor = executorOption(ctx);
   const sample = ctx.values['sample'] === undefined ? undefined : { n: intOption(ctx, 'sample', 1), seed: seedOption(ctx) };
   if (!sample && ctx.values['seed'] !== undefined) throw new UsageError('verify: --seed goes with --sample');
