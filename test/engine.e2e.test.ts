@@ -564,7 +564,16 @@ describe('what a no-op status loads', () => {
     const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(project.dir, 'register.mjs')).href, path.join(REPO, 'bin/conno.js'), 'status'], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/up to date/i);
-    return [...new Set(readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/src/core/')).map((u) => u.replace(/.*\/dist\/src\/core\//, '')))];
+    const urls = readFileSync(log, 'utf8').split('\n');
+    // A file of the CLI's bundle stands for the modules it holds (its manifest says which).
+    const chunks = (JSON.parse(readFileSync(path.join(REPO, 'dist/cli-bundle/manifest.json'), 'utf8')) as { chunks: Record<string, string[]> }).chunks;
+    expect(urls.some((u) => u.includes('/dist/cli-bundle/')), 'status ran from the bundle').toBe(true);
+    const modules = urls.flatMap((u) => {
+      if (u.includes('/dist/src/core/')) return [u.replace(/.*\/dist\/src\/core\//, '')];
+      const chunk = /\/dist\/cli-bundle\/([^/]+)$/.exec(u)?.[1];
+      return chunk ? (chunks[chunk] ?? []).map((m) => m.replace(/^src\/core\//, '')) : [];
+    });
+    return [...new Set(modules)];
   }
 
   it('leaves the stage-code modules and the help text unloaded for command stages, and loads them for module stages', async () => {

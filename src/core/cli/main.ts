@@ -8,16 +8,17 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DiagnosticsError, formatUserError, UsageError, UserError } from '../util/errors.js';
 import { flushPendingSyncs, writeProblem } from '../util/fsx.js';
 import type { Io } from '../util/io.js';
 import { COMMANDS, type CommandSpec } from './table.js';
+import { CORE_DIR, MODULE_EXT } from '../location.js';
 
 export type { Io } from '../util/io.js';
 
 function version(): string {
-  const pkg = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'package.json');
+  // src/core when run from source, dist/src/core when built.
+  const pkg = path.join(CORE_DIR, '..', '..', ...(MODULE_EXT === '.ts' ? [] : ['..']), 'package.json');
   return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
 }
 

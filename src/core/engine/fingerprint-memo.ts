@@ -16,10 +16,11 @@
  * fingerprint they record.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { RECORD_FORMAT } from '../hash/fingerprint.js';
 import type { StatCache } from '../hash/statcache.js';
 import { hashString } from '../hash/xxhash.js';
+import { coreModule } from '../location.js';
 import type { Fingerprint, ObjectHash } from '../hash/types.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
@@ -43,6 +44,7 @@ export const RECORD_CODE = [
   '../store/lockfile',
   '../util/canonical',
   '../util/dict',
+  '../location',
   '../util/fsx',
   '../util/errors',
   '../util/promise',
@@ -116,10 +118,9 @@ export class FingerprintMemo {
 
 /** The memo's key: its format, the record format, the saved analysis's bytes and the code of RECORD_CODE. */
 async function memoKey(analysisText: string, stats: StatCache): Promise<string> {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const code: string[] = [];
   for (const rel of RECORD_CODE) {
-    const file = fileURLToPath(new URL(rel + ext, import.meta.url));
+    const file = coreModule(path.posix.join('engine', rel));
     code.push(`${rel}=${(await stats.hashFile(file)).hash}`);
   }
   return `${FORMAT}:${RECORD_FORMAT}:${await hashString(analysisText)}:${await hashString(code.join('\n'))}`;

@@ -4,7 +4,8 @@
  * a cluster job runs the very same command.
  */
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { CORE_DIR } from '../location.js';
 import { flushPendingSyncs, writeFileAtomic } from '../util/fsx.js';
 import { formatUserError, ParamError, UserError } from '../util/errors.js';
 import { ownUsage } from './resources.js';
@@ -54,7 +55,8 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   return result;
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+// Run as `node …/exec/entry.js` (location.ts says why not compared with import.meta.url).
+const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.join(CORE_DIR, 'exec', 'entry.js');
 if (isMain) {
   const file = process.argv[2];
   if (!file) {

@@ -5,14 +5,14 @@
 import { promises as fsp, closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { runCommand, stageEnv, type JobResult, type StageJob } from './job.js';
 import type { Executor, Submission } from './executor.js';
 import { Spawner } from './spawner.js';
 import { removePath, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { CORE_DIR } from '../location.js';
 
 /** The stage entry point (compiled): `node entry.js JOB.json`. */
-export const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.js');
+export const ENTRY = path.join(CORE_DIR, 'exec', 'entry.js');
 
 export class LocalExecutor implements Executor {
   readonly kind = 'local' as const;

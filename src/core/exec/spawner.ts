@@ -13,8 +13,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { CORE_DIR } from '../location.js';
 
 export interface SpawnRequest {
   cmd: string;
@@ -40,7 +40,7 @@ interface Pending {
 }
 
 /** The compiled helper beside this module (absent when running from TypeScript sources). */
-export const SPAWNER_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'spawner-child.js');
+export const SPAWNER_CHILD = path.join(CORE_DIR, 'exec', 'spawner-child.js');
 
 export class Spawner {
   private child: ChildProcess | undefined;

@@ -7,13 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Pipeline, StageInstance } from './model.js';
 import type { StatCache } from '../hash/statcache.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { CORE_DIR } from '../location.js';
 
 const FORMAT = 3;
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** This module's folder (location.ts says why not from import.meta). */
+const HERE = path.join(CORE_DIR, 'pipeline');
 
 /** Instance fields left out of the saved analysis when empty (most are, and a no-op `status` parses every instance). */
 const EMPTY_OBJECTS = ['item', 'with', 'outAs', 'params', 'env', 'slurm'] as const;

@@ -8,13 +8,14 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { StageDefinition } from './api.js';
 import type { StatCache } from '../hash/statcache.js';
 import { BUILD_MANIFEST, stageCode, type CodeCache, type StageCode } from './code.js';
+import { CORE_DIR } from '../location.js';
 
 /** The conno package root (holds src/, stages/, dist/). */
-export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const PACKAGE_ROOT = findPackageRoot(path.join(CORE_DIR, 'stage'));
 
 /** The folder of conno's package.json, from dist/src/core/stage (built) or src/core/stage (tests). */
 function findPackageRoot(start: string): string {

@@ -1,0 +1,127 @@
+/**
+ * The CLI's bundle (scripts/bundle-cli.mjs, dist/cli-bundle/): what it may hold, and that
+ * bin/conno.js runs it only while it matches the dist/ files it was made from.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { init, parse } from 'es-module-lexer';
+import { REPO, tempProject, type TempProject } from './helpers.js';
+
+const DIST = path.join(REPO, 'dist');
+const BUNDLE = path.join(DIST, 'cli-bundle');
+
+interface Manifest {
+  format: number;
+  inputs: [rel: string, size: number][];
+  chunks: Record<string, string[]>;
+}
+const manifest = (dist = DIST): Manifest => JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'manifest.json'), 'utf8')) as Manifest;
+
+async function importsOf(file: string): Promise<ReturnType<typeof parse>[0]> {
+  await init;
+  return parse(readFileSync(file, 'utf8'))[0];
+}
+const jsUnder = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+
+let p: TempProject | undefined;
+let pkg: string | undefined;
+afterEach(() => {
+  p?.remove();
+  p = undefined;
+  if (pkg) rmSync(pkg, { recursive: true, force: true });
+  pkg = undefined;
+});
+
+describe('the CLI bundle', () => {
+  it('holds engine modules only: none that the lab, the stages or a module imported by path would load a second copy of, none that reads import.meta', async () => {
+    const m = manifest();
+    const bundled = new Set(m.inputs.map(([rel]) => path.join(DIST, ...rel.split('/'))));
+    expect(bundled.has(path.join(DIST, 'src/core/engine/status.js'))).toBe(true);
+    expect(bundled.has(path.join(DIST, 'src/core/cli/main.js'))).toBe(true);
+    // Every module file a CLI process can load beside the bundle: the lab's, the built-in stages',
+    // and those the bundle imports by path; with all they import.
+    const files = new Set<string>();
+    const walk = async (file: string): Promise<void> => {
+      if (files.has(file)) return;
+      files.add(file);
+      for (const imp of await importsOf(file)) {
+        if (imp.n !== undefined && imp.d !== -2 && imp.n.startsWith('.')) await walk(path.resolve(path.dirname(file), imp.n));
+      }
+    };
+    for (const f of [...jsUnder(path.join(DIST, 'src/lab')), ...jsUnder(path.join(DIST, 'stages'))]) await walk(f);
+    const chunks = readdirSync(BUNDLE).filter((f) => f.endsWith('.js'));
+    expect(Object.keys(m.chunks).sort()).toEqual(chunks.sort());
+    let byPath = 0;
+    for (const chunk of chunks) {
+      for (const imp of await importsOf(path.join(BUNDLE, chunk))) {
+        if (imp.n === undefined || !imp.n.startsWith('.')) continue;
+        const target = path.resolve(BUNDLE, imp.n);
+        expect(statSync(target).isFile(), `${chunk} imports ${imp.n}`).toBe(true);
+        if (path.dirname(target) !== BUNDLE) {
+          byPath++;
+          await walk(target);
+        }
+      }
+    }
+    expect(byPath).toBeGreaterThan(0); // util/errors.js at least: the stage API's errors are the engine's
+    expect(files.has(path.join(DIST, 'src/core/util/errors.js'))).toBe(true);
+    expect([...files].filter((f) => bundled.has(f)).map((f) => path.relative(DIST, f))).toEqual([]);
+    for (const f of bundled) expect((await importsOf(f)).some((imp) => imp.d === -2), `${path.relative(DIST, f)} reads import.meta`).toBe(false);
+  });
+
+  it('runs only while every dist/ file it was made from is as it was, and the unbundled CLI otherwise', async () => {
+    // A copy of the built package, so that its files can be touched.
+    pkg = mkdtempSync(path.join(os.tmpdir(), 'conno-pkg-'));
+    for (const part of ['bin', 'dist', 'package.json']) cpSync(path.join(REPO, part), path.join(pkg, part), { recursive: true, preserveTimestamps: true });
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(pkg, 'node_modules'));
+    p = tempProject({ 'a.txt': 'a\n', 'pipeline.yaml': 'stages:\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n' });
+    const log = path.join(p.dir, 'resolved.log');
+    p.write('hooks.mjs', `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`);
+    p.write('register.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(p.dir, 'hooks.mjs')).href)});\n`);
+    const { execa } = await import('execa');
+    const run = async (args: string[]): Promise<{ out: string; loaded: string[] }> => {
+      rmSync(log, { force: true });
+      const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(p!.dir, 'register.mjs')).href, path.join(pkg!, 'bin/conno.js'), ...args], { cwd: p!.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
+      expect(r.exitCode, r.all).toBe(0);
+      const prefix = `${pathToFileURL(pkg!).href}/`;
+      return { out: r.stdout, loaded: readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length)) };
+    };
+    const fromBundle = (loaded: string[]) => loaded.includes('dist/cli-bundle/main.js') && !loaded.includes('dist/src/core/cli/main.js');
+    const unbundled = (loaded: string[]) => loaded.includes('dist/src/core/cli/main.js') && !loaded.some((u) => u.startsWith('dist/cli-bundle/'));
+
+    const built = await run(['repro']);
+    expect(fromBundle(built.loaded), built.loaded.join(' ')).toBe(true);
+    const fresh = await run(['status']);
+    expect(fromBundle(fresh.loaded)).toBe(true);
+    expect(fresh.out).toMatch(/up to date/);
+
+    // A module the bundle holds, written after the bundle was made (as `tsc` alone would): the
+    // same code runs from its files.
+    const state = path.join(pkg, 'dist/src/core/engine/state.js');
+    const made = statSync(path.join(pkg, 'dist/cli-bundle/manifest.json')).mtime;
+    const { atime, mtime } = statSync(state);
+    utimesSync(state, atime, new Date(made.getTime() + 1000));
+    const touched = await run(['status']);
+    expect(unbundled(touched.loaded), touched.loaded.join(' ')).toBe(true);
+    expect(touched.out).toBe(fresh.out);
+    utimesSync(state, atime, mtime);
+    expect(fromBundle((await run(['status'])).loaded)).toBe(true);
+    // Of another size, at its old mtime: unbundled.
+    const code = readFileSync(state, 'utf8');
+    writeFileSync(state, `${code}\n`);
+    utimesSync(state, atime, mtime);
+    expect(unbundled((await run(['status'])).loaded)).toBe(true);
+    writeFileSync(state, code);
+    // One mtime for every file, as npm gives the files of a package it installs: the bundle.
+    const npmTime = new Date('1985-10-26T08:15:00Z');
+    for (const f of readdirSync(path.join(pkg, 'dist'), { recursive: true, encoding: 'utf8' })) utimesSync(path.join(pkg, 'dist', f), npmTime, npmTime);
+    expect(fromBundle((await run(['status'])).loaded)).toBe(true);
+    // No manifest (a build that stopped while bundling): unbundled.
+    rmSync(path.join(pkg, 'dist/cli-bundle/manifest.json'));
+    expect(unbundled((await run(['status'])).loaded)).toBe(true);
+    expect(manifest().format).toBe(2);
+  });
+});
