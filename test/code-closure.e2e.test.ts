@@ -114,7 +114,7 @@ describe('code closures', () => {
         }
         const loaded = [...new Set(lines.map((l) => l.split('\t')[1]!))];
         // The orchestrator imports every stage module (to validate params); stage processes run one.
-        if (loaded.some((u) => u.endsWith('/dist/src/core/cli/main.js'))) continue;
+        if (loaded.some((u) => u.endsWith('/dist/src/core/cli/main.js') || u.endsWith('/dist/cli-bundle/main.js'))) continue;
         const root = loaded.find((u) => /\/dist\/stages\/[^/]+\/index\.js$/.test(u));
         if (!root) continue;
         const stage = /\/dist\/stages\/([^/]+)\/index\.js$/.exec(root)![1]!;

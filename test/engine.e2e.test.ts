@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync, chmodSync, writeFileSync, rmSync }
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
-import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule } from './helpers.js';
+import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule, unbundledUrls } from './helpers.js';
 import { hashFile } from '../src/core/hash/xxhash.js';
 
 let p: TempProject | undefined;
@@ -565,14 +565,9 @@ describe('what a no-op status loads', () => {
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/up to date/i);
     const urls = readFileSync(log, 'utf8').split('\n');
-    // A file of the CLI's bundle stands for the modules it holds (its manifest says which).
-    const chunks = (JSON.parse(readFileSync(path.join(REPO, 'dist/cli-bundle/manifest.json'), 'utf8')) as { chunks: Record<string, string[]> }).chunks;
     expect(urls.some((u) => u.includes('/dist/cli-bundle/')), 'status ran from the bundle').toBe(true);
-    const modules = urls.flatMap((u) => {
-      if (u.includes('/dist/src/core/')) return [u.replace(/.*\/dist\/src\/core\//, '')];
-      const chunk = /\/dist\/cli-bundle\/([^/]+)$/.exec(u)?.[1];
-      return chunk ? (chunks[chunk] ?? []).map((m) => m.replace(/^src\/core\//, '')) : [];
-    });
+    // A file of the CLI's bundle stands for the modules it holds.
+    const modules = unbundledUrls(urls).filter((u) => u.includes('/dist/src/core/')).map((u) => u.replace(/.*\/dist\/src\/core\//, ''));
     return [...new Set(modules)];
   }
 

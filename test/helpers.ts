@@ -5,7 +5,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa, type Result } from 'execa';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,4 +56,15 @@ export function countingCmd(name: string, body: string): string {
 
 export function runCount(p: TempProject, name: string): number {
   return p.exists(`runs/${name}`) ? p.read(`runs/${name}`).trim().split('\n').length : 0;
+}
+
+/**
+ * Loaded module URLs with each file of the CLI's bundle (dist/cli-bundle/, scripts/bundle-cli.mjs)
+ * replaced by the URLs of the dist/ modules it holds, as its manifest lists them.
+ */
+export function unbundledUrls(urls: string[]): string[] {
+  const dist = path.join(REPO, 'dist');
+  const { chunks } = JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'manifest.json'), 'utf8')) as { chunks: Record<string, string[]> };
+  const prefix = pathToFileURL(path.join(dist, 'cli-bundle')).href + '/';
+  return urls.flatMap((u) => (u.startsWith(prefix) ? (chunks[u.slice(prefix.length)] ?? []).map((m) => pathToFileURL(path.join(dist, m)).href) : [u]));
 }

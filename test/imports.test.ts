@@ -6,7 +6,7 @@ import { afterEach, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { BIN, REPO, tempProject, type TempProject } from './helpers.js';
+import { BIN, REPO, tempProject, unbundledUrls, type TempProject } from './helpers.js';
 import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
@@ -21,7 +21,7 @@ async function loadedModules(args: string[]): Promise<string[]> {
     env: { CONNO_TRACE_IMPORTS: trace, CONNO_GPUS: '' },
   });
   expect(r.exitCode, r.stderr).toBe(0);
-  return readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+  return unbundledUrls(readFileSync(trace, 'utf8').split('\n').filter(Boolean));
 }
 
 it('status loads no heavy library', async () => {
