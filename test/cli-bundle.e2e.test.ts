@@ -35,6 +35,29 @@ afterEach(() => {
   pkg = undefined;
 });
 
+/** A copy of the built package (bin, dist, its sources, package.json; node_modules linked), whose files a test may change. */
+function packageCopy(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'conno-pkg-'));
+  for (const part of ['bin', 'dist', 'src', 'stages', 'package.json']) cpSync(path.join(REPO, part), path.join(dir, part), { recursive: true, preserveTimestamps: true });
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
+/** Runs the copy's bin/conno.js in `project`: its stdout, and the package files it loaded (relative to the copy). */
+async function connoOf(copy: string, project: TempProject, args: string[]): Promise<{ out: string; loaded: string[] }> {
+  const log = path.join(project.dir, 'resolved.log');
+  project.write('hooks.mjs', `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`);
+  project.write('register.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(project.dir, 'hooks.mjs')).href)});\n`);
+  rmSync(log, { force: true });
+  const { execa } = await import('execa');
+  const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(project.dir, 'register.mjs')).href, path.join(copy, 'bin/conno.js'), ...args], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
+  expect(r.exitCode, r.all).toBe(0);
+  const prefix = `${pathToFileURL(copy).href}/`;
+  return { out: r.stdout, loaded: readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length)) };
+}
+
+const PIPELINE = 'stages:\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n';
+
 describe('the CLI bundle', () => {
   it('holds engine modules only: none that the lab, the stages or a module imported by path would load a second copy of, none that reads import.meta', async () => {
     const m = manifest();
@@ -73,22 +96,9 @@ describe('the CLI bundle', () => {
   });
 
   it('runs only while every dist/ file it was made from is as it was, and the unbundled CLI otherwise', async () => {
-    // A copy of the built package, so that its files can be touched.
-    pkg = mkdtempSync(path.join(os.tmpdir(), 'conno-pkg-'));
-    for (const part of ['bin', 'dist', 'package.json']) cpSync(path.join(REPO, part), path.join(pkg, part), { recursive: true, preserveTimestamps: true });
-    symlinkSync(path.join(REPO, 'node_modules'), path.join(pkg, 'node_modules'));
-    p = tempProject({ 'a.txt': 'a\n', 'pipeline.yaml': 'stages:\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n' });
-    const log = path.join(p.dir, 'resolved.log');
-    p.write('hooks.mjs', `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`);
-    p.write('register.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(p.dir, 'hooks.mjs')).href)});\n`);
-    const { execa } = await import('execa');
-    const run = async (args: string[]): Promise<{ out: string; loaded: string[] }> => {
-      rmSync(log, { force: true });
-      const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(p!.dir, 'register.mjs')).href, path.join(pkg!, 'bin/conno.js'), ...args], { cwd: p!.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
-      expect(r.exitCode, r.all).toBe(0);
-      const prefix = `${pathToFileURL(pkg!).href}/`;
-      return { out: r.stdout, loaded: readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length)) };
-    };
+    pkg = packageCopy();
+    p = tempProject({ 'a.txt': 'a\n', 'pipeline.yaml': PIPELINE });
+    const run = (args: string[]) => connoOf(pkg!, p!, args);
     const fromBundle = (loaded: string[]) => loaded.includes('dist/cli-bundle/main.js') && !loaded.includes('dist/src/core/cli/main.js');
     const unbundled = (loaded: string[]) => loaded.includes('dist/src/core/cli/main.js') && !loaded.some((u) => u.startsWith('dist/cli-bundle/'));
 
@@ -123,5 +133,28 @@ describe('the CLI bundle', () => {
     rmSync(path.join(pkg, 'dist/cli-bundle/manifest.json'));
     expect(unbundled((await run(['status'])).loaded)).toBe(true);
     expect(manifest().format).toBe(2);
+  });
+});
+
+describe('the fingerprint memo (fingerprint-memo.ts)', () => {
+  it('is not used once a module of RECORD_CODE changed: its key holds their hashes', async () => {
+    pkg = packageCopy();
+    p = tempProject({ 'a.txt': 'a\n', 'pipeline.yaml': PIPELINE });
+    const run = (args: string[]) => connoOf(pkg!, p!, args);
+    await run(['repro']);
+    await run(['status']); // analyses anew: no memo
+    expect((await run(['status'])).out).toMatch(/up to date/);
+    const memoFile = path.join(p.dir, 'cache', 'fingerprints.json');
+    const memo = JSON.parse(readFileSync(memoFile, 'utf8')) as { key: string; rows: string[][] };
+    // A row that is wrong on purpose: served from the memo, `b` looks built from other inputs.
+    const poisoned = { ...memo, rows: memo.rows.map((r) => (r[0] === 'b' ? [r[0], '0123456789abcdef', ...r.slice(2)] : r)) };
+    writeFileSync(memoFile, JSON.stringify(poisoned));
+    expect((await run(['status'])).out).toMatch(/^b:/m); // the memo is read (the test can fail)
+    // The same bytes of RECORD_CODE's modules but one: the key differs, the row is not used.
+    const fingerprintJs = path.join(pkg, 'dist/src/core/hash/fingerprint.js');
+    writeFileSync(fingerprintJs, `${readFileSync(fingerprintJs, 'utf8')}// changed\n`);
+    writeFileSync(memoFile, JSON.stringify(poisoned));
+    expect((await run(['status'])).out).toMatch(/up to date/);
+    expect((JSON.parse(readFileSync(memoFile, 'utf8')) as { key: string }).key).not.toBe(memo.key);
   });
 });
