@@ -285,6 +285,6 @@ const out = {
 };
 if (opts.json) process.stdout.write(JSON.stringify(out) + '\n');
 else {
-  const r = out.ratio;
-  process.stdout.write(`cnn-bn: conno ${out.conno['cnn-bn']} vs PyTorch ${out.pytorch['cnn-bn']} samples/s → ${r == null ? 'n/a' : r.toFixed(2)}×\n`);
+  // One line per model measured (with --models tc-resnet8 there is no cnn-bn to speak of).
+  for (const m of opts.models) process.stdout.write(`${m}: conno ${out.conno[m]} vs PyTorch ${out.pytorch[m]} samples/s → ${ratios[m].toFixed(2)}×\n`);
 }
