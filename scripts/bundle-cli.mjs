@@ -83,8 +83,7 @@ const result = await build({
     minify: false,
     // Every file of the bundle is in `out`: a kept module's path from there.
     paths: (id) => (path.isAbsolute(id) ? path.relative(out, id).split(path.sep).join('/') : id),
-    // (With the bundler's own helpers, which would be a file of their own.)
-    codeSplitting: { groups: [{ name: 'status', test: (id) => statusPath.has(id) || id === '\0rolldown/runtime.js' }] },
+    codeSplitting: { groups: [{ name: 'status', test: (id) => statusPath.has(id) }] },
   },
 });
 

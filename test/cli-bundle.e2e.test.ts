@@ -8,17 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { init, parse } from 'es-module-lexer';
-import { REPO, tempProject, type TempProject } from './helpers.js';
+import { bundleManifest, REPO, tempProject, TRACE_IMPORTS, type TempProject } from './helpers.js';
 
 const DIST = path.join(REPO, 'dist');
 const BUNDLE = path.join(DIST, 'cli-bundle');
-
-interface Manifest {
-  format: number;
-  inputs: [rel: string, size: number][];
-  chunks: Record<string, string[]>;
-}
-const manifest = (dist = DIST): Manifest => JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'manifest.json'), 'utf8')) as Manifest;
 
 async function importsOf(file: string): Promise<ReturnType<typeof parse>[0]> {
   await init;
@@ -46,11 +39,9 @@ function packageCopy(): string {
 /** Runs the copy's bin/conno.js in `project`: its stdout, and the package files it loaded (relative to the copy). */
 async function connoOf(copy: string, project: TempProject, args: string[]): Promise<{ out: string; loaded: string[] }> {
   const log = path.join(project.dir, 'resolved.log');
-  project.write('hooks.mjs', `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`);
-  project.write('register.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(project.dir, 'hooks.mjs')).href)});\n`);
-  rmSync(log, { force: true });
+  rmSync(log, { force: true }); // the hook appends
   const { execa } = await import('execa');
-  const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(project.dir, 'register.mjs')).href, path.join(copy, 'bin/conno.js'), ...args], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
+  const r = await execa(process.execPath, ['--import', TRACE_IMPORTS, path.join(copy, 'bin/conno.js'), ...args], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', CONNO_TRACE_IMPORTS: log } });
   expect(r.exitCode, r.all).toBe(0);
   const prefix = `${pathToFileURL(copy).href}/`;
   return { out: r.stdout, loaded: readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length)) };
@@ -60,7 +51,7 @@ const PIPELINE = 'stages:\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n
 
 describe('the CLI bundle', () => {
   it('holds engine modules only: none that the lab, the stages or a module imported by path would load a second copy of, none that reads import.meta', async () => {
-    const m = manifest();
+    const m = bundleManifest();
     const bundled = new Set(m.inputs.map(([rel]) => path.join(DIST, ...rel.split('/'))));
     expect(bundled.has(path.join(DIST, 'src/core/engine/status.js'))).toBe(true);
     expect(bundled.has(path.join(DIST, 'src/core/cli/main.js'))).toBe(true);
@@ -132,7 +123,7 @@ describe('the CLI bundle', () => {
     // No manifest (a build that stopped while bundling): unbundled.
     rmSync(path.join(pkg, 'dist/cli-bundle/manifest.json'));
     expect(unbundled((await run(['status'])).loaded)).toBe(true);
-    expect(manifest().format).toBe(2);
+    expect(bundleManifest().format).toBe(2);
   });
 });
 

@@ -4,9 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
-import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule, unbundledUrls } from './helpers.js';
+import { countingCmd, runCount, tempProject, type TempProject, REPO, ZOD_MODULE, distModule, unbundledUrls, TRACE_IMPORTS } from './helpers.js';
 import { hashFile } from '../src/core/hash/xxhash.js';
 
 let p: TempProject | undefined;
@@ -554,14 +553,9 @@ describe('what a no-op status loads', () => {
   /** The conno modules `status` imported (paths under dist/src/core), recorded by a resolve hook. */
   async function statusModules(project: TempProject): Promise<string[]> {
     const log = path.join(project.dir, 'resolved.log');
-    project.write(
-      'hooks.mjs',
-      `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`,
-    );
-    project.write('register.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(project.dir, 'hooks.mjs')).href)});\n`);
-    rmSync(log, { force: true });
+    rmSync(log, { force: true }); // the hook appends
     const { execa } = await import('execa');
-    const r = await execa(process.execPath, ['--import', pathToFileURL(path.join(project.dir, 'register.mjs')).href, path.join(REPO, 'bin/conno.js'), 'status'], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '' } });
+    const r = await execa(process.execPath, ['--import', TRACE_IMPORTS, path.join(REPO, 'bin/conno.js'), 'status'], { cwd: project.dir, reject: false, all: true, env: { CI: '1', CONNO_GPUS: '', CONNO_TRACE_IMPORTS: log } });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/up to date/i);
     const urls = readFileSync(log, 'utf8').split('\n');

@@ -58,13 +58,29 @@ export function runCount(p: TempProject, name: string): number {
   return p.exists(`runs/${name}`) ? p.read(`runs/${name}`).trim().split('\n').length : 0;
 }
 
+/** The manifest of the CLI's bundle (dist/cli-bundle/, scripts/bundle-cli.mjs). */
+export interface BundleManifest {
+  format: number;
+  /** Each dist/ file it was made from (relative to dist/), with its size. */
+  inputs: [rel: string, size: number][];
+  /** The dist/ files each file of the bundle holds. */
+  chunks: Record<string, string[]>;
+}
+
+export function bundleManifest(): BundleManifest {
+  return JSON.parse(readFileSync(path.join(REPO, 'dist', 'cli-bundle', 'manifest.json'), 'utf8')) as BundleManifest;
+}
+
+/** Modules loaded under `node --import` of this hook are appended, one URL a line, to the file named by CONNO_TRACE_IMPORTS. */
+export const TRACE_IMPORTS = path.join(REPO, 'test', 'fixtures', 'hooks', 'trace-imports.mjs');
+
 /**
- * Loaded module URLs with each file of the CLI's bundle (dist/cli-bundle/, scripts/bundle-cli.mjs)
- * replaced by the URLs of the dist/ modules it holds, as its manifest lists them.
+ * Loaded module URLs with each file of the CLI's bundle replaced by the URLs of the dist/ modules
+ * it holds, as its manifest lists them.
  */
 export function unbundledUrls(urls: string[]): string[] {
   const dist = path.join(REPO, 'dist');
-  const { chunks } = JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'manifest.json'), 'utf8')) as { chunks: Record<string, string[]> };
+  const { chunks } = bundleManifest();
   const prefix = pathToFileURL(path.join(dist, 'cli-bundle')).href + '/';
   return urls.flatMap((u) => (u.startsWith(prefix) ? (chunks[u.slice(prefix.length)] ?? []).map((m) => pathToFileURL(path.join(dist, m)).href) : [u]));
 }

@@ -6,7 +6,7 @@ import { afterEach, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { BIN, REPO, tempProject, unbundledUrls, type TempProject } from './helpers.js';
+import { BIN, tempProject, TRACE_IMPORTS, unbundledUrls, type TempProject } from './helpers.js';
 import { synthStage } from './support/pipelines.js';
 
 let p: TempProject | undefined;
@@ -15,7 +15,7 @@ afterEach(() => p?.remove());
 async function loadedModules(args: string[]): Promise<string[]> {
   const trace = path.join(p!.dir, 'imports.txt');
   rmSync(trace, { force: true }); // the hook appends
-  const r = await execa(process.execPath, ['--import', path.join(REPO, 'test/fixtures/hooks/trace-imports.mjs'), BIN, ...args], {
+  const r = await execa(process.execPath, ['--import', TRACE_IMPORTS, BIN, ...args], {
     cwd: p!.dir,
     reject: false,
     env: { CONNO_TRACE_IMPORTS: trace, CONNO_GPUS: '' },
