@@ -3,7 +3,7 @@
  * separate processes with the same seed) and without leaking tensors; asking for the
  * `tensorflow` backend without tfjs-node says which package to install.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { REPO } from '../../../test/helpers.js';
 import { backendEnvironment, backendFingerprint, initBackend, wasmSimdSupported } from './backend.js';
 import { buildReferenceModel, referenceInputShape } from './backend_reference_models.js';
+import { kernelArithmetic } from './kernels/simd.js';
+import { wasmRelaxedMaddFused } from './simd-support.js';
 
 // The child processes import these modules compiled into a private folder under node_modules
 // (so `@tensorflow/*` resolves), not dist/, which other tests may be reading while it is rebuilt.
@@ -61,10 +63,24 @@ describe('wasm backend', () => {
     expect(b.stdout).toBe(a.stdout);
   }, 120_000);
 
+  it('with fused multiply-adds, gives the same weights whichever of V8’s compilers runs the kernels, and other weights without them', async () => {
+    expect(kernelArithmetic(), 'this machine fuses relaxed SIMD multiply-adds').toBe('fma');
+    const run = (nodeFlags: string[], env: Record<string, string> = {}) =>
+      execa(process.execPath, [...nodeFlags, path.join(outDir, 'train-twice.mjs')], { cwd: outDir, reject: false, env });
+    // Liftoff (the baseline compiler) only, TurboFan only, and both as V8 tiers up by default.
+    const [liftoff, turbofan, tiered, mulAdd] = [await run(['--liftoff-only']), await run(['--no-liftoff']), await run([]), await run([], { CONNO_WASM_FMA: '0' })];
+    for (const r of [liftoff, turbofan, tiered, mulAdd]) expect(r.exitCode, r.stderr).toBe(0);
+    expect(liftoff.stdout).toMatch(/^[0-9a-f]{64}$/);
+    expect(turbofan.stdout).toBe(liftoff.stdout);
+    expect(tiered.stdout).toBe(liftoff.stdout);
+    expect(mulAdd.stdout).toMatch(/^[0-9a-f]{64}$/);
+    expect(mulAdd.stdout).not.toBe(liftoff.stdout);
+  }, 240_000);
+
   it('a training step leaves no tensors behind, and the fingerprint names backend, version and SIMD', async () => {
     const info = await initBackend('wasm');
     expect(info).toMatchObject({ name: 'wasm', version: '4.22.0', threads: 1, simd: true });
-    expect(backendFingerprint()).toEqual(['backend=wasm', 'tfjs-core=4.22.0', 'simd=true', 'conno-wasm-kernels=3']);
+    expect(backendFingerprint()).toEqual(['backend=wasm', 'tfjs-core=4.22.0', 'simd=true', 'conno-wasm-kernels=4', 'arithmetic=fma']);
     // The tf-free check that stage fingerprints use agrees with what tfjs decided.
     expect(wasmSimdSupported()).toBe(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
 
@@ -86,8 +102,37 @@ describe('wasm backend', () => {
 });
 
 describe('backendEnvironment', () => {
-  it('names what changes a stage’s numbers on each backend: tfjs version, and SIMD for wasm only', () => {
-    expect(backendEnvironment('wasm')).toEqual({ backend: 'wasm', 'tfjs-core': tf.version_core, 'wasm-simd': String(wasmSimdSupported()) });
+  it('names what changes a stage’s numbers on each backend: tfjs version, and SIMD and fused multiply-adds for wasm only', () => {
+    expect(backendEnvironment('wasm')).toEqual({ backend: 'wasm', 'tfjs-core': tf.version_core, 'wasm-simd': String(wasmSimdSupported()), 'wasm-fma': 'true' });
     expect(backendEnvironment('cpu')).toEqual({ backend: 'cpu', 'tfjs-core': tf.version_core });
+    for (const [name, value] of [['CONNO_WASM_FMA', '0'], ['CONNO_SIMD_KERNELS', '0']] as const) {
+      process.env[name] = value;
+      try {
+        expect(backendEnvironment('wasm')['wasm-fma'], `${name}=${value}`).toBe('false');
+      } finally {
+        delete process.env[name];
+      }
+    }
+  });
+
+  it('the relaxed-SIMD probe finds multiply-adds fused exactly where the CPU has fused multiply-adds', () => {
+    // Linux says so in /proc/cpuinfo: x86's 'fma' flag (FMA3); every ARM64 has them.
+    if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) return;
+    const cpuHasFma = process.arch === 'arm64' || /^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    expect(wasmRelaxedMaddFused()).toBe(cpuHasFma);
+    expect(kernelArithmetic()).toBe(cpuHasFma ? 'fma' : 'mul-add');
+  });
+
+  it('a stage fingerprinted for one arithmetic refuses to run in the other, naming both and the switch', async () => {
+    await expect(initBackend('wasm', { 'wasm-fma': 'false' })).rejects.toThrow(/fingerprinted to compute with separate multiplies and adds \(wasm-fma: false\), but here conno's kernels compute with fused multiply-adds \(wasm-fma: true\)/);
+    await expect(initBackend('wasm', { 'wasm-fma': 'false' })).rejects.toMatchObject({ hint: expect.stringMatching(/CONNO_WASM_FMA=0/) });
+    process.env['CONNO_WASM_FMA'] = '0';
+    try {
+      await expect(initBackend('wasm', { 'wasm-fma': 'true' })).rejects.toThrow(/fingerprinted to compute with fused multiply-adds/);
+      await expect(initBackend('wasm', { 'wasm-fma': 'false' })).resolves.toMatchObject({ name: 'wasm' });
+    } finally {
+      delete process.env['CONNO_WASM_FMA'];
+    }
+    await expect(initBackend('wasm', { 'wasm-fma': 'true' })).resolves.toMatchObject({ name: 'wasm' });
   });
 });

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { ConnoError, unreachable } from '../../core/util/errors.js';
 import { wasmSimdSupported } from './simd-support.js';
 import { webgpuAdapterName } from './webgpu.js';
+import { kernelArithmetic } from './kernels/simd.js';
 
 /** Every backend a stage's `backend:` parameter may name. */
 export const BACKENDS = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
@@ -35,6 +36,8 @@ export interface BackendInfo {
   simd: boolean;
   /** The WebGPU adapter (webgpu only). */
   adapter?: string;
+  /** How conno's wasm kernels sum their product terms (wasm only; kernels/simd.ts). */
+  arithmetic?: 'fma' | 'mul-add';
 }
 
 let current: BackendInfo | undefined;
@@ -43,18 +46,21 @@ export { wasmSimdSupported };
 
 /** The environment key of the WebGPU adapter a stage was fingerprinted on. */
 const ADAPTER_KEY = 'webgpu-adapter';
+/** The environment key saying whether conno's wasm kernels sum with fused multiply-adds (kernels/simd.ts). */
+const FMA_KEY = 'wasm-fma';
 
 /**
  * What a stage computing on backend `name` puts in its fingerprint's environment: each backend,
- * tfjs version, wasm with or without SIMD, and WebGPU adapter gives different (each reproducible)
- * numbers. Taken where conno runs, without loading TensorFlow.js.
+ * tfjs version, wasm with or without SIMD, wasm with or without fused multiply-adds, and WebGPU
+ * adapter gives different (each reproducible) numbers. Taken where conno runs, without loading
+ * TensorFlow.js.
  */
 export function backendEnvironment(name: BackendName): Record<string, string> {
   const tfjsCore = (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
   return {
     backend: name,
     'tfjs-core': tfjsCore,
-    ...(name === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()) } : {}),
+    ...(name === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()), [FMA_KEY]: String(kernelArithmetic() === 'fma') } : {}),
     ...(name === 'webgpu' ? { [ADAPTER_KEY]: webgpuAdapterName() } : {}),
   };
 }
@@ -83,6 +89,7 @@ export async function initBackend(name: BackendName = 'wasm', recorded: Record<s
   let simd = false;
   let threads = 1;
   let adapter: string | undefined;
+  let arithmetic: BackendInfo['arithmetic'];
   switch (name) {
     case 'wasm': {
       // In Node the backend reads its .wasm files from its own dist/ folder (next to
@@ -90,6 +97,14 @@ export async function initBackend(name: BackendName = 'wasm', recorded: Record<s
       await import('@tensorflow/tfjs-backend-wasm');
       await setBackendOrThrow(tf, 'wasm');
       simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+      arithmetic = kernelArithmetic();
+      const fma = String(arithmetic === 'fma');
+      if (recorded[FMA_KEY] !== undefined && recorded[FMA_KEY] !== fma) {
+        const said = (v: string) => (v === 'true' ? 'with fused multiply-adds' : 'with separate multiplies and adds');
+        throw new ConnoError(`backend 'wasm': this instance was fingerprinted to compute ${said(recorded[FMA_KEY])} (${FMA_KEY}: ${recorded[FMA_KEY]}), but here conno's kernels compute ${said(fma)} (${FMA_KEY}: ${fma})`, {
+          hint: "fingerprints are taken where conno runs: run conno on a machine like the one the stage runs on (with --executor slurm, a node like the compute nodes), or set CONNO_WASM_FMA=0 for both to compute without fused multiply-adds",
+        });
+      }
       const { registerWasmTrainingKernels } = await import('./kernels/index.js');
       registerWasmTrainingKernels();
       break;
@@ -138,7 +153,7 @@ export async function initBackend(name: BackendName = 'wasm', recorded: Record<s
     default:
       return unreachable(name);
   }
-  current = { name, version: tf.version_core, threads, simd, ...(adapter !== undefined ? { adapter } : {}) };
+  current = { name, version: tf.version_core, threads, simd, ...(adapter !== undefined ? { adapter } : {}), ...(arithmetic !== undefined ? { arithmetic } : {}) };
   return { ...current };
 }
 
@@ -160,7 +175,8 @@ export function backendFingerprint(): string[] {
     `simd=${current.simd}`,
     // Bump when a kernel in src/lab/ml/kernels changes its arithmetic (summation order, algorithm).
     // 3: strided input gradients on XNNPACK (another summation order than the shipped kernel).
-    ...(current.name === 'wasm' ? ['conno-wasm-kernels=3'] : []),
+    // 4: the GEMM-like kernels with fused multiply-adds where the runtime has them (arithmetic=).
+    ...(current.name === 'wasm' ? ['conno-wasm-kernels=4', `arithmetic=${current.arithmetic}`] : []),
     ...(current.adapter !== undefined ? [`adapter=${current.adapter}`] : []),
   ];
 }

@@ -11,6 +11,7 @@ import { tileInto } from './tile.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { batchNormTrainGradInto, batchNormTrainInto } from './batchnorm.js';
 import { maxPoolGrad2x2 } from './max_pool_grad.js';
+import { kernelArithmetic } from './simd.js';
 
 const MAX_REL_ERR = 1e-4;
 
@@ -80,6 +81,142 @@ async function withoutSimd<T>(run: () => Promise<T>): Promise<T> {
   } finally {
     delete process.env['CONNO_SIMD_KERNELS'];
   }
+}
+
+/** `run` with conno's mul-add build of the kernels (CONNO_WASM_FMA=0): XNNPACK's arithmetic. */
+async function withMulAdd<T>(run: () => Promise<T>): Promise<T> {
+  process.env['CONNO_WASM_FMA'] = '0';
+  try {
+    return await run();
+  } finally {
+    delete process.env['CONNO_WASM_FMA'];
+  }
+}
+
+/** How one product term joins a sum: c + a · b. */
+type Term = (a: number, b: number, c: number) => number;
+
+/** The mul-add build's term: the product rounded to float32, then the sum. */
+const mulAddTerm: Term = (a, b, c) => Math.fround(c + Math.fround(a * b));
+
+/**
+ * The fma build's term: a · b + c rounded once to float32 (IEEE fusedMultiplyAdd), for float32
+ * a, b and c. The product is exact in a double (24 + 24 significant bits); the double sum s is
+ * rounded once already, and rounding it again to float32 errs only where s lies exactly halfway
+ * between two float32s: there the sum's exact rounding error e (TwoSum) says which side is nearer.
+ */
+const fmaTerm: Term = (a, b, c) => {
+  const p = a * b;
+  const s = p + c;
+  const r = Math.fround(s);
+  if (!Number.isFinite(s) || r === s) return r;
+  const v = s - p;
+  const e = p - (s - v) + (c - v);
+  const other = 2 * s - r; // the float32 on s's other side, where s is halfway between it and r
+  if (e === 0 || Math.fround(other) !== other) return r;
+  return e > 0 === other > r ? other : r;
+};
+
+/** The index of element [n, h, w, c] of an NHWC array. */
+const at4 = ([, H, W, C]: number[], n: number, h: number, w: number, c: number) => ((n * H! + h) * W! + w) * C! + c;
+
+/**
+ * A forward convolution summed as conv_in_order documents it (and XNNPACK sums it): for each
+ * output, from the bias or +0, taps row by row, channels in order within a tap, x's padding +0.
+ */
+function convInOrderRef(term: Term, x: Float32Array, xShape: number[], w: Float32Array, [kh, kw]: [number, number], co: number, info: tf.backend_util.Conv2DInfo, bias?: Float32Array): Float32Array {
+  const [N, H, W, C] = xShape as [number, number, number, number];
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { top, left } = info.padInfo;
+  const y = new Float32Array(N * OH * OW * co);
+  for (let n = 0; n < N; n++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++)
+        for (let o = 0; o < co; o++) {
+          let acc = bias ? bias[o]! : 0;
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++) {
+              const ih = oh * sh + ky * dh - top;
+              const iw = ow * sw + kx * dw - left;
+              const inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+              for (let c = 0; c < C; c++) acc = term(inside ? x[at4(xShape, n, ih, iw, c)]! : 0, w[((ky * kw + kx) * C + c) * co + o]!, acc);
+            }
+          y[at4([N, OH, OW, co], n, oh, ow, o)] = acc;
+        }
+  return y;
+}
+
+/**
+ * The input gradient summed as XNNPACK's convolution sums it over the spread dy with the turned
+ * filter: for each dx element, from +0, the turned filter's taps row by row, dy's channels in
+ * order, +0 where the tap meets no dy element.
+ */
+function inputGradRef(term: Term, dy: Float32Array, w: Float32Array, xShape: number[], [kh, kw]: [number, number], co: number, info: tf.backend_util.Conv2DInfo): Float32Array {
+  const [N, H, W, C] = xShape as [number, number, number, number];
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const dx = new Float32Array(N * H * W * C);
+  for (let n = 0; n < N; n++)
+    for (let ih = 0; ih < H; ih++)
+      for (let iw = 0; iw < W; iw++)
+        for (let i = 0; i < C; i++) {
+          let acc = 0;
+          for (let a = 0; a < kh; a++)
+            for (let b = 0; b < kw; b++) {
+              const p = ih + a - (kh - 1 - top);
+              const q = iw + b - (kw - 1 - left);
+              const hit = p >= 0 && q >= 0 && p % sh === 0 && q % sw === 0 && p / sh < OH && q / sw < OW;
+              for (let o = 0; o < co; o++) acc = term(hit ? dy[at4([N, OH, OW, co], n, p / sh, q / sw, o)]! : 0, w[((kh - 1 - a) * kw + (kw - 1 - b)) * C * co + i * co + o]!, acc);
+            }
+          dx[at4(xShape, n, ih, iw, i)] = acc;
+        }
+  return dx;
+}
+
+/** The filter gradient summed as matmul_in_order sums im2colᵀ(x) · dy: over (n, oh, ow) in order, from +0, x's padding +0. */
+function filterGradRef(term: Term, x: Float32Array, dy: Float32Array, xShape: number[], [kh, kw]: [number, number], co: number, info: tf.backend_util.Conv2DInfo): Float32Array {
+  const [N, H, W, C] = xShape as [number, number, number, number];
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const dW = new Float32Array(kh * kw * C * co);
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      for (let i = 0; i < C; i++)
+        for (let o = 0; o < co; o++) {
+          let acc = 0;
+          for (let n = 0; n < N; n++)
+            for (let oh = 0; oh < OH; oh++)
+              for (let ow = 0; ow < OW; ow++) {
+                const ih = oh * sh + ky - top;
+                const iw = ow * sw + kx - left;
+                const xv = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[at4(xShape, n, ih, iw, i)]! : 0;
+                acc = term(xv, dy[at4([N, OH, OW, co], n, oh, ow, o)]!, acc);
+              }
+          dW[((ky * kw + kx) * C + i) * co + o] = acc;
+        }
+  return dW;
+}
+
+/**
+ * Checks a GEMM-like kernel's two builds: the mul-add build gives XNNPACK's (or the JS path's)
+ * bits `xnn`, and so does `ref` summed with the mul-add term (so `ref` sums in XNNPACK's order);
+ * the fma build (what runs here by default) gives `ref`'s bits summed with fused terms, which
+ * differ from the mul-add ones where the sums have more than one term (`single`: they have one).
+ * With `backend`, the shape is one conno's kernels leave to the backend's: XNNPACK's bits in both
+ * modes. NaNs compare as one (their sign is the machine's).
+ */
+function expectBothBuilds(what: string, got: { mulAdd: ArrayLike<number>; fma: ArrayLike<number> }, xnn: ArrayLike<number>, ref: (term: Term) => ArrayLike<number>, o: { backend?: boolean; single?: boolean } = {}): void {
+  const want = bitsOf(xnn, true);
+  expect(bitsOf(got.mulAdd, true), `${what}: mul-add build against XNNPACK`).toEqual(want);
+  expect(bitsOf(ref(mulAddTerm), true), `${what}: the reference with separate multiplies and adds against XNNPACK`).toEqual(want);
+  expect(kernelArithmetic(), 'this machine fuses multiply-adds (see the wasmRelaxedMaddFused test)').toBe('fma');
+  const fused = bitsOf(got.fma, true);
+  if (o.backend) {
+    expect(fused, `${what}: the backend's kernel, unfused, in either mode`).toEqual(want);
+    return;
+  }
+  expect(fused, `${what}: fma build against the reference with fused terms`).toEqual(bitsOf(ref(fmaTerm), true));
+  if (!o.single) expect(fused, `${what}: fused terms give other bits somewhere`).not.toEqual(want);
 }
 
 // [x shape NHWC, filter kh×kw, out channels, strides, pad]
@@ -489,12 +626,13 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     }
   });
 
-  it('matmul_in_order gives the bits of the backend’s BatchMatMul (XNNPACK; a NaN’s sign aside): NaN, ±∞, ±0, row, column and block tails', async () => {
+  it('matmul_in_order: the mul-add build gives the bits of the backend’s BatchMatMul (XNNPACK; a NaN’s sign aside), the fma build those of the same sums fused: NaN, ±∞, ±0, row, column and block tails', async () => {
     await initBackend('wasm');
     const { simdKernels, heapAddress } = await import('./simd.js');
     const backend = tf.backend() as unknown as Parameters<typeof simdKernels>[0];
-    const k = simdKernels(backend)!;
-    expect(k).toBeDefined();
+    const builds = { mulAdd: simdKernels(backend, 'mul-add')!, fma: simdKernels(backend, 'fma')! };
+    expect(builds.mulAdd).toBeDefined();
+    expect(builds.fma).toBeDefined();
     // [K, M, N]: K and M not multiples of the 4-row tiles or the 128-row blocks; N = 4, 8, 12, 16, 20, 64.
     const cases = [[1, 1, 4], [3, 5, 8], [4, 127, 12], [5, 128, 16], [7, 129, 20], [9, 700, 16], [13, 257, 64], [6, 3, 24]];
     for (const [K, M, N] of cases as Array<[number, number, number]>) {
@@ -512,22 +650,38 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
         const A = tf.tensor3d(a, [1, K, M]);
         const B = tf.tensor3d(b, [1, M, N]);
         const want = tf.matMul(A, B);
-        const got = tf.fill([K, N], 7); // overwritten, not added to
-        k.matmul_in_order(heapAddress(backend, A as never), heapAddress(backend, B as never), heapAddress(backend, got as never), K, M, N);
-        expect(bitsOf(got.dataSync(), true), `K=${K} M=${M} N=${N}`).toEqual(bitsOf(want.dataSync(), true));
+        const run = (k: NonNullable<ReturnType<typeof simdKernels>>) => {
+          const got = tf.fill([K, N], 7); // overwritten, not added to
+          k.matmul_in_order(heapAddress(backend, A as never), heapAddress(backend, B as never), heapAddress(backend, got as never), K, M, N);
+          return got.dataSync();
+        };
+        const ref = (term: Term) => {
+          const c = new Float32Array(K * N);
+          for (let i = 0; i < K; i++)
+            for (let j = 0; j < N; j++) {
+              let acc = 0;
+              for (let m = 0; m < M; m++) acc = term(a[i * M + m]!, b[m * N + j]!, acc);
+              c[i * N + j] = acc;
+            }
+          return c;
+        };
+        expectBothBuilds(`K=${K} M=${M} N=${N}`, { mulAdd: run(builds.mulAdd), fma: run(builds.fma) }, want.dataSync(), ref, { single: M === 1 });
       });
     }
   });
 
-  it.each(convCases)('Conv2DBackpropFilter through conno’s kernels (conv_filter_grad, or im2col_t and matmul_in_order) gives the bits of the JS im2col and XNNPACK path x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+  it.each(convCases)('Conv2DBackpropFilter through conno’s kernels (conv_filter_grad, or im2col_t and matmul_in_order): the mul-add build gives the bits of the JS im2col and XNNPACK path, the fma build those sums fused x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
     await initBackend('wasm');
     const ci = xShape[3] as number;
     const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
     const inputs = { x: { shape: xShape, values: randomArray(size(xShape), 61) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 62) } };
     const attrs = { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] };
-    const simd = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    const fma = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    const mulAdd = await withMulAdd(() => runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs));
     const xnn = await withoutSimd(() => runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs)); // im2col in JS, then the backend's BatchMatMul
-    expect(bitsOf(simd.values)).toEqual(bitsOf(xnn.values));
+    expect(bitsOf(mulAdd.values)).toEqual(bitsOf(xnn.values)); // no NaN here: every bit, sign included
+    // Co not a multiple of 4: the backend's BatchMatMul in either mode.
+    expectBothBuilds('dW', { mulAdd: mulAdd.values, fma: fma.values }, xnn.values, (term) => filterGradRef(term, inputs.x.values, inputs.dy.values, xShape, [kh, kw], co, info), { backend: co % 4 !== 0 });
   });
 
   // [x shape NHWC, filter kh×kw, out channels, strides, pad]: Ci a multiple of 4, so conv_filter_grad runs.
@@ -542,7 +696,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     [[1, 1, 300, 4], [1, 3], 8, [1, 1], 'same'], // rows longer than a block
     [[5, 3, 3, 12], [3, 3], 16, [1, 1], 'same'], // many short rows per block
   ];
-  it.each(fusedCases)('conv_filter_grad (no im2col) gives the bits of im2col + BatchMatMul (a NaN’s sign aside), with NaN, ±∞ and ±0 in x and dy x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+  it.each(fusedCases)('conv_filter_grad (no im2col): the mul-add build gives the bits of im2col + BatchMatMul (a NaN’s sign aside), the fma build those sums fused, with NaN, ±∞ and ±0 in x and dy x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
     await initBackend('wasm');
     const ci = xShape[3] as number;
     const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
@@ -555,9 +709,10 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     dys[7 % dys.length] = -0;
     const inputs = { x: { shape: xShape, values: xs }, dy: { shape: info.outShape, values: dys } };
     const attrs = { strides, pad, dataFormat: 'NHWC', filterShape: [kh, kw, ci, co] };
-    const fused = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    const fma = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    const mulAdd = await withMulAdd(() => runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs));
     const xnn = await withoutSimd(() => runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs)); // im2col in JS, then the backend's BatchMatMul
-    expect(bitsOf(fused.values, true)).toEqual(bitsOf(xnn.values, true));
+    expectBothBuilds('dW', { mulAdd: mulAdd.values, fma: fma.values }, xnn.values, (term) => filterGradRef(term, xs, dys, xShape, [kh, kw], co, info));
     // Finite inputs: also close to the cpu backend's result.
     const finite = { x: { shape: xShape, values: randomArray(size(xShape), 73) }, dy: { shape: info.outShape, values: randomArray(size(info.outShape), 74) } };
     expect(await relErrVsCpu('Conv2DBackpropFilter', finite, attrs)).toBeLessThanOrEqual(MAX_REL_ERR);
@@ -575,7 +730,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     [[3, 1, 130, 64], [1, 3], 16, [1, 1], [1, 1], 'same'], // its first layer (a pixel tail: 390 = 4·97 + 2)
     [[1, 1, 403, 1], [1, 80], 32, [1, 4], [1, 1], 'valid'], // wavecnn's first layer: one channel, 80 taps in a run
   ];
-  it.each(forwardCases)('Conv2D and FusedConv2D through conv_in_order give the bits of XNNPACK’s convolution (a NaN’s sign aside), NaN, ±∞ and ±0 among the inputs x=%j k=%j co=%i s=%j d=%j %s', async (xShape, [kh, kw], co, strides, dilations, pad) => {
+  it.each(forwardCases)('Conv2D and FusedConv2D through conv_in_order: the mul-add build gives the bits of XNNPACK’s convolution (a NaN’s sign aside), the fma build those sums fused, NaN, ±∞ and ±0 among the inputs x=%j k=%j co=%i s=%j d=%j %s', async (xShape, [kh, kw], co, strides, dilations, pad) => {
     await initBackend('wasm');
     const ci = xShape[3] as number;
     const xs = randomArray(size(xShape), 81).map((v, i) => v * 10 ** ((i % 7) - 3));
@@ -589,11 +744,14 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     const attrs = { strides, pad, dataFormat: 'NHWC', dilations };
     const fusedInputs = { ...inputs, bias: { shape: [co], values: randomArray(co, 83) } };
     const fusedAttrs = { ...attrs, activation: 'linear' };
+    const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, dilations, pad);
     for (const [kernel, ins, at] of [['Conv2D', inputs, attrs], ['FusedConv2D', fusedInputs, fusedAttrs]] as const) {
-      const ours = await runOn('wasm', kernel, ins, at);
+      const fma = await runOn('wasm', kernel, ins, at);
+      const mulAdd = await withMulAdd(() => runOn('wasm', kernel, ins, at));
       const xnn = await withoutSimd(() => runOn('wasm', kernel, ins, at));
-      expect(ours.shape).toEqual(xnn.shape);
-      expect(bitsOf(ours.values, true), kernel).toEqual(bitsOf(xnn.values, true));
+      expect(fma.shape).toEqual(xnn.shape);
+      const bias = 'bias' in ins ? ins.bias.values : undefined;
+      expectBothBuilds(kernel, { mulAdd: mulAdd.values, fma: fma.values }, xnn.values, (term) => convInOrderRef(term, xs, xShape, ws, [kh, kw], co, info, bias));
     }
     // Finite inputs: close to the cpu backend's result too.
     const finite = { x: { shape: xShape, values: randomArray(size(xShape), 84) }, filter: { shape: [kh, kw, ci, co], values: randomArray(kh * kw * ci * co, 85) } };
@@ -613,7 +771,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     [[2, 11, 13, 4], [2, 2], 5, [3, 3], 'same'], // strides wider than the filter: phases with no taps
     [[32, 1, 16, 48], [1, 9], 48, [1, 1], 'same'], // TC-ResNet's last block
   ];
-  it.each(inputGradCases)('Conv2DBackpropInput through conv_in_order gives the bits of XNNPACK over the spread dy for a finite filter (a NaN’s sign aside; NaN, ±∞ and ±0 in dy) x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
+  it.each(inputGradCases)('Conv2DBackpropInput through conv_in_order: the mul-add build gives the bits of XNNPACK over the spread dy for a finite filter, the fma build those sums fused (a NaN’s sign aside; NaN, ±∞ and ±0 in dy) x=%j k=%j co=%i s=%j %s', async (xShape, [kh, kw], co, strides, pad) => {
     await initBackend('wasm');
     const ci = xShape[3] as number;
     const info = tf.backend_util.computeConv2DInfo(xShape as never, [kh, kw, ci, co], strides, 1, pad);
@@ -625,10 +783,11 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     ws[2] = -0;
     const inputs = { dy: { shape: info.outShape, values: dys }, filter: { shape: [kh, kw, ci, co], values: ws } };
     const attrs = { strides, pad, dataFormat: 'NHWC', inputShape: xShape };
-    const ours = await runOn('wasm', 'Conv2DBackpropInput', inputs, attrs);
+    const fma = await runOn('wasm', 'Conv2DBackpropInput', inputs, attrs);
+    const mulAdd = await withMulAdd(() => runOn('wasm', 'Conv2DBackpropInput', inputs, attrs));
     const xnn = await withoutSimd(() => runOn('wasm', 'Conv2DBackpropInput', inputs, attrs)); // the turned filter over dy spread out, on XNNPACK
-    expect(ours.shape).toEqual(xShape);
-    expect(bitsOf(ours.values, true)).toEqual(bitsOf(xnn.values, true));
+    expect(fma.shape).toEqual(xShape);
+    expectBothBuilds('dx', { mulAdd: mulAdd.values, fma: fma.values }, xnn.values, (term) => inputGradRef(term, dys, ws, xShape, [kh, kw], co, info));
   });
 
   it('the running-statistics kernel gives the bits of the tfjs ops it replaces: any magnitude, subnormals, ±0, one sample per channel', async () => {
@@ -687,7 +846,7 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     expect(kernels).not.toContain('Step');
   });
 
-  it('the committed .wasm is what npm run build:kernels makes of the C source', async () => {
+  it('the committed .wasm files are what npm run build:kernels makes of the C source', async () => {
     const { execFileSync } = await import('node:child_process');
     const { readFileSync, mkdtempSync } = await import('node:fs');
     const os = await import('node:os');
@@ -695,17 +854,19 @@ describe('wasm SIMD kernels (src/lab/ml/kernels/c)', () => {
     const { simdKernelsFile } = await import('./simd.js');
     let clang = true;
     try {
-      execFileSync('clang', ['--version'], { stdio: 'ignore' });
-      execFileSync('wasm-ld', ['--version'], { stdio: 'ignore' });
+      execFileSync('clang-16', ['--version'], { stdio: 'ignore' });
+      execFileSync('wasm-ld-16', ['--version'], { stdio: 'ignore' });
     } catch {
       clang = false;
     }
     if (!clang) {
-      console.warn('skipped: clang/wasm-ld not installed (apt-get install clang lld) — the committed simd_kernels.wasm is used as is');
+      console.warn('skipped: clang-16/wasm-ld-16 not installed (apt-get install clang-16 lld-16) — the committed .wasm files are used as they are');
       return;
     }
-    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'conno-kernels-')), 'k.wasm');
+    const out = mkdtempSync(path.join(os.tmpdir(), 'conno-kernels-'));
     execFileSync('bash', [path.join(process.cwd(), 'scripts', 'build-kernels.sh'), out]);
-    expect(readFileSync(out).equals(readFileSync(simdKernelsFile()!))).toBe(true);
+    expect(readFileSync(path.join(out, 'simd_kernels.wasm')).equals(readFileSync(simdKernelsFile('fma')!)), 'simd_kernels.wasm').toBe(true);
+    expect(readFileSync(path.join(out, 'simd_kernels_mul_add.wasm')).equals(readFileSync(simdKernelsFile('mul-add')!)), 'simd_kernels_mul_add.wasm').toBe(true);
   });
+
 });

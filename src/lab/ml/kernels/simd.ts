@@ -1,15 +1,20 @@
 /**
  * conno's own wasm SIMD128 kernels (c/simd_kernels.c, built by `npm run build:kernels`), run in
  * place on the TensorFlow.js wasm backend's heap: the module imports the backend's memory, and a
- * tensor's address is its byte offset there. They give bit for bit what the JS kernels give.
- * Without SIMD (or with CONNO_SIMD_KERNELS=0) the JS kernels run instead.
+ * tensor's address is its byte offset there. Where the runtime fuses relaxed SIMD's multiply-add
+ * (../simd-support.ts), the fma build runs (c/simd_kernels.wasm): the convolutions' and filter
+ * gradients' sums in the order of XNNPACK's, each term one fused multiply-add. Elsewhere, or with
+ * CONNO_WASM_FMA=0, the mul-add build (c/simd_kernels_mul_add.wasm), which gives bit for bit what
+ * the JS kernels and XNNPACK give. Without SIMD (or with CONNO_SIMD_KERNELS=0) the JS kernels run.
+ * {@link kernelArithmetic} says which of the two arithmetics a training step here uses; a stage's
+ * fingerprint records it (backendEnvironment's wasm-fma).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackend } from './wasm_kernel_util.js';
-import { wasmSimdSupported } from '../simd-support.js';
+import { wasmRelaxedMaddFused, wasmSimdSupported } from '../simd-support.js';
 
 export interface SimdKernels {
   max_pool_grad_2x2(x: number, dy: number, dx: number, n: number, oh: number, ow: number, c: number): void;
@@ -77,17 +82,41 @@ export function convInOrder(backend: WasmBackend, k: SimdKernels, g: ConvInOrder
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
+/** How the kernels' product terms are summed: fused multiply-adds, or a multiply then an add. */
+export type KernelArithmetic = 'fma' | 'mul-add';
+
+const KERNEL_FILES: Record<KernelArithmetic, string> = { fma: 'simd_kernels.wasm', 'mul-add': 'simd_kernels_mul_add.wasm' };
+
 /**
- * The .wasm in src/lab/ml/kernels/c: beside this file when it runs from src/, else under the first
- * ancestor folder that has src/lab/ml/kernels/c (dist/, or a copy compiled elsewhere). Undefined when
- * there is none: the JS kernels (same bits) run instead.
+ * The arithmetic a training step on the wasm backend uses here: 'fma' where conno's kernels run
+ * (SIMD, CONNO_SIMD_KERNELS not 0, the .wasm found), the runtime fuses relaxed SIMD's multiply-add
+ * and CONNO_WASM_FMA is not 0; 'mul-add' otherwise (conno's mul-add build, or the JS kernels and
+ * XNNPACK's: the same bits). Loads no TensorFlow.js (stage fingerprints use it).
  */
-export function simdKernelsFile(): string | undefined {
-  // conno:asset c/simd_kernels.wasm (read at run time: part of the code of every stage using these kernels)
-  const here = path.join(HERE, 'c', 'simd_kernels.wasm');
+export function kernelArithmetic(): KernelArithmetic {
+  if (process.env['CONNO_SIMD_KERNELS'] === '0' || process.env['CONNO_WASM_FMA'] === '0' || !wasmSimdSupported()) return 'mul-add';
+  return wasmRelaxedMaddFused() && simdKernelsFile('fma') !== undefined ? 'fma' : 'mul-add';
+}
+
+/**
+ * A build of the kernels in src/lab/ml/kernels/c: beside this file when it runs from src/, else
+ * under the first ancestor folder that has src/lab/ml/kernels/c (dist/, or a copy compiled
+ * elsewhere). Undefined when there is none: the JS kernels (the mul-add bits) run instead.
+ */
+export function simdKernelsFile(arithmetic: KernelArithmetic): string | undefined {
+  // Looked up once per process: kernelArithmetic asks at every kernel call.
+  if (!(arithmetic in kernelFiles)) kernelFiles[arithmetic] = findKernelsFile(KERNEL_FILES[arithmetic]);
+  return kernelFiles[arithmetic];
+}
+
+const kernelFiles: Partial<Record<KernelArithmetic, string | undefined>> = {};
+
+function findKernelsFile(name: string): string | undefined {
+  // conno:asset c/simd_kernels.wasm c/simd_kernels_mul_add.wasm (read at run time: part of the code of every stage using these kernels)
+  const here = path.join(HERE, 'c', name);
   if (existsSync(here)) return here;
   for (let dir = path.dirname(HERE); ; dir = path.dirname(dir)) {
-    const f = path.join(dir, 'src', 'lab', 'ml', 'kernels', 'c', 'simd_kernels.wasm');
+    const f = path.join(dir, 'src', 'lab', 'ml', 'kernels', 'c', name);
     if (existsSync(f)) return f;
     if (path.dirname(dir) === dir) return undefined;
   }
@@ -95,21 +124,26 @@ export function simdKernelsFile(): string | undefined {
 
 type WasmMemory = WebAssembly.Memory;
 
-const byMemory = new WeakMap<WasmMemory, SimdKernels>();
-let module: WebAssembly.Module | undefined;
+const byMemory: Record<KernelArithmetic, WeakMap<WasmMemory, SimdKernels>> = { fma: new WeakMap(), 'mul-add': new WeakMap() };
+const modules: Partial<Record<KernelArithmetic, WebAssembly.Module>> = {};
 
-/** The kernels for this backend's heap, or undefined where they cannot run. */
-export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
+/**
+ * The kernels for this backend's heap, in the arithmetic {@link kernelArithmetic} gives (or the one
+ * named), or undefined where they cannot run.
+ */
+export function simdKernels(backend: WasmBackend, arithmetic?: KernelArithmetic): SimdKernels | undefined {
   if (process.env['CONNO_SIMD_KERNELS'] === '0' || !wasmSimdSupported()) return undefined;
   const memory = backend.wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  let k = byMemory.get(memory);
+  const a = arithmetic ?? kernelArithmetic();
+  let k = byMemory[a].get(memory);
   if (!k) {
-    const file = simdKernelsFile();
+    const file = simdKernelsFile(a);
     if (!file) return undefined;
-    module ??= new WebAssembly.Module(readFileSync(file));
+    if (a === 'fma' && !wasmRelaxedMaddFused()) throw new Error('the fma build of conno\'s kernels needs a runtime that fuses relaxed SIMD multiply-adds');
+    const module = (modules[a] ??= new WebAssembly.Module(readFileSync(file)));
     k = kernelsOf(new WebAssembly.Instance(module, { env: { memory } }).exports);
-    byMemory.set(memory, k);
+    byMemory[a].set(memory, k);
   }
   return k;
 }

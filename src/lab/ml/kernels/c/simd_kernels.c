@@ -1,8 +1,27 @@
-// conno's own wasm SIMD128 kernels, compiled to simd_kernels.wasm (npm run build:kernels) and run
-// on the TensorFlow.js wasm backend's heap: the module imports the backend's memory, so pointers
-// are the byte offsets of tensors there. Each kernel gives bit for bit what the JS version in
-// ../ gives (same comparisons, same order), only faster.
+// conno's own wasm SIMD128 kernels, compiled twice (npm run build:kernels) and run on the
+// TensorFlow.js wasm backend's heap: the module imports the backend's memory, so pointers are the
+// byte offsets of tensors there. Each kernel gives bit for bit what the JS version in ../ gives
+// (same comparisons, same order), only faster; but for one choice, made when the module is built:
+//   simd_kernels_mul_add.wasm (CONNO_FMA 0): every product term of the three GEMM-like kernels
+//     (matmul_in_order, conv_filter_grad, conv_in_order) is a multiply, then an add: the bits of
+//     XNNPACK's kernels and of the JS path;
+//   simd_kernels.wasm (CONNO_FMA 1): each such term is one relaxed-SIMD multiply-add, which V8
+//     fuses (one rounding) where the CPU has fused multiply-adds (x86 with FMA3, every ARM64) and
+//     does as a multiply then an add elsewhere. conno runs this build only where a probe finds it
+//     fused (../simd.ts), so every machine that runs it gives the same bits, and the fingerprint
+//     of a stage that trains says which of the two builds computed it (wasm-fma).
+// The order of the terms is the same in both.
 #include <wasm_simd128.h>
+#ifndef CONNO_FMA
+#error "build with -DCONNO_FMA=0 or -DCONNO_FMA=1 (scripts/build-kernels.sh)"
+#endif
+#if CONNO_FMA
+// c + s · b, one multiply-add (relaxed SIMD: fused where the machine has it; see above).
+#define MADD(c, s, b) __builtin_wasm_relaxed_madd_f32x4(s, b, c)
+#else
+// c + s · b, a multiply then an add.
+#define MADD(c, s, b) wasm_f32x4_add(c, wasm_f32x4_mul(s, b))
+#endif
 
 // MaxPoolGrad for 2×2 windows, stride 2, on an even-sized NHWC input (see maxPoolGrad2x2 in
 // ../max_pool_grad.ts): each window's first maximum in row-major order (strict >) gets dy, the
@@ -386,14 +405,14 @@ void im2col_t(const float *xP, float *colT, int N, int H, int W, int Ci, int OH,
 
 // C [K, N] = A [K, M] · B [M, N], all row-major, N a multiple of 4 (the filter gradient's GEMM,
 // dW = colT · dy, see ../conv2d_backprop_filter.ts). Each C element is the sum over m in order,
-// from +0, of the products: a multiply then an add (no fused multiply-add), in 4×8 register
-// tiles. XNNPACK's GEMM kernels sum in that order too, so this gives the bits of the backend's
+// from +0, of the products (MADD: see the top of this file), in 4×8 register tiles. XNNPACK's
+// GEMM kernels sum in that order too, so the mul-add build gives the bits of the backend's
 // BatchMatMul (kernels.test.ts compares them, with NaN, ±∞ and ±0 among the inputs). It is
 // here because, inside a training step, XNNPACK's GEMM ran 1.35-3.9× slower than on the same
 // shapes alone (it first copies its right operand, dy, into a packed layout: 16 MiB for the
 // reference model's first layer); this kernel reads dy in place (figures in ../conv2d_backprop_filter.ts).
 #define MB 128
-#define ACC(c, s, b) c = wasm_f32x4_add(c, wasm_f32x4_mul(s, b))
+#define ACC(c, s, b) c = MADD(c, s, b)
 __attribute__((export_name("matmul_in_order")))
 void matmul_in_order(const float *A, const float *B, float *C, int K, int M, int N) {
   for (int i = 0; i < K * N; i++) C[i] = 0.0f;
@@ -456,8 +475,8 @@ void matmul_in_order(const float *A, const float *B, float *C, int K, int M, int
 // [(ky·kw + kx)·Ci + ci, (n·OH + oh)·OW + ow] is x[n, oh·sh + ky − top, ow·sw + kx − left, ci], or
 // +0 outside x; here the four rows ci..ci+3 of a tile are four neighbouring floats of x. Every
 // dW element is the same sum as matmul_in_order's over colT: over m = (n, oh, ow) in order,
-// from +0, multiply then add, the +0 of the padding multiplied too (0 · ∞ is NaN there as well),
-// so the same bits (kernels.test.ts compares the two paths), but for the sign of a NaN, which wasm
+// from +0, MADD per term, the +0 of the padding multiplied too (0 · ∞ is NaN there as well),
+// so the same bits in either build (kernels.test.ts compares the two paths), but for the sign of a NaN, which wasm
 // leaves to the machine and the compiled code (a gradient with a NaN is lost either way). Output
 // rows (n, oh) go in blocks of about 128 values of m, as matmul_in_order's blocks.
 #define FG_RB 128
@@ -531,15 +550,16 @@ void conv_filter_grad(const float *x, const float *dy, float *dW, int N, int H, 
 //   y[n, oh·ysh + yoh, ow·ysw + yow, co] = init[co] + Σ_{ky < nky, kx < nkx, c < C, in order}
 //       x[n, oh·sh + ky·dh − top, ow·sw + kx·dw − left, c] · F[((ky·fsy + kx·fsx)·C + c)·Co + co]
 // with +0 for x outside [0, H) × [0, W) (multiplied too: XNNPACK reads a buffer of zeros there),
-// a multiply then an add per term, from init (the bias, or +0s). XNNPACK's igemm kernels sum the
-// same terms in the same order (filter taps row by row, channels in order within a tap), so
-// Conv2D and FusedConv2D (linear, with bias) give its bits (kernels.test.ts compares them, NaN,
-// ±∞ and ±0 among the inputs; a NaN's sign aside). Plain forward convolutions take fsy = kw,
+// a MADD per term, from init (the bias, or +0s). XNNPACK's igemm kernels sum the
+// same terms in the same order (filter taps row by row, channels in order within a tap), so in
+// the mul-add build Conv2D and FusedConv2D (linear, with bias) give its bits (kernels.test.ts
+// compares them, NaN, ±∞ and ±0 among the inputs; a NaN's sign aside; and both builds with a
+// reference that sums in this order). Plain forward convolutions take fsy = kw,
 // fsx = 1, ysh = ysw = 1, yoh = yow = 0. The input gradient (../conv2d_backprop_input.ts) takes
 // it over dy with the turned filter; with strides, one call per phase of the output (fsy, fsx,
 // ysh, ysw the strides), so that the taps that only ever meet the zeros spread between dy's rows
-// are not summed at all (adding ±0 to a sum that starts at +0 never changes it, so the bits are
-// those of the convolution over the spread dy as long as the filter is finite).
+// are not summed at all (adding ±0 to a sum that starts at +0 never changes it, fused or not, so
+// the bits are those of the convolution over the spread dy as long as the filter is finite).
 // Tiles of 4 output pixels (consecutive in n, oh, ow; a tile past the last pixel repeats it,
 // computed but not stored) × 8 (then 4) output channels; Co a multiple of 4; `zeros` at least
 // nkx·C floats of +0.
