@@ -20,6 +20,8 @@
 // PyTorch's kernels use are printed with the results.
 //
 // Usage: npm run bench:train -- [--models cnn-bn,cnn,tc-resnet8,wavecnn] [--backends wasm,webgpu] [--steps N] [--warmup N] [--rounds N] [--json]
+// conno's kernels sum with fused multiply-adds where the CPU has them (the SIMD line says which);
+// CONNO_WASM_FMA=0 npm run bench:train times them with separate multiplies and adds.
 // --json prints exactly one JSON object on stdout ({ ratio: conno ÷ PyTorch samples/s for cnn-bn,
 // conno: {model: samples/s}, pytorch: {…}, ratios: {…}, rounds: {model: [{conno_ms, pytorch_ms,
 // ratio}]}, profile: […], … }); notes go to stderr. Other backends (--backends) are timed once
@@ -229,7 +231,7 @@ for (const b of opts.backends.filter((x) => x !== 'wasm')) {
 for (const name of opts.models) {
   note(`conno/wasm   ${name.padEnd(11)} ${connoResults[name].samples_per_s.toFixed(1).padStart(7)} samples/s  (${connoResults[name].ms_per_step.toFixed(0)} ms/step, median of ${opts.rounds})`);
 }
-note(`SIMD: the CPU has ${cpuSimd()}; PyTorch ${torch.torch} uses ${torch.cpu_capability}; conno's wasm backend runs wasm SIMD128 (${conno.backend.simd ? 'on' : 'off'})`);
+note(`SIMD: the CPU has ${cpuSimd()}; PyTorch ${torch.torch} uses ${torch.cpu_capability}; conno's wasm backend runs wasm SIMD128 (${conno.backend.simd ? 'on' : 'off'}), conno's kernels ${conno.backend.arithmetic === 'fma' ? 'with fused multiply-adds (relaxed SIMD)' : 'with separate multiplies and adds'}`);
 for (const [b, r] of Object.entries(others)) {
   note(`conno ${b} ÷ wasm: ` + opts.models.map((m) => `${m} ${(r.results[m].samples_per_s / connoResults[m].samples_per_s).toFixed(2)}×`).join(', ') + ` (${r.fingerprint.find((f) => f.startsWith('adapter=')) ?? b})`);
 }
@@ -280,6 +282,7 @@ const out = {
   other_backends: Object.fromEntries(Object.entries(others).map(([b, r]) => [b, { fingerprint: r.fingerprint, samples_per_s: fixed(r.results) }])),
   cpu_simd: cpuSimd(),
   torch_cpu_capability: torch.cpu_capability,
+  conno_kernel_arithmetic: conno.backend.arithmetic,
   torch_version: torch.torch,
   profile,
 };

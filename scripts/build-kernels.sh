@@ -14,9 +14,9 @@ src=src/lab/ml/kernels/c/simd_kernels.c
 flags=(--target=wasm32 -O3 -msimd128 -nostdlib -ffreestanding -ffp-contract=off)
 for variant in "simd_kernels -DCONNO_FMA=1 -mrelaxed-simd" "simd_kernels_mul_add -DCONNO_FMA=0"; do
   read -r name defs <<<"$variant"
-  # shellcheck disable=SC2086 # $defs holds two flags or one
   # The module works in place on TensorFlow.js's heap, which it imports: it must own no memory of
-  # its own (no stack use, no data), or it would write over the backend's.
+  # its own (no stack use, no data), or it would write over the backend's. ($defs: one or two flags.)
+  # shellcheck disable=SC2086
   if "$clang" "${flags[@]}" $defs -S -o - "$src" | grep -qE '__stack_pointer|\.section\s+\.(data|rodata|bss)'; then
     echo "build:kernels: simd_kernels.c uses a stack or static data ($name); keep every kernel free of both" >&2
     exit 1

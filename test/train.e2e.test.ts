@@ -42,7 +42,11 @@ describe('train stage (e2e)', () => {
     const m = lock.stages.train.metrics;
     expect(m.test_acc).toBeGreaterThan(0.7); // chance: 0.25; 0.95 when this was written
     expect(m).not.toHaveProperty('samples_per_s'); // timing would make conno.lock differ run to run
-    expect(lock.stages.train.env).toMatchObject({ backend: 'wasm', 'tfjs-core': '4.22.0', 'wasm-simd': 'true' });
+    expect(lock.stages.train.env).toMatchObject({ backend: 'wasm', 'tfjs-core': '4.22.0', 'wasm-simd': 'true', 'wasm-fma': 'true' });
+    // Without fused multiply-adds the stage computes other bits: status says it is stale, and why.
+    const noFma = await p.conno(['status', 'train'], { env: { CONNO_WASM_FMA: '0' } });
+    expect(noFma.stdout).toMatch(/train:\n\s+environment changed: wasm-fma true → false/);
+    expect((await p.conno(['status', 'train'])).stdout).toContain('up to date');
 
     r = await p.conno(['show', 'train:curves']);
     expect(r.exitCode, r.all).toBe(0);

@@ -32,23 +32,32 @@ async function run(optimizer: tf.Optimizer): Promise<{ weights: number[][]; stat
 
 describe('FusedAdam', () => {
   it('gives tf.train.adam’s weights and state bit for bit, one kernel per variable a step, through the SIMD kernel and the JS loop', async () => {
+    const withEnv = async <T>(env: Record<string, string>, f: () => Promise<T>): Promise<T> => {
+      Object.assign(process.env, env);
+      try {
+        return await f();
+      } finally {
+        for (const k of Object.keys(env)) delete process.env[k];
+      }
+    };
+    // With the kernels' fused multiply-adds (the default here)…
     const want = await run(tf.train.adam(1e-2));
     const fused = await run(adam(1e-2));
-    process.env['CONNO_SIMD_KERNELS'] = '0';
-    let js;
-    try {
-      js = await run(adam(1e-2));
-    } finally {
-      delete process.env['CONNO_SIMD_KERNELS'];
-    }
+    // …and without: the JS loop (CONNO_SIMD_KERNELS=0) runs the convolutions without them too, so
+    // all three compare with the convolutions' mul-add build.
+    const wantMulAdd = await withEnv({ CONNO_WASM_FMA: '0' }, () => run(tf.train.adam(1e-2)));
+    const fusedMulAdd = await withEnv({ CONNO_WASM_FMA: '0' }, () => run(adam(1e-2)));
+    const js = await withEnv({ CONNO_SIMD_KERNELS: '0' }, () => run(adam(1e-2)));
     // cnn4 [4, 8] with batchnorm: 2 conv kernels, 2 × (gamma, beta), dense kernel and bias.
     expect(fused.kernels.get('ConnoAdamUpdate')).toBe(8);
     expect(want.kernels.get('ConnoAdamUpdate')).toBeUndefined();
     expect(fused.kernels.get('Sqrt') ?? 0).toBe(0);
     expect(want.kernels.get('Sqrt')).toBe(8);
-    for (const got of [fused, js]) {
-      expect(got.weights).toEqual(want.weights);
-      expect(got.state).toEqual(want.state);
+    expect(fused.weights).toEqual(want.weights);
+    expect(fused.state).toEqual(want.state);
+    for (const got of [fusedMulAdd, js]) {
+      expect(got.weights).toEqual(wantMulAdd.weights);
+      expect(got.state).toEqual(wantMulAdd.state);
     }
   });
 
