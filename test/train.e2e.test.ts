@@ -114,6 +114,42 @@ describe('train stage (e2e)', () => {
   }, 180_000);
 });
 
+describe('the kernels’ arithmetic as a matrix axis (e2e)', () => {
+  it('a stage’s env: CONNO_WASM_FMA "0" trains without fused multiply-adds, its fingerprint says so, and verify passes both', async () => {
+    p = tempProject({
+      'pipeline.yaml': `stages:
+${synthStage('classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25')}  features:
+    uses: features
+    needs: [data]
+    with: { n_fft: 256, win_length: 256, hop_length: 160, n_mels: 16, f_max: 8000, frames: 24 }
+  train:
+    uses: train
+    needs: [features]
+    matrix: { fma: ["0", "1"] }
+    env: { CONNO_WASM_FMA: "\${item.fma}" }
+    with: { model: { name: cnn4, filters: [4, 8], batchnorm: true }, epochs: 2, batch_size: 8, seed: 1 }
+`,
+    });
+    let r = await p.conno(['repro'], { timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    const lock = (await import('yaml')).parse(p.read('conno.lock'));
+    expect(lock.stages['train@fma=0'].env).toMatchObject({ CONNO_WASM_FMA: '0', 'wasm-fma': 'false' });
+    expect(lock.stages['train@fma=1'].env).toMatchObject({ CONNO_WASM_FMA: '1', 'wasm-fma': 'true' });
+    // The same seed and data, other bits.
+    expect(lock.stages['train@fma=0'].outs.model.hash).not.toBe(lock.stages['train@fma=1'].outs.model.hash);
+    // A stage's env: wins over conno's own environment, as in the stage's process…
+    r = await p.conno(['status'], { env: { CONNO_WASM_FMA: '0' } });
+    expect(r.stdout).toContain('Everything is up to date');
+    // …and with conno's kernels off (the JS kernels and XNNPACK: no fused multiply-adds), the
+    // fma=1 instance would compute other bits: stale, and why.
+    r = await p.conno(['status'], { env: { CONNO_SIMD_KERNELS: '0' } });
+    expect(r.stdout).toMatch(/train@fma=1:\n\s+environment changed: wasm-fma true → false/);
+    expect(r.stdout).not.toContain('train@fma=0:');
+    r = await p.conno(['verify'], { timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+  }, 180_000);
+});
+
 describe('init_from and freeze (e2e)', () => {
   it('starts from another run and, with freeze: backbone, changes only the logits layer', async () => {
     p = tempProject({

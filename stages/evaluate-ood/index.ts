@@ -33,7 +33,7 @@ export const stage = defineStage({
   params: EvaluateOodParamsSchema,
   outputs: ['metrics', 'confusion', 'saliency', 'representation'],
   // Inference numerics differ between backends (and tfjs versions).
-  environment: (p) => backendEnvironment(p.backend),
+  environment: (p, env) => backendEnvironment(p.backend, env),
   check: checkEvaluateOod,
   async run(ctx) {
     const { readTableFile } = await import('../../src/core/arrow/io.js');

@@ -29,7 +29,7 @@ export const stage = defineStage({
   params: ScoreDifficultyParamsSchema,
   outputs: ['scores', 'summary', 'correlations'],
   // Prediction depth runs the models on a TensorFlow.js backend.
-  environment: (p) => backendEnvironment(p.backend),
+  environment: (p, env) => backendEnvironment(p.backend, env),
   check: checkScoreDifficulty,
   async run(ctx) {
     const { scoreRuns } = await import('./scoring.js');

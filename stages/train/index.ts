@@ -42,7 +42,7 @@ export const stage = defineStage({
   outputs: ['model', 'dynamics', 'curves', 'embeddings', 'predictions'],
   // Each backend (and tfjs version, and wasm with or without SIMD) gives different, each
   // reproducible, weights.
-  environment: (p) => backendEnvironment(p.backend),
+  environment: (p, env) => backendEnvironment(p.backend, env),
   check: checkTrain,
   async run(ctx) {
     const { readTableFile, makeTable, writeTableFile, flatFloat32 } = await import('../../src/core/arrow/io.js');

@@ -165,7 +165,7 @@ export async function computeInstance(project: Project, inst: StageInstance, ent
     code = await codeOf(project, inst);
     record.code = code.hash;
     record.with = inst.with;
-    Object.assign(record.env, def.environment?.(inst.with) ?? {});
+    Object.assign(record.env, def.environment?.(inst.with, inst.env) ?? {});
     if (def.upstreamRecords) {
       record.upstream = dict<Fingerprint>();
       for (const edge of inst.upstream) {

@@ -112,8 +112,12 @@ export interface StageDefinition<S extends z.ZodType = z.ZodType> {
    * problem is reported at its `with:` position with the pipeline's other problems.
    */
   check?(ctx: StageCheckContext<z.infer<S>>): StageProblem[];
-  /** Tool versions and settings that change results (e.g. a training backend). */
-  environment?(params: z.infer<S>): Record<string, string>;
+  /**
+   * Tool versions and settings that change results (e.g. a training backend), as they will be
+   * where the instance runs. `env` is the instance's `env:` from pipeline.yaml: what its process
+   * gets over conno's own environment (a setting read from the environment is read there first).
+   */
+  environment?(params: z.infer<S>, env: Readonly<Record<string, string>>): Record<string, string>;
   run(ctx: StageContext<z.infer<S>>): Promise<void>;
 }
 

@@ -53,14 +53,15 @@ const FMA_KEY = 'wasm-fma';
  * What a stage computing on backend `name` puts in its fingerprint's environment: each backend,
  * tfjs version, wasm with or without SIMD, wasm with or without fused multiply-adds, and WebGPU
  * adapter gives different (each reproducible) numbers. Taken where conno runs, without loading
- * TensorFlow.js.
+ * TensorFlow.js; `env` is what the stage's process gets over conno's environment (its `env:`),
+ * so `CONNO_WASM_FMA: "0"` there is the stage's arithmetic.
  */
-export function backendEnvironment(name: BackendName): Record<string, string> {
+export function backendEnvironment(name: BackendName, env: Readonly<Record<string, string>> = {}): Record<string, string> {
   const tfjsCore = (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string }).version;
   return {
     backend: name,
     'tfjs-core': tfjsCore,
-    ...(name === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()), [FMA_KEY]: String(kernelArithmetic() === 'fma') } : {}),
+    ...(name === 'wasm' ? { 'wasm-simd': String(wasmSimdSupported()), [FMA_KEY]: String(kernelArithmetic(env) === 'fma') } : {}),
     ...(name === 'webgpu' ? { [ADAPTER_KEY]: webgpuAdapterName() } : {}),
   };
 }
@@ -102,7 +103,7 @@ export async function initBackend(name: BackendName = 'wasm', recorded: Record<s
       if (recorded[FMA_KEY] !== undefined && recorded[FMA_KEY] !== fma) {
         const said = (v: string) => (v === 'true' ? 'with fused multiply-adds' : 'with separate multiplies and adds');
         throw new ConnoError(`backend 'wasm': this instance was fingerprinted to compute ${said(recorded[FMA_KEY])} (${FMA_KEY}: ${recorded[FMA_KEY]}), but here conno's kernels compute ${said(fma)} (${FMA_KEY}: ${fma})`, {
-          hint: "fingerprints are taken where conno runs: run conno on a machine like the one the stage runs on (with --executor slurm, a node like the compute nodes), or set CONNO_WASM_FMA=0 for both to compute without fused multiply-adds",
+          hint: "fingerprints are taken where conno runs: run conno on a machine like the one the stage runs on (with --executor slurm, a node like the compute nodes), or give the stage `env: { CONNO_WASM_FMA: \"0\" }` (or run conno with CONNO_WASM_FMA=0) to compute without fused multiply-adds everywhere",
         });
       }
       const { registerWasmTrainingKernels } = await import('./kernels/index.js');

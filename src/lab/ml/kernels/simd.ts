@@ -91,10 +91,12 @@ const KERNEL_FILES: Record<KernelArithmetic, string> = { fma: 'simd_kernels.wasm
  * The arithmetic a training step on the wasm backend uses here: 'fma' where conno's kernels run
  * (SIMD, CONNO_SIMD_KERNELS not 0, the .wasm found), the runtime fuses relaxed SIMD's multiply-add
  * and CONNO_WASM_FMA is not 0; 'mul-add' otherwise (conno's mul-add build, or the JS kernels and
- * XNNPACK's: the same bits). Loads no TensorFlow.js (stage fingerprints use it).
+ * XNNPACK's: the same bits). Loads no TensorFlow.js (stage fingerprints use it). `env`: variables
+ * a stage's process will get over this one's (its `env:`), read before this process's.
  */
-export function kernelArithmetic(): KernelArithmetic {
-  if (process.env['CONNO_SIMD_KERNELS'] === '0' || process.env['CONNO_WASM_FMA'] === '0' || !wasmSimdSupported()) return 'mul-add';
+export function kernelArithmetic(env: Readonly<Record<string, string>> = {}): KernelArithmetic {
+  const v = (k: string) => env[k] ?? process.env[k];
+  if (v('CONNO_SIMD_KERNELS') === '0' || v('CONNO_WASM_FMA') === '0' || !wasmSimdSupported()) return 'mul-add';
   return wasmRelaxedMaddFused() && simdKernelsFile('fma') !== undefined ? 'fma' : 'mul-add';
 }
 
