@@ -12,6 +12,7 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { batchNormTrainGradInto, batchNormTrainInto } from './batchnorm.js';
 import { maxPoolGrad2x2 } from './max_pool_grad.js';
 import { kernelArithmetic } from './simd.js';
+import { relaxedMadd, wasmRelaxedMaddFused } from '../simd-support.js';
 
 const MAX_REL_ERR = 1e-4;
 
@@ -109,13 +110,38 @@ const fmaTerm: Term = (a, b, c) => {
   const p = a * b;
   const s = p + c;
   const r = Math.fround(s);
-  if (!Number.isFinite(s) || r === s) return r;
+  if (!Number.isFinite(r) || r === s) return r;
   const v = s - p;
   const e = p - (s - v) + (c - v);
   const other = 2 * s - r; // the float32 on s's other side, where s is halfway between it and r
   if (e === 0 || Math.fround(other) !== other) return r;
   return e > 0 === other > r ? other : r;
 };
+
+describe('the fused reference term', () => {
+  it('rounds as this machine’s fused multiply-add does: where the double sum lands on a float32 halfway point, and on random triples of any magnitude', () => {
+    const madd = relaxedMadd()!;
+    expect(madd, 'relaxed SIMD runs here').toBeDefined();
+    expect(wasmRelaxedMaddFused()).toBe(true);
+    // (1 + 2⁻²³) · 2⁻²⁴(1 − 2⁻²³) + (1 + 2⁻²³) is 1 + 3·2⁻²⁴ − 2⁻⁷⁰: the double sum drops the
+    // 2⁻⁷⁰ and lies halfway between 1 + 2⁻²³ and 1 + 2⁻²²; the exact value is below, so 1 + 2⁻²³,
+    // where rounding the double again would give 1 + 2⁻²² (ties to even).
+    const [a, b, c] = [1 + 2 ** -23, 2 ** -24 * (1 - 2 ** -23), 1 + 2 ** -23];
+    expect(Math.fround(a * b + c)).toBe(1 + 2 ** -22);
+    expect(fmaTerm(a, b, c)).toBe(1 + 2 ** -23);
+    expect(madd(a, b, c)).toBe(1 + 2 ** -23);
+    expect(fmaTerm(1 + 2 ** -23, 1 - 2 ** -23, -1)).toBe(-(2 ** -46));
+    const xs = randomArray(3 * 200_000, 99).map((v, i) => v * 2 ** ((i * 7919) % 61 - 30));
+    let differs = 0;
+    for (let i = 0; i < xs.length; i += 3) {
+      const [p, q, r] = [xs[i]!, xs[i + 1]!, xs[i + 2]!];
+      const want = madd(p, q, r);
+      if (!Object.is(fmaTerm(p, q, r), want)) throw new Error(`fmaTerm(${p}, ${q}, ${r}) = ${fmaTerm(p, q, r)}, the machine gives ${want}`);
+      if (mulAddTerm(p, q, r) !== want) differs++;
+    }
+    expect(differs, 'triples where fusing changes the result').toBeGreaterThan(1000);
+  });
+});
 
 /** The index of element [n, h, w, c] of an NHWC array. */
 const at4 = ([, H, W, C]: number[], n: number, h: number, w: number, c: number) => ((n * H! + h) * W! + w) * C! + c;
