@@ -84,3 +84,20 @@ export function unbundledUrls(urls: string[]): string[] {
   const prefix = pathToFileURL(path.join(dist, 'cli-bundle')).href + '/';
   return urls.flatMap((u) => (u.startsWith(prefix) ? (chunks[u.slice(prefix.length)] ?? []).map((m) => pathToFileURL(path.join(dist, m)).href) : [u]));
 }
+
+/**
+ * Runs `f` with environment variables set in this process (conno's switches, e.g.
+ * CONNO_WASM_FMA), then puts back what was there before, even when `f` throws.
+ */
+export async function withEnv<T>(env: Record<string, string>, f: () => T | Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return await f();
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}

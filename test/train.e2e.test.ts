@@ -32,6 +32,13 @@ ${synthStage('classes: 4, clips_per_class: 40, seconds: 0.5, sample_rate: 16000,
       backend: wasm
 `;
 
+/** A small synth set and its features, for the tests that train a few epochs on it. */
+const SMALL_FEATURES = `${synthStage('classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25')}  features:
+    uses: features
+    needs: [data]
+    with: { n_fft: 256, win_length: 256, hop_length: 160, n_mels: 16, f_max: 8000, frames: 24 }
+`;
+
 describe('train stage (e2e)', () => {
   it('trains on synth better than chance, shows curves, is up to date, and verifies bit for bit', async () => {
     p = tempProject({ 'pipeline.yaml': PIPELINE });
@@ -118,11 +125,7 @@ describe('the kernels’ arithmetic as a matrix axis (e2e)', () => {
   it('a stage’s env: CONNO_WASM_FMA "0" trains without fused multiply-adds, its fingerprint says so, and verify passes both', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-${synthStage('classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25')}  features:
-    uses: features
-    needs: [data]
-    with: { n_fft: 256, win_length: 256, hop_length: 160, n_mels: 16, f_max: 8000, frames: 24 }
-  train:
+${SMALL_FEATURES}  train:
     uses: train
     needs: [features]
     matrix: { fma: ["0", "1"] }
@@ -154,11 +157,7 @@ describe('init_from and freeze (e2e)', () => {
   it('starts from another run and, with freeze: backbone, changes only the logits layer', async () => {
     p = tempProject({
       'pipeline.yaml': `stages:
-${synthStage('classes: 3, clips_per_class: 12, seconds: 0.3, sample_rate: 16000, seed: 2, test_fraction: 0.25')}  features:
-    uses: features
-    needs: [data]
-    with: { n_fft: 256, win_length: 256, hop_length: 160, n_mels: 16, f_max: 8000, frames: 24 }
-  pretrain:
+${SMALL_FEATURES}  pretrain:
     uses: train
     needs: [features]
     with: { model: { name: cnn4, filters: [4, 8], batchnorm: true }, epochs: 2, batch_size: 8, seed: 1 }

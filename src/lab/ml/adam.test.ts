@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
 import { buildModel, ModelSchema } from './models.js';
 import { adam, FusedAdam } from './adam.js';
+import { withEnv } from '../../../test/helpers.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -32,14 +33,6 @@ async function run(optimizer: tf.Optimizer): Promise<{ weights: number[][]; stat
 
 describe('FusedAdam', () => {
   it('gives tf.train.adam’s weights and state bit for bit, one kernel per variable a step, through the SIMD kernel and the JS loop', async () => {
-    const withEnv = async <T>(env: Record<string, string>, f: () => Promise<T>): Promise<T> => {
-      Object.assign(process.env, env);
-      try {
-        return await f();
-      } finally {
-        for (const k of Object.keys(env)) delete process.env[k];
-      }
-    };
     // With the kernels' fused multiply-adds (the default here)…
     const want = await run(tf.train.adam(1e-2));
     const fused = await run(adam(1e-2));

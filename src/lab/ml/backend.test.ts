@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { REPO } from '../../../test/helpers.js';
+import { REPO, withEnv } from '../../../test/helpers.js';
 import { backendEnvironment, backendFingerprint, initBackend, wasmSimdSupported } from './backend.js';
 import { buildReferenceModel, referenceInputShape } from './backend_reference_models.js';
 import { kernelArithmetic } from './kernels/simd.js';
@@ -102,16 +102,11 @@ describe('wasm backend', () => {
 });
 
 describe('backendEnvironment', () => {
-  it('names what changes a stage’s numbers on each backend: tfjs version, and SIMD and fused multiply-adds for wasm only', () => {
+  it('names what changes a stage’s numbers on each backend: tfjs version, and SIMD and fused multiply-adds for wasm only', async () => {
     expect(backendEnvironment('wasm')).toEqual({ backend: 'wasm', 'tfjs-core': tf.version_core, 'wasm-simd': String(wasmSimdSupported()), 'wasm-fma': 'true' });
     expect(backendEnvironment('cpu')).toEqual({ backend: 'cpu', 'tfjs-core': tf.version_core });
-    for (const [name, value] of [['CONNO_WASM_FMA', '0'], ['CONNO_SIMD_KERNELS', '0']] as const) {
-      process.env[name] = value;
-      try {
-        expect(backendEnvironment('wasm')['wasm-fma'], `${name}=${value}`).toBe('false');
-      } finally {
-        delete process.env[name];
-      }
+    for (const name of ['CONNO_WASM_FMA', 'CONNO_SIMD_KERNELS']) {
+      expect(await withEnv({ [name]: '0' }, () => backendEnvironment('wasm')['wasm-fma']), `${name}=0`).toBe('false');
     }
   });
 
@@ -126,13 +121,10 @@ describe('backendEnvironment', () => {
   it('a stage fingerprinted for one arithmetic refuses to run in the other, naming both and the switch', async () => {
     await expect(initBackend('wasm', { 'wasm-fma': 'false' })).rejects.toThrow(/fingerprinted to compute with separate multiplies and adds \(wasm-fma: false\), but here conno's kernels compute with fused multiply-adds \(wasm-fma: true\)/);
     await expect(initBackend('wasm', { 'wasm-fma': 'false' })).rejects.toMatchObject({ hint: expect.stringMatching(/CONNO_WASM_FMA=0/) });
-    process.env['CONNO_WASM_FMA'] = '0';
-    try {
+    await withEnv({ CONNO_WASM_FMA: '0' }, async () => {
       await expect(initBackend('wasm', { 'wasm-fma': 'true' })).rejects.toThrow(/fingerprinted to compute with fused multiply-adds/);
       await expect(initBackend('wasm', { 'wasm-fma': 'false' })).resolves.toMatchObject({ name: 'wasm' });
-    } finally {
-      delete process.env['CONNO_WASM_FMA'];
-    }
+    });
     await expect(initBackend('wasm', { 'wasm-fma': 'true' })).resolves.toMatchObject({ name: 'wasm' });
   });
 });

@@ -13,6 +13,7 @@ import { batchNormTrainGradInto, batchNormTrainInto } from './batchnorm.js';
 import { maxPoolGrad2x2 } from './max_pool_grad.js';
 import { kernelArithmetic } from './simd.js';
 import { relaxedMadd, wasmRelaxedMaddFused } from '../simd-support.js';
+import { withEnv } from '../../../../test/helpers.js';
 
 const MAX_REL_ERR = 1e-4;
 
@@ -75,24 +76,10 @@ function bitsOf(a: ArrayLike<number>, nanAsOne = false): number[] {
 }
 
 /** `run` with conno's SIMD kernels off (CONNO_SIMD_KERNELS=0): the JS kernels and the backend's own. */
-async function withoutSimd<T>(run: () => Promise<T>): Promise<T> {
-  process.env['CONNO_SIMD_KERNELS'] = '0';
-  try {
-    return await run();
-  } finally {
-    delete process.env['CONNO_SIMD_KERNELS'];
-  }
-}
+const withoutSimd = <T>(run: () => Promise<T>): Promise<T> => withEnv({ CONNO_SIMD_KERNELS: '0' }, run);
 
 /** `run` with conno's mul-add build of the kernels (CONNO_WASM_FMA=0): XNNPACK's arithmetic. */
-async function withMulAdd<T>(run: () => Promise<T>): Promise<T> {
-  process.env['CONNO_WASM_FMA'] = '0';
-  try {
-    return await run();
-  } finally {
-    delete process.env['CONNO_WASM_FMA'];
-  }
-}
+const withMulAdd = <T>(run: () => Promise<T>): Promise<T> => withEnv({ CONNO_WASM_FMA: '0' }, run);
 
 /** How one product term joins a sum: c + a · b. */
 type Term = (a: number, b: number, c: number) => number;
@@ -173,30 +160,29 @@ function convInOrderRef(term: Term, x: Float32Array, xShape: number[], w: Float3
 }
 
 /**
- * The input gradient summed as XNNPACK's convolution sums it over the spread dy with the turned
- * filter: for each dx element, from +0, the turned filter's taps row by row, dy's channels in
- * order, +0 where the tap meets no dy element.
+ * The input gradient as XNNPACK's convolution sums it (conv2d_backprop_input.ts): the turned
+ * filter wT[a, b, o, i] = W[kh−1−a, kw−1−b, i, o] over dy spread `stride` apart in P of
+ * [N, H+kh−1, W+kw−1, Co] (zeros elsewhere), a valid convolution, through {@link convInOrderRef}.
  */
 function inputGradRef(term: Term, dy: Float32Array, w: Float32Array, xShape: number[], [kh, kw]: [number, number], co: number, info: tf.backend_util.Conv2DInfo): Float32Array {
   const [N, H, W, C] = xShape as [number, number, number, number];
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
-  const dx = new Float32Array(N * H * W * C);
+  const pShape = [N, H + kh - 1, W + kw - 1, co];
+  const P = new Float32Array(size(pShape));
   for (let n = 0; n < N; n++)
-    for (let ih = 0; ih < H; ih++)
-      for (let iw = 0; iw < W; iw++)
-        for (let i = 0; i < C; i++) {
-          let acc = 0;
-          for (let a = 0; a < kh; a++)
-            for (let b = 0; b < kw; b++) {
-              const p = ih + a - (kh - 1 - top);
-              const q = iw + b - (kw - 1 - left);
-              const hit = p >= 0 && q >= 0 && p % sh === 0 && q % sw === 0 && p / sh < OH && q / sw < OW;
-              for (let o = 0; o < co; o++) acc = term(hit ? dy[at4([N, OH, OW, co], n, p / sh, q / sw, o)]! : 0, w[((kh - 1 - a) * kw + (kw - 1 - b)) * C * co + i * co + o]!, acc);
-            }
-          dx[at4(xShape, n, ih, iw, i)] = acc;
-        }
-  return dx;
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        const [ph, pw] = [kh - 1 - top + oh * sh, kw - 1 - left + ow * sw];
+        if (ph >= pShape[1]! || pw >= pShape[2]!) continue; // a dy row no dx element meets
+        for (let o = 0; o < co; o++) P[at4(pShape, n, ph, pw, o)] = dy[at4([N, OH, OW, co], n, oh, ow, o)]!;
+      }
+  const wT = new Float32Array(kh * kw * co * C);
+  for (let a = 0; a < kh; a++)
+    for (let b = 0; b < kw; b++)
+      for (let o = 0; o < co; o++) for (let i = 0; i < C; i++) wT[((a * kw + b) * co + o) * C + i] = w[(((kh - 1 - a) * kw + (kw - 1 - b)) * C + i) * co + o]!;
+  const valid = tf.backend_util.computeConv2DInfo(pShape as never, [kh, kw, co, C], 1, 1, 'valid');
+  return convInOrderRef(term, P, pShape, wT, [kh, kw], C, valid);
 }
 
 /** The filter gradient summed as matmul_in_order sums im2colᵀ(x) · dy: over (n, oh, ow) in order, from +0, x's padding +0. */
